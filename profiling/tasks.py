@@ -1,0 +1,237 @@
+"""Tasks in KernelBench format, with size presets and constant overrides.
+
+A task is a Python file defining ``class Model(nn.Module)``, ``get_inputs()``
+and ``get_init_inputs()``; any KernelBench problem file loads unchanged.
+Bundled tasks may add optional module-level metadata:
+
+- ``KIND = "softmax"``: the task family the strategy catalog and the offline
+  realizer know (defaults to the file's stem);
+- ``SIZES = {"smoke": {"batch": 4, "dim": 256}, ...}``: size presets, each a
+  mapping of module-level constants to override; the file's own constants are
+  the ``default`` size;
+- ``DTYPE = "float32"``: the dtype name ``get_inputs`` uses (overridable like any
+  constant, e.g. ``DTYPE=float32`` for the interpreter);
+- ``def get_flops() -> int``: arithmetic work, for the roofline floor.
+
+Overrides are applied by rewriting the top-level assignments in the source
+before it is executed, so constants derived from overridden ones follow.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import tempfile
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_TASKS_DIR = PROJECT_ROOT / "experiments" / "tasks"
+
+Scalar = int | float | bool | str
+
+
+class TaskError(ValueError):
+    """A user-caused problem with a task: missing file, bad size, not KernelBench."""
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    path: str
+    source: str
+    kind: str
+    size: str = "default"
+    overrides: Mapping[str, Scalar] = field(default_factory=dict)
+    presets: Mapping[str, Mapping[str, Scalar]] = field(default_factory=dict)
+
+    def module_source(self) -> str:
+        """The task source with this task's constant overrides applied."""
+        return apply_overrides(self.source, self.overrides)
+
+    def load_module(self) -> types.ModuleType:
+        """Execute the (overridden) source as a fresh module. Imports torch."""
+        return exec_module(self.module_source(), f"kb_task_{self.name}", self.path)
+
+    def with_size(self, spec: str | None) -> Task:
+        """The same task at another size (preset name or ``k=v,...``)."""
+        overrides = resolve_size(self.presets, spec, constants(self.source))
+        return replace(self, size=spec or "default", overrides=overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "source": self.source,
+            "kind": self.kind,
+            "size": self.size,
+            "overrides": dict(self.overrides),
+            "presets": {k: dict(v) for k, v in self.presets.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Task:
+        return cls(**d)
+
+
+def bundled_task_names(tasks_dir: Path = BUNDLED_TASKS_DIR) -> list[str]:
+    return sorted(p.stem for p in tasks_dir.glob("*.py") if not p.name.startswith("_"))
+
+
+def find_task_file(name_or_path: str, tasks_dir: Path = BUNDLED_TASKS_DIR) -> Path:
+    p = Path(name_or_path).expanduser()
+    if p.suffix == ".py" or "/" in name_or_path:
+        if not p.is_file():
+            raise TaskError(f"task file not found: {name_or_path}")
+        return p.resolve()
+    cand = tasks_dir / f"{name_or_path}.py"
+    if cand.is_file():
+        return cand
+    known = ", ".join(bundled_task_names(tasks_dir)) or "none"
+    raise TaskError(f"unknown task {name_or_path!r} (bundled tasks: {known})")
+
+
+def load_task(
+    name_or_path: str, size: str | None = None, tasks_dir: Path = BUNDLED_TASKS_DIR
+) -> Task:
+    """Load a task by bundled name or file path, at a size (preset or ``k=v,...``)."""
+    path = find_task_file(name_or_path, tasks_dir)
+    try:
+        source = path.read_text()
+        tree = ast.parse(source, filename=str(path))
+    except (OSError, UnicodeDecodeError) as e:
+        raise TaskError(f"cannot read task file {path}: {e}") from e
+    except SyntaxError as e:
+        raise TaskError(f"task file {path} is not valid Python: {e.msg} (line {e.lineno})") from e
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    missing = {"Model", "get_inputs", "get_init_inputs"} - defined
+    if missing:
+        raise TaskError(f"{path} is not a KernelBench task: missing {', '.join(sorted(missing))}")
+    consts = constants(source)
+    presets = _literal(tree, "SIZES") or {}
+    if not isinstance(presets, dict):
+        raise TaskError(f"{path}: SIZES must be a dict of presets")
+    kind = _literal(tree, "KIND") or path.stem
+    task = Task(name=path.stem, path=str(path), source=source, kind=str(kind), presets=presets)
+    return replace(task, size=size or "default", overrides=resolve_size(presets, size, consts))
+
+
+def constants(source: str) -> dict[str, Scalar]:
+    """Top-level ``NAME = <literal scalar>`` assignments of a module."""
+    out: dict[str, Scalar] = {}
+    for node in ast.parse(source).body:
+        target, value = _assignment(node)
+        if target is None:
+            continue
+        try:
+            v = ast.literal_eval(value)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+        if isinstance(v, int | float | bool | str):
+            out[target] = v
+    return out
+
+
+def parse_value(text: str) -> Scalar:
+    t = text.strip()
+    if t in ("True", "true"):
+        return True
+    if t in ("False", "false"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    return t.strip("'\"")
+
+
+def resolve_size(
+    presets: Mapping[str, Mapping[str, Scalar]],
+    spec: str | None,
+    known: Mapping[str, Scalar],
+) -> dict[str, Scalar]:
+    """Turn ``"smoke"``, ``"dim=1024,batch=2"`` or ``"smoke,dim=64"`` into overrides."""
+    out: dict[str, Scalar] = {}
+    if not spec or spec == "default":
+        return out
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        if "=" in item:
+            k, v = (x.strip() for x in item.split("=", 1))
+            if k not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise TaskError(f"unknown size constant {k!r} (module constants: {names})")
+            out[k] = parse_value(v)
+        elif item in presets:
+            out.update(presets[item])
+        else:
+            names = ", ".join(["default", *presets]) if presets else "default"
+            raise TaskError(f"unknown size preset {item!r} (presets: {names}; or give k=v,...)")
+    return out
+
+
+def apply_overrides(source: str, overrides: Mapping[str, Scalar]) -> str:
+    if not overrides:
+        return source
+    tree = ast.parse(source)
+    seen: set[str] = set()
+    for node in tree.body:
+        target, _ = _assignment(node)
+        if target in overrides:
+            node.value = ast.Constant(overrides[target])  # type: ignore[union-attr]
+            seen.add(target)
+    missing = set(overrides) - seen
+    if missing:
+        raise TaskError(f"no module-level constant named {', '.join(sorted(missing))}")
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def exec_module(source: str, name: str, filename: str | None = None) -> types.ModuleType:
+    """Execute source as a fresh module object (not registered in ``sys.modules``).
+
+    The source is written to a content-addressed file first (unless ``filename``
+    names an existing file with exactly this text) so that ``inspect.getsource``
+    works: Triton's ``@jit`` needs it, in the interpreter too.
+    """
+    path = Path(filename) if filename else None
+    if path is None or not path.is_file() or path.read_text() != source:
+        digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+        folder = Path(tempfile.gettempdir()) / "kernel-bandit-src"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}_{digest}.py"
+        if not path.is_file():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(source)
+            tmp.replace(path)
+    mod = types.ModuleType(name)
+    mod.__file__ = str(path)
+    code = compile(source, str(path), "exec")
+    exec(code, mod.__dict__)  # noqa: S102 - executing task/candidate code is the point
+    return mod
+
+
+def _assignment(node: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        t = node.targets[0]
+        if isinstance(t, ast.Name):
+            return t.id, node.value
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        return node.target.id, node.value
+    return None, None
+
+
+def _literal(tree: ast.Module, name: str) -> Any:
+    for node in tree.body:
+        target, value = _assignment(node)
+        if target == name and value is not None:
+            try:
+                return ast.literal_eval(value)
+            except (ValueError, SyntaxError) as e:
+                raise TaskError(f"{name} must be a literal: {e}") from e
+    return None
