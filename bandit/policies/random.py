@@ -1,0 +1,15 @@
+"""Uniform random choice among the allowed arms (the baseline every policy must beat)."""
+
+from __future__ import annotations
+
+from bandit.arms import Arm
+from bandit.policies.base import BasePolicy
+
+
+class RandomPolicy(BasePolicy):
+    name = "random"
+    parent_rule = "cluster_best"
+    learns = False
+
+    def _select(self, allowed: tuple[Arm, ...]) -> Arm:
+        return self._pick(allowed)
