@@ -1,0 +1,31 @@
+"""Build a realizer from its config section (``conf/realizer/<kind>.yaml`` as a plain dict)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from strategies.errors import RealizerError
+from strategies.types import Realizer
+
+REALIZER_KINDS = ("offline", "openai")
+
+
+def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
+    """``kind`` "offline" or "openai"; ``options`` the realizer's config section.
+
+    Realizer modules are imported here, on demand, so that using one never
+    imports the other's dependencies. Bad options raise `RealizerError`.
+    """
+    opts = {k: v for k, v in dict(options).items() if k != "name"}
+    if kind == "offline":
+        if opts:
+            raise RealizerError(f"the offline realizer takes no options (got {', '.join(sorted(opts))})")
+        from strategies.offline.realizer import OfflineRealizer
+
+        return OfflineRealizer()
+    if kind == "openai":
+        from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
+
+        return OpenAIRealizer(OpenAIConfig.from_options(opts))
+    raise RealizerError(f"unknown realizer {kind!r} (choose one of {', '.join(REALIZER_KINDS)})")

@@ -1,0 +1,97 @@
+"""Prompt building: output contract, contents, and bounded size."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from profiling.hardware import GpuFacts
+from profiling.measurement import Measurement, Status
+from strategies.prompt import (
+    PromptLimits,
+    describe_gpu,
+    realize_messages,
+    repair_messages,
+    system_message,
+    truncate,
+)
+from strategies.types import RealizeRequest
+from tests.strategies.conftest import GOOD_SOURCE
+
+
+def total_chars(messages) -> int:
+    return sum(len(m["content"]) for m in messages)
+
+
+def test_truncate_keeps_head_and_tail():
+    text = "HEAD" + "x" * 10_000 + "TAIL"
+    out = truncate(text, 1000)
+    assert out.startswith("HEAD") and out.endswith("TAIL")
+    assert "characters omitted" in out and len(out) < 1100
+    assert truncate("short", 1000) == "short"
+
+
+def test_system_message_states_the_contract():
+    triton = system_message("triton")
+    assert "```python" in triton and "ModelNew" in triton and "Triton" in triton
+    assert "constructor" in triton and "same arguments" in triton
+    cuda = system_message("cuda")
+    assert "cupy.RawKernel" in cuda and "CUDA C++" in cuda
+
+
+def test_cuda_strategy_gets_the_cuda_contract(task, catalog):
+    req = RealizeRequest(task=task, strategy=catalog.get("vectorization/cuda_vec4"),
+                         parent_source=task.module_source())
+    assert "cupy.RawKernel" in realize_messages(req)[0]["content"]
+
+
+def test_reference_parent_is_not_repeated(task, strategy):
+    req = RealizeRequest(task=task, strategy=strategy, parent_source=task.module_source())
+    user = realize_messages(req)[1]["content"]
+    assert user.count("torch.softmax(x, dim=-1)") == 1
+    assert "parent is the reference program itself" in user
+    assert "not measured yet" in user
+    assert "size: smoke (batch_size=6, dim=200)" in user
+
+
+def test_unknown_gpu_facts_are_left_out():
+    assert describe_gpu(GpuFacts()) == "- device: unknown"
+    text = describe_gpu(GpuFacts(name="X", sm_count=10, l2_bytes=40 * 2**20))
+    assert "streaming multiprocessors: 10" in text and "L2 cache: 40 MiB" in text
+    assert "bandwidth" not in text
+
+
+def test_interpreter_timings_are_labeled(task, strategy):
+    from profiling.measurement import ShapeResult, Timing
+
+    m = Measurement(status=Status.OK, timing_kind="interpreter",
+                    shapes=(ShapeResult("smoke", Timing(5.0, 5, 5, 3), Timing(1.0, 1, 1, 3)),))
+    req = RealizeRequest(task=task, strategy=strategy, parent_source=GOOD_SOURCE, parent_measurement=m)
+    user = realize_messages(req)[1]["content"]
+    assert "interpreter time, not GPU time" in user
+
+
+def test_prompt_is_bounded_for_huge_inputs(task, strategy):
+    limits = PromptLimits()
+    huge_parent = GOOD_SOURCE + "\n".join(f"# filler line {i} " + "y" * 80 for i in range(20_000))
+    huge_error = "Traceback:\n" + "  frame\n" * 100_000 + "RuntimeError: the last line"
+    huge_task = replace(task, source=task.source + "\n" + "# pad\n" * 100_000)
+    m = Measurement.failure(Status.RUNTIME_ERROR, huge_error)
+    m = replace(m, error=huge_error, counters={f"metric_{i}": float(i) for i in range(1000)})
+    big_strategy = replace(strategy, guidance=strategy.guidance + " more" * 100_000)
+    req = RealizeRequest(task=huge_task, strategy=big_strategy, parent_source=huge_parent,
+                         parent_measurement=m, gpu=GpuFacts(name="G", sm_count=1))
+    msgs = realize_messages(req, limits)
+    cap = (limits.reference_chars + limits.parent_chars + limits.error_chars
+           + limits.guidance_chars + 8_000)
+    assert len(huge_parent) > 1_000_000 and total_chars(msgs) < cap
+    user = msgs[1]["content"]
+    assert "import torch" in user and "filler line 19999" in user  # head and tail of the parent
+    assert "RuntimeError: the last line" in user  # the tail of the error survives
+    assert user.count("metric_") == limits.counters
+    repair = repair_messages(req, huge_parent, m, limits)
+    assert total_chars(repair) < cap + limits.parent_chars + limits.error_chars + 1_000
+
+
+def test_prompt_never_depends_on_anything_but_the_request(task, strategy):
+    req = RealizeRequest(task=task, strategy=strategy, parent_source=GOOD_SOURCE)
+    assert realize_messages(req) == realize_messages(req)
