@@ -1,0 +1,46 @@
+"""LayerNorm over the hidden dimension of a token batch, with affine weight and bias, fp32.
+
+KernelBench format: ``Model``, ``get_inputs``, ``get_init_inputs``.
+"""
+
+import torch
+import torch.nn as nn
+
+KIND = "layernorm"
+DTYPE = "float32"
+batch_size = 8192
+dim = 4096
+eps = 1e-05
+SIZES = {
+    "smoke": {"batch_size": 6, "dim": 200},
+    "small": {"batch_size": 2048, "dim": 4096},
+    "wide": {"batch_size": 1024, "dim": 32768},
+}
+
+
+class Model(nn.Module):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension."""
+
+    def __init__(self, dim: int, eps: float = 1e-05):
+        super().__init__()
+        self.eps = eps
+        # not ones/zeros, so that a kernel ignoring the affine part fails the check
+        self.weight = nn.Parameter(1.0 + 0.1 * torch.randn(dim))
+        self.bias = nn.Parameter(0.1 * torch.randn(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)
+        var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim, dtype=getattr(torch, DTYPE))]
+
+
+def get_init_inputs():
+    return [dim, eps]
+
+
+def get_flops():
+    return 8 * batch_size * dim
