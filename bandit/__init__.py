@@ -1,0 +1,84 @@
+"""kernel-bandit's search: policies, rewards, budgets and the tuning loop.
+
+Names are re-exported lazily (PEP 562), so ``import bandit`` is cheap and does not
+pull in every submodule: ``from bandit import Tuner, Budget, make_policy, Arm``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Arm": "bandit.arms",
+    "ArmStats": "bandit.policies.base",
+    "Attempt": "bandit.attempt",
+    "ArmSummary": "bandit.records",
+    "Budget": "bandit.budget",
+    "Clusterer": "bandit.frontier",
+    "Frontier": "bandit.frontier",
+    "IterationRecord": "bandit.records",
+    "Member": "bandit.frontier",
+    "Observer": "bandit.observer",
+    "Policy": "bandit.policies.base",
+    "Proposal": "bandit.attempt",
+    "RunLog": "bandit.runlog",
+    "RunStart": "bandit.records",
+    "SingleCluster": "bandit.frontier",
+    "Spend": "bandit.budget",
+    "TuneError": "bandit.tuner",
+    "TuneResult": "bandit.records",
+    "Tuner": "bandit.tuner",
+    "TunerSettings": "bandit.tuner",
+    "make_policy": "bandit.policies",
+}
+
+__all__ = [
+    "Arm",
+    "ArmStats",
+    "ArmSummary",
+    "Attempt",
+    "Budget",
+    "Clusterer",
+    "Frontier",
+    "IterationRecord",
+    "Member",
+    "Observer",
+    "Policy",
+    "Proposal",
+    "RunLog",
+    "RunStart",
+    "SingleCluster",
+    "Spend",
+    "TuneError",
+    "TuneResult",
+    "Tuner",
+    "TunerSettings",
+    "make_policy",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bandit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bandit.arms import Arm
+    from bandit.attempt import Attempt, Proposal
+    from bandit.budget import Budget, Spend
+    from bandit.frontier import Clusterer, Frontier, Member, SingleCluster
+    from bandit.observer import Observer
+    from bandit.policies import make_policy
+    from bandit.policies.base import ArmStats, Policy
+    from bandit.records import ArmSummary, IterationRecord, RunStart, TuneResult
+    from bandit.runlog import RunLog
+    from bandit.tuner import TuneError, Tuner, TunerSettings

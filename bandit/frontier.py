@@ -1,0 +1,122 @@
+"""The pool of measured kernels: every candidate with its measurement and cluster.
+
+The frontier answers the tuner's questions: which clusters exist (they become the
+top level of the arm hierarchy), which kernel is the best in a cluster or overall
+(the parent to refine), and whether a source was measured before (dedupe by a hash
+of the source, so the same kernel is never evaluated twice).
+
+Clustering sits behind the small `Clusterer` protocol. `SingleCluster` puts every
+kernel into cluster 0; runtime-behaviour clustering over hardware counters plugs in
+later without touching the tuner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from profiling.measurement import Measurement
+from strategies.types import Candidate
+
+
+def source_hash(source: str) -> str:
+    """Content hash that ignores trailing whitespace and blank lines at either end."""
+    text = "\n".join(line.rstrip() for line in source.splitlines()).strip("\n")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A measured kernel in the frontier."""
+
+    candidate: Candidate
+    measurement: Measurement
+    cluster: int
+    iteration: int  # the tuning iteration that produced it (0 = the reference)
+    hash: str
+
+    @property
+    def id(self) -> str:
+        return self.candidate.id
+
+    @property
+    def ok(self) -> bool:
+        return self.measurement.ok
+
+    @property
+    def runtime_ms(self) -> float | None:
+        return self.measurement.runtime_ms if self.measurement.ok else None
+
+
+class Clusterer(Protocol):
+    """Assigns a measured kernel to a cluster (an int, stable for the run)."""
+
+    def assign(self, candidate: Candidate, measurement: Measurement, frontier: Frontier) -> int: ...
+
+
+class SingleCluster:
+    """Every kernel in cluster 0: a flat frontier."""
+
+    def assign(self, candidate: Candidate, measurement: Measurement, frontier: Frontier) -> int:
+        return 0
+
+
+class Frontier:
+    """Measured kernels in insertion order, indexed by id and by source hash."""
+
+    def __init__(self, clusterer: Clusterer | None = None) -> None:
+        self.clusterer: Clusterer = clusterer or SingleCluster()
+        self._members: dict[str, Member] = {}
+        self._by_hash: dict[str, Member] = {}
+        self._best: dict[int, Member] = {}  # per cluster, ok members only
+        self._global_best: Member | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._members.values())
+
+    def __contains__(self, candidate_id: object) -> bool:
+        return candidate_id in self._members
+
+    def get(self, candidate_id: str) -> Member:
+        return self._members[candidate_id]
+
+    def lookup(self, source: str) -> Member | None:
+        """The member with this source (up to trailing whitespace), if measured before."""
+        return self._by_hash.get(source_hash(source))
+
+    def add(
+        self,
+        candidate: Candidate,
+        measurement: Measurement,
+        iteration: int,
+        cluster: int | None = None,
+    ) -> Member:
+        """Add a newly measured kernel; `cluster` restores a known assignment on resume."""
+        if candidate.id in self._members:
+            raise ValueError(f"duplicate candidate id {candidate.id!r}")
+        if cluster is None:
+            cluster = self.clusterer.assign(candidate, measurement, self)
+        member = Member(candidate, measurement, cluster, iteration, source_hash(candidate.source))
+        self._members[member.id] = member
+        self._by_hash.setdefault(member.hash, member)
+        if member.runtime_ms is not None:
+            cur = self._best.get(cluster)
+            if cur is None or member.runtime_ms < cur.runtime_ms:  # type: ignore[operator]
+                self._best[cluster] = member
+            g = self._global_best
+            if g is None or member.runtime_ms < g.runtime_ms:  # type: ignore[operator]
+                self._global_best = member
+        return member
+
+    def clusters(self) -> tuple[int, ...]:
+        """Clusters holding at least one correct kernel (those a parent can come from)."""
+        return tuple(sorted(self._best))
+
+    def best(self, cluster: int | None = None) -> Member | None:
+        """Fastest correct kernel overall, or in `cluster`."""
+        return self._global_best if cluster is None else self._best.get(cluster)

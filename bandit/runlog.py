@@ -1,0 +1,163 @@
+"""The JSONL run log: the source of truth for resuming a run.
+
+One JSON object per line, appended and flushed as the run goes:
+
+- ``header``: what the run is (task, policy, seed, ...); written once;
+- ``candidate``: a measured kernel (source, provenance, cost, measurement, cluster);
+- ``iteration``: an `IterationRecord` plus the policy's ``state_dict`` after ``tell``;
+- ``end``: why the run stopped (a resumed run appends more lines after it).
+
+Candidates of an iteration are written just before its iteration line. Reading
+tolerates a truncated last line (a crash mid-write); candidates after the last
+iteration line belong to an unfinished iteration and come back as `orphans`, so a
+resumed run reuses their measurements instead of evaluating them again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bandit.frontier import Member
+from bandit.records import IterationRecord
+from profiling.measurement import Measurement
+from strategies.types import Candidate, RealizationCost
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class LoggedCandidate:
+    candidate: Candidate
+    measurement: Measurement
+    cluster: int
+    iteration: int
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    header: Mapping[str, Any]
+    candidates: tuple[LoggedCandidate, ...]  # of finished iterations (and the reference)
+    records: tuple[IterationRecord, ...]
+    policy_state: Mapping[str, Any] | None  # after the last finished iteration
+    orphans: tuple[LoggedCandidate, ...] = ()  # measured in an unfinished iteration
+    ends: tuple[Mapping[str, Any], ...] = field(default=())
+
+
+def _jsonable(o: Any) -> Any:
+    """json.dumps fallback: numpy scalars and arrays, tuples in sets, paths."""
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, set | frozenset):
+        return sorted(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _dumps(obj: Mapping[str, Any]) -> str:
+    return json.dumps(obj, default=_jsonable, separators=(",", ":"))
+
+
+class RunLog:
+    """Appends to (and reads back) one run's JSONL log."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._fh: IO[str] | None = None
+
+    def exists(self) -> bool:
+        return self.path.is_file() and self.path.stat().st_size > 0
+
+    def _append(self, obj: Mapping[str, Any]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
+        self._fh.write(_dumps(obj) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def write_header(self, meta: Mapping[str, Any]) -> None:
+        self._append({"type": "header", "version": VERSION, **meta})
+
+    def append_candidate(self, member: Member) -> None:
+        c = member.candidate
+        self._append(
+            {
+                "type": "candidate",
+                "id": c.id,
+                "parent_id": c.parent_id,
+                "strategy_id": c.strategy_id,
+                "cost": asdict(c.cost),
+                "params": dict(c.params),
+                "cluster": member.cluster,
+                "iteration": member.iteration,
+                "measurement": member.measurement.to_dict(),
+                "source": c.source,
+            }
+        )
+
+    def append_iteration(self, record: IterationRecord, policy_state: Mapping[str, Any]) -> None:
+        self._append(
+            {"type": "iteration", "record": record.to_dict(), "policy_state": policy_state}
+        )
+
+    def append_end(self, stop_reason: str, error: str | None) -> None:
+        self._append({"type": "end", "stop_reason": stop_reason, "error": error})
+
+    def read(self) -> LoggedRun:
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        header: dict[str, Any] | None = None
+        done: list[LoggedCandidate] = []
+        pending: list[LoggedCandidate] = []
+        records: list[IterationRecord] = []
+        ends: list[Mapping[str, Any]] = []
+        state: Mapping[str, Any] | None = None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                if n == len(lines):  # a crash mid-write: drop the partial last line
+                    break
+                raise ValueError(f"{self.path}:{n}: corrupt run log line: {e}") from e
+            kind = obj.get("type")
+            if kind == "header":
+                header = header or obj
+            elif kind == "candidate":
+                pending.append(_candidate(obj))
+            elif kind == "iteration":
+                records.append(IterationRecord.from_dict(obj["record"]))
+                state = obj.get("policy_state")
+                done.extend(pending)
+                pending = []
+            elif kind == "end":
+                ends.append(obj)
+        if header is None:
+            raise ValueError(f"{self.path}: not a run log (no header line)")
+        # the reference is measured before any iteration: it is never an orphan
+        while pending and pending[0].iteration == 0:
+            done.append(pending.pop(0))
+        return LoggedRun(header, tuple(done), tuple(records), state, tuple(pending), tuple(ends))
+
+
+def _candidate(obj: Mapping[str, Any]) -> LoggedCandidate:
+    cand = Candidate(
+        id=obj["id"],
+        source=obj["source"],
+        parent_id=obj.get("parent_id"),
+        strategy_id=obj.get("strategy_id"),
+        cost=RealizationCost(**obj.get("cost", {})),
+        params=dict(obj.get("params", {})),
+    )
+    return LoggedCandidate(
+        cand, Measurement.from_dict(obj["measurement"]), int(obj["cluster"]), int(obj["iteration"])
+    )

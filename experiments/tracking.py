@@ -1,0 +1,261 @@
+"""MLflow tracking as a tuner observer: one MLflow run per tuning run.
+
+- start: the resolved config (flattened) as params; tags task, policy, realizer,
+  realizer_model, gpu, device, git_revision;
+- every iteration: reward, best_speedup, best_runtime_ms and the cumulative
+  tokens_prompt, tokens_completion, cost_usd (step = iteration), batched;
+- end: per-strategy and per-family pulls, mean reward, tokens and USD
+  (``arm.<family>.<name>.pulls``, ``family.<family>.pulls``, ...); the run
+  directory's best_kernel.py, candidates.jsonl, config.yaml and figures as artifacts.
+
+Every MLflow call is guarded: the first failure (unwritable store, server down)
+is reported once as a warning, tracking switches itself off, tuning goes on.
+A resumed run continues its MLflow run (its id is kept in the run directory).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bandit.records import IterationRecord, RunStart, TuneResult
+from experiments.settings import TrackingSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUN_FILE = "mlflow_run.json"
+ARTIFACTS = ("best_kernel.py", "candidates.jsonl", "config.yaml")
+_MAX_PARAM = 6000
+_BATCH = 100
+
+
+def git_revision(root: Path = PROJECT_ROOT) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    rev = out.stdout.strip()
+    return rev if out.returncode == 0 and rev else "unknown"
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def iteration_metrics(r: IterationRecord) -> dict[str, float]:
+    m = {
+        "reward": r.reward,
+        "best_speedup": r.best_speedup,
+        "best_runtime_ms": r.best_runtime_ms,
+        "tokens_prompt": float(r.tokens_prompt),
+        "tokens_completion": float(r.tokens_completion),
+        "cost_usd": r.cost_usd,
+    }
+    if r.speedup is not None:
+        m["speedup"] = r.speedup
+    return m
+
+
+def arm_metrics(result: TuneResult) -> dict[str, float]:
+    """Per strategy (``arm.<family>.<name>.*``) and per family (``family.<family>.*``)."""
+    out: dict[str, float] = {}
+    for prefix, table in (
+        ("arm.", result.by_strategy()),
+        ("family.", result.by_family()),
+    ):
+        for key, s in table.items():
+            base = prefix + str(key).replace("/", ".")
+            out[f"{base}.pulls"] = float(s.pulls)
+            out[f"{base}.mean_reward"] = s.mean_reward
+            out[f"{base}.tokens"] = float(s.tokens)
+            out[f"{base}.usd"] = s.usd
+    return out
+
+
+class MlflowTracker:
+    """Observer logging one tuning run to MLflow (see the module doc)."""
+
+    def __init__(
+        self,
+        settings: TrackingSettings,
+        run_dir: Path,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str] | None = None,
+        run_name: str | None = None,
+        flush_s: float = 1.0,
+        warn: Callable[[str], None] = _warn_stderr,
+    ) -> None:
+        self.settings, self.run_dir = settings, Path(run_dir)
+        self.params, self.tags, self.run_name = dict(params), dict(tags or {}), run_name
+        self.flush_s, self.warn = flush_s, warn
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self._client: Any = None
+        self._pending: list[Any] = []
+        self._last_flush = 0.0
+        self._skip_upto = 0  # iterations already in the MLflow run (on resume)
+        self.failed: str | None = None
+
+    # -- guard -------------------------------------------------------------------------
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        if self.failed is not None or (self._client is None and what != "start"):
+            return
+        try:
+            fn()
+        except Exception as e:
+            self.failed = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.warn(
+                f"MLflow tracking failed ({what}, {self.settings.uri}): {self.failed}; "
+                "tuning continues without tracking"
+            )
+
+    # -- observer hooks -------------------------------------------------------------------
+    def on_start(self, start: RunStart) -> None:
+        self._guard("start", lambda: self._start(start))
+
+    def on_iteration(self, record: IterationRecord) -> None:
+        self._guard("log metrics", lambda: self._add(record, flush=False))
+
+    def on_end(self, result: TuneResult) -> None:
+        self._guard("end", lambda: self._end(result))
+
+    # -- work -----------------------------------------------------------------------------
+    def _start(self, start: RunStart) -> None:
+        from mlflow import MlflowClient
+
+        for name in ("alembic", "mlflow"):  # after the import: mlflow sets its level then
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+        client = MlflowClient(tracking_uri=self.settings.uri)
+        self.experiment_id = self._experiment(client)
+        self._client = client
+        saved = self._saved_run(client)
+        tags = {
+            "task": start.task.name,
+            "task_kind": start.task.kind,
+            "task_size": start.task.size,
+            "policy": start.policy,
+            "realizer": start.realizer,
+            "gpu": start.gpu.name,
+            "device": start.device,
+            "git_revision": git_revision(),
+            **self.tags,
+        }
+        if saved is None:
+            run = client.create_run(self.experiment_id, tags=tags, run_name=self.run_name)
+            self.run_id = run.info.run_id
+            self._log_params()
+            (self.run_dir / RUN_FILE).write_text(
+                json.dumps({"run_id": self.run_id, "uri": self.settings.uri}) + "\n"
+            )
+        else:
+            self.run_id = saved
+            client.update_run(saved, status="RUNNING")
+            history = client.get_metric_history(saved, "reward")
+            self._skip_upto = max((m.step for m in history), default=0)
+        for r in start.records:  # restored iterations not yet in this MLflow run
+            self._add(r, flush=False)
+        self._flush()
+
+    def _experiment(self, client: Any) -> str:
+        exp = client.get_experiment_by_name(self.settings.experiment)
+        if exp is not None:
+            return str(exp.experiment_id)
+        location = None
+        uri = self.settings.uri or ""
+        if uri.startswith("sqlite:///"):  # artifacts next to the database, not in cwd
+            location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+        try:
+            return str(client.create_experiment(self.settings.experiment, location))
+        except Exception:  # created meanwhile by a parallel job
+            exp = client.get_experiment_by_name(self.settings.experiment)
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
+
+    def _saved_run(self, client: Any) -> str | None:
+        path = self.run_dir / RUN_FILE
+        if not path.is_file():
+            return None
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if saved.get("uri") != self.settings.uri:
+            return None
+        try:
+            client.get_run(saved["run_id"])
+        except Exception:
+            return None
+        return str(saved["run_id"])
+
+    def _log_params(self) -> None:
+        from mlflow.entities import Param
+
+        params = [Param(k, _param_value(v)) for k, v in sorted(self.params.items())]
+        for chunk in _chunks(params, _BATCH):
+            self._client.log_batch(self.run_id, params=chunk)
+
+    def _add(self, r: IterationRecord, flush: bool) -> None:
+        if r.iteration <= self._skip_upto:
+            return
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self._pending.extend(
+            Metric(k, float(v), ts, r.iteration) for k, v in iteration_metrics(r).items()
+        )
+        if flush or time.monotonic() - self._last_flush >= self.flush_s:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for chunk in _chunks(pending, 1000):
+            self._client.log_batch(self.run_id, metrics=chunk)
+        self._last_flush = time.monotonic()
+
+    def _end(self, result: TuneResult) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        self._flush()
+        ts = int(time.time() * 1000)
+        step = len(result.records)
+        final = {**arm_metrics(result), "final.best_speedup": result.best_speedup}
+        if result.best.runtime_ms:
+            final["final.best_runtime_ms"] = result.best.runtime_ms
+        metrics = [Metric(k, float(v), ts, step) for k, v in final.items()]
+        for chunk in _chunks(metrics, 1000):
+            self._client.log_batch(self.run_id, metrics=chunk)
+        tags = {
+            "stop_reason": result.stop_reason[:5000],
+            "best_kernel": result.best.id,
+            "best_strategy": result.best.candidate.strategy_id or "reference",
+        }
+        self._client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        for name in ARTIFACTS:
+            if (self.run_dir / name).is_file():
+                self._client.log_artifact(self.run_id, str(self.run_dir / name))
+        figures = self.run_dir / "figures"
+        if figures.is_dir() and any(figures.iterdir()):
+            self._client.log_artifacts(self.run_id, str(figures), "figures")
+        status = "FINISHED" if result.ok else "FAILED"
+        if result.stop_reason == "interrupted":
+            status = "KILLED"
+        self._client.set_terminated(self.run_id, status)
+
+
+def _param_value(v: Any) -> str:
+    text = json.dumps(v) if isinstance(v, list | dict) else str(v)
+    return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
+
+
+def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

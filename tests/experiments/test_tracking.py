@@ -1,0 +1,113 @@
+"""MLflow observer with the fake tuner pieces: what lands in MLflow, resume, outages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bandit import Budget, Tuner, TunerSettings, make_policy
+from experiments.report import RunDirWriter
+from experiments.settings import TrackingSettings, resolve_uri
+from experiments.tracking import MlflowTracker, arm_metrics
+from tests.bandit.tuner_fakes import (
+    REF_SOURCE,
+    STRATEGIES,
+    TASK,
+    FakeEvaluator,
+    FakeRealizer,
+)
+
+mlflow = pytest.importorskip("mlflow")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+def run(run_dir: Path, uri: str, iterations: int, warnings: list[str] | None = None, **kw):
+    tracker = MlflowTracker(
+        TrackingSettings(True, uri, "tracking-test"),
+        run_dir,
+        params={"task.name": "fake", "policy.name": "ucb", "seed": 0, "device.extra_sizes": []},
+        tags={"realizer_model": "fake-model"},
+        run_name="fake-run",
+        flush_s=0.0 if kw.pop("eager", False) else 10.0,
+        warn=(warnings.append if warnings is not None else lambda m: None),
+    )
+    (run_dir / "config.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text("seed: 0\n")
+    tuner = Tuner(
+        TASK,
+        FakeEvaluator(),
+        FakeRealizer(tokens=(100, 40), usd=0.002),
+        make_policy("ucb", 0),
+        STRATEGIES,
+        settings=TunerSettings(seed=0),
+        run_log=run_dir / "runlog.jsonl",
+        observers=[RunDirWriter(run_dir), tracker],
+        reference_source=REF_SOURCE,
+    )
+    return tuner.run(Budget(iterations=iterations)), tracker
+
+
+def test_run_lands_in_mlflow(tmp_path, store):
+    result, tracker = run(tmp_path / "run", store, 6)
+    assert tracker.failed is None and tracker.run_id
+    client = mlflow.MlflowClient(tracking_uri=store)
+    r = client.get_run(tracker.run_id)
+    assert r.info.status == "FINISHED"
+    assert r.data.tags["task"] == "fake" and r.data.tags["policy"] == "ucb"
+    assert r.data.tags["realizer"] == "fake" and r.data.tags["realizer_model"] == "fake-model"
+    assert r.data.tags["gpu"] == "Fake GPU" and r.data.tags["git_revision"]
+    assert r.data.tags["stop_reason"] == "iterations 6/6"
+    assert r.data.params["seed"] == "0" and r.data.params["device.extra_sizes"] == "[]"
+    for key in ("reward", "best_speedup", "best_runtime_ms", "tokens_prompt", "cost_usd"):
+        hist = client.get_metric_history(tracker.run_id, key)
+        assert [m.step for m in sorted(hist, key=lambda m: m.step)] == [1, 2, 3, 4, 5, 6]
+    tokens = client.get_metric_history(tracker.run_id, "tokens_prompt")
+    assert max(m.value for m in tokens) == 600
+    assert r.data.metrics == {**r.data.metrics, **arm_metrics(result)}
+    by_strategy = result.by_strategy()
+    total = sum(
+        v for k, v in r.data.metrics.items() if k.startswith("arm.") and k.endswith(".tokens")
+    )
+    assert total == sum(s.tokens for s in by_strategy.values()) == 6 * 140
+    assert any(k.startswith("family.tiling.") for k in r.data.metrics)
+    names = {a.path for a in client.list_artifacts(tracker.run_id)}
+    assert {"best_kernel.py", "candidates.jsonl", "config.yaml", "figures"} <= names
+    figs = {a.path for a in client.list_artifacts(tracker.run_id, "figures")}
+    assert figs == {"figures/reward.png", "figures/cost_per_arm.png"}
+    assert (
+        (tmp_path / "run" / "best_kernel.py").read_text().startswith("# kernel-bandit best kernel")
+    )
+    lines = (tmp_path / "run" / "candidates.jsonl").read_text().splitlines()
+    assert len(lines) == len(result.members)
+
+
+def test_resume_continues_the_same_mlflow_run(tmp_path, store):
+    _, first = run(tmp_path / "run", store, 3, eager=True)
+    _, second = run(tmp_path / "run", store, 7)
+    assert second.run_id == first.run_id
+    client = mlflow.MlflowClient(tracking_uri=store)
+    steps = sorted(m.step for m in client.get_metric_history(first.run_id, "reward"))
+    assert steps == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_unwritable_store_warns_once_and_tuning_goes_on(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    warnings: list[str] = []
+    result, tracker = run(tmp_path / "run", f"sqlite:///{blocker}/sub/mlflow.db", 4, warnings)
+    assert len(result.records) == 4 and result.stop_reason == "iterations 4/4"
+    assert tracker.failed and tracker.run_id is None
+    assert len(warnings) == 1 and "MLflow tracking failed" in warnings[0]
+    assert (tmp_path / "run" / "best_kernel.py").is_file()
+
+
+def test_relative_sqlite_uri_is_anchored_at_the_launch_directory(tmp_path):
+    assert resolve_uri("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert resolve_uri("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert resolve_uri("http://host:5000", tmp_path) == "http://host:5000"
+    assert resolve_uri("mlruns", tmp_path) == str(tmp_path / "mlruns")
