@@ -1,0 +1,144 @@
+"""Tune every bundled task and print one table: what the whole product achieves.
+
+    python -m experiments.bench_tune [--tasks a,b] [--iterations 40] [--policy hucb]
+        [--device cuda] [--out runs/bench_tune] [--json-out table.json] [-- extra overrides]
+
+Each task is one ``experiments.tune`` run (a subprocess, so a crash in one task
+does not end the benchmark) into ``<out>/<task>``, all in one MLflow experiment
+(``<out>/mlflow.db``). The table reads the run directories back:
+
+- eager / compile ms: the reference and ``torch.compile(reference)`` as timed by
+  the harness in the first evaluation;
+- floor ms: the roofline floor (min bytes / measured copy bandwidth, FLOPs / peak);
+- best ms, x eager, x compile, % floor: the best kernel found;
+- same-kernel ratio: reference timed as a candidate against itself (1.000 = the
+  harness reproduces its own timing);
+- eval s: mean wall seconds per candidate evaluation with a warm worker;
+- wall s: the whole tuning run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from profiling.tasks import bundled_task_names
+
+
+def run_task(task: str, args: argparse.Namespace, out: Path, extra: list[str]) -> float:
+    cmd = [
+        sys.executable, "-m", "experiments.tune",
+        f"task={task}", f"policy={args.policy}", f"budget.iterations={args.iterations}",
+        f"device={args.device}", f"seed={args.seed}",
+        f"tracking.uri=sqlite:///{(out / 'mlflow.db').resolve()}",
+        f"tracking.experiment={args.experiment}",
+        f"hydra.run.dir={out / task}",
+        *extra,
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    (out / f"{task}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+        Console(stderr=True).print(f"[red]{task}: exit {proc.returncode}: {tail[0]}")
+    return time.perf_counter() - start
+
+
+def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
+    path = run_dir / "candidates.jsonl"
+    row: dict[str, Any] = {"task": task, "wall_s": wall_s}
+    if not path.is_file():
+        return {**row, "status": "no run"}
+    cands = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    ref = next((c for c in cands if c["id"] == "ref"), None)
+    ok = [c for c in cands if c["status"] == "ok" and c.get("measurement")]
+    if ref is None or not ok:
+        return {**row, "status": "reference failed"}
+    rm = ref["measurement"]
+    best = min(ok, key=lambda c: c["measurement"]["runtime_ms"])
+    bm = best["measurement"]
+    eager, comp = rm["ref_runtime_ms"], rm.get("compile_runtime_ms")
+    walls = [c["measurement"]["wall_s"] for c in cands[1:] if c.get("measurement")]
+    return {
+        **row,
+        "status": "ok",
+        "device": rm.get("device", ""),
+        "eager_ms": eager,
+        "compile_ms": comp,
+        "floor_ms": rm.get("floor_ms"),
+        "best_ms": bm["runtime_ms"],
+        "x_eager": eager / bm["runtime_ms"],
+        "x_compile": comp / bm["runtime_ms"] if comp else None,
+        "roofline": bm.get("roofline_fraction"),
+        "same_kernel_ratio": rm["runtime_ms"] / rm["ref_runtime_ms"],
+        "eval_s": statistics.median(walls) if walls else None,
+        "candidates": len(cands),
+        "correct": len(ok),
+        "best_chain": best.get("strategy_id") or "reference",
+    }
+
+
+def render(rows: list[dict[str, Any]]) -> Table:
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    t = Table(title="kernel-bandit: tuning every bundled task")
+    for col in ("task", "eager ms", "compile ms", "floor ms", "best ms", "x eager",
+                "x compile", "% floor", "same-kernel", "eval s", "ok/cands", "wall s"):  # fmt: skip
+        t.add_column(col, justify="left" if col == "task" else "right")
+    for r in rows:
+        if r.get("status") != "ok":
+            t.add_row(r["task"], r.get("status", "?"), *[""] * 9, f(r["wall_s"], ".0f"))
+            continue
+        t.add_row(
+            r["task"], f(r["eager_ms"], ".4f"), f(r["compile_ms"], ".4f"), f(r["floor_ms"], ".4f"),
+            f(r["best_ms"], ".4f"), f(r["x_eager"], ".2f"), f(r["x_compile"], ".2f"),
+            f(100 * r["roofline"] if r["roofline"] else None, ".0f"),
+            f(r["same_kernel_ratio"], ".3f"), f(r["eval_s"], ".2f"),
+            f"{r['correct']}/{r['candidates']}", f(r["wall_s"], ".0f"),
+        )  # fmt: skip
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", default="", help="comma-separated bundled tasks (default: all)")
+    p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--policy", default="hucb")
+    p.add_argument("--device", default="cuda", choices=("cuda", "interpret", "auto"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--experiment", default="bench-tune")
+    p.add_argument("--out", type=Path, default=Path("runs/bench_tune"))
+    p.add_argument("--json-out", type=Path)
+    p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
+    args = p.parse_args(argv)
+    known = bundled_task_names()
+    tasks = [t for t in args.tasks.split(",") if t] or known
+    unknown = sorted(set(tasks) - set(known))
+    if unknown:
+        print(f"error: unknown task(s) {', '.join(unknown)} (bundled: {', '.join(known)})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task in tasks:
+        wall = run_task(task, args, args.out, args.overrides)
+        rows.append(summarize(task, args.out / task, wall))
+        Console().print(f"{task}: {rows[-1].get('status')} in {wall:.0f} s")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows, indent=2))
+    Console(width=160).print(render(rows))
+    return 0 if all(r.get("status") == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
