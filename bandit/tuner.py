@@ -202,20 +202,37 @@ class Tuner:
     def ask(self) -> Proposal:
         """Let the policy pick an arm and resolve the parent kernel to refine."""
         self.start()
-        arms = self.arms()
+        arms = self.realizable_arms()
         if not arms:
             raise TuneError(self._no_arms())
         arm = self.policy.ask(arms)
+        iteration = self._next_iteration
+        self._next_iteration += 1
+        parent = self._parent(arm)
+        return Proposal(iteration, arm, parent, self._request(arm, parent, iteration))
+
+    def realizable_arms(self) -> tuple[Arm, ...]:
+        """`arms()` less those the realizer says it would decline for their parent.
+
+        Only realizers with a ``can_realize`` check (the offline one) mask anything.
+        """
+        arms = self.arms()
+        check = getattr(self.realizer, "can_realize", None)
+        if check is None:
+            return arms
+        return tuple(a for a in arms if check(self._request(a, self._parent(a), 0)))
+
+    def _parent(self, arm: Arm) -> Member:
         rule = self.policy.parent_rule
         parent = None
         if rule == "cluster_best":
             parent = self.frontier.best(arm.cluster)
         elif rule == "best":
             parent = self.frontier.best()
-        parent = parent or self.reference
-        iteration = self._next_iteration
-        self._next_iteration += 1
-        request = RealizeRequest(
+        return parent or self.reference
+
+    def _request(self, arm: Arm, parent: Member, iteration: int) -> RealizeRequest:
+        return RealizeRequest(
             task=self.task,
             strategy=self._by_id[arm.strategy],
             parent_source=parent.candidate.source,
@@ -224,7 +241,6 @@ class Tuner:
             gpu=self.gpu,
             seed=self.settings.seed * 1_000_003 + iteration,
         )
-        return Proposal(iteration, arm, parent, request)
 
     def realize(self, proposal: Proposal) -> Attempt:
         """Realize, evaluate (reusing known measurements) and repair. Raises RealizerError."""
@@ -299,7 +315,7 @@ class Tuner:
                 reason = budget.exhausted(self.spend())
                 if reason:
                     break
-                if not self.arms():
+                if not self.realizable_arms():
                     reason = self._no_arms()
                     break
                 proposal = self.ask()
@@ -337,6 +353,8 @@ class Tuner:
         return result
 
     def _no_arms(self) -> str:
+        if self.arms():
+            return f"search exhausted: the {self.realizer.name} realizer can change no kernel further"
         return (
             f"no strategy in the catalog applies to task kind {self.task.kind!r} "
             f"on device {self.device!r}"

@@ -93,7 +93,12 @@ class Realization:
 
 
 class Realizer(Protocol):
-    """Turns (parent kernel, strategy) into a new candidate source. Never runs it."""
+    """Turns (parent kernel, strategy) into a new candidate source. Never runs it.
+
+    A realizer may also define ``can_realize(request) -> bool``, a cheap check that
+    `realize` would produce a new kernel; the tuner then masks the arms it declines
+    (the offline realizer does; an LLM realizer always tries).
+    """
 
     name: str
 

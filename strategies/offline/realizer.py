@@ -58,6 +58,22 @@ class OfflineRealizer:
 
     name = "offline"
 
+    def can_realize(self, request: RealizeRequest) -> bool:
+        """Whether `realize` would produce a new kernel (cheap: no source is rendered).
+
+        The tuner masks arms whose strategy this realizer would decline for the
+        parent at hand, so no iteration is spent on a known no-op.
+        """
+        task, strategy = request.task, request.strategy
+        gen = _generator(task.kind)
+        if gen is None or not strategy.applies(task.kind):
+            return False
+        params = parent_params(gen, task, request.parent_source, request.parent_params)
+        try:
+            return gen.apply(strategy.id, dict(params), task) is not None
+        except Exception:  # realize() reports the generator's failure as a failed realization
+            return True
+
     def realize(self, request: RealizeRequest) -> Realization:
         task, strategy = request.task, request.strategy
         gen = _generator(task.kind)

@@ -18,6 +18,7 @@ from tests.bandit.tuner_fakes import (
     REF_SOURCE,
     STRATEGIES,
     TASK,
+    CheckingRealizer,
     FakeEvaluator,
     FakeRealizer,
     RecordingObserver,
@@ -354,3 +355,27 @@ def test_keyboard_interrupt_stops_with_a_result(tmp_path):
     )
     assert result.stop_reason == "interrupted"
     assert len(RunLog(tmp_path / "r.jsonl").read().records) == len(result.records)
+
+
+def test_arms_the_realizer_would_decline_are_masked():
+    realizer = CheckingRealizer()
+    result = make_tuner(policy="ucb", realizer=realizer).run(Budget(iterations=40))
+    assert realizer.checks > 0 and len(result.records) == 40
+    # every iteration produced a kernel: no pull is wasted on a known no-op
+    assert all(r.status != "no_candidate" for r in result.records)
+    plain = make_tuner(policy="ucb").run(Budget(iterations=40))
+    assert any(r.status == "no_candidate" for r in plain.records)
+
+
+def test_search_exhausted_when_the_realizer_declines_every_arm():
+    tuner = Tuner(
+        TASK,
+        FakeEvaluator(),
+        CheckingRealizer(),
+        make_policy("ucb", 0),
+        _only("vectorization/wide"),  # applies once, and improves: then nothing is left
+        reference_source=REF_SOURCE,
+    )
+    result = tuner.run(Budget(iterations=10))
+    assert len(result.records) == 1 and result.records[0].status == "ok"
+    assert result.stop_reason.startswith("search exhausted")

@@ -158,3 +158,16 @@ class RecordingObserver:
 
     def on_end(self, result: Any) -> None:
         self.ends.append(result)
+
+
+@dataclass
+class CheckingRealizer(FakeRealizer):
+    """A FakeRealizer that also answers ``can_realize`` (like the offline realizer)."""
+
+    checks: int = 0
+
+    def can_realize(self, request: RealizeRequest) -> bool:
+        self.checks += 1
+        sid = request.strategy.id
+        _, limit = FACTORS.get(sid, (1.0, 0))
+        return dict(request.parent_params).get(sid, 0) < limit

@@ -342,3 +342,14 @@ def test_through_worker_evaluator(kind: str, chain: tuple[str, ...]) -> None:
     finally:
         ev.close()
     assert m.ok, m.error
+
+
+@pytest.mark.parametrize("kind", ROWWISE)
+def test_can_realize_agrees_with_realize(kind: str) -> None:
+    """The tuner masks arms by ``can_realize``: it must predict ``realize`` exactly."""
+    task = smoke(kind)
+    parents = [task.source, realize(kind, "row_in_registers").source]
+    for parent in parents:
+        for s in load_catalog().for_kind(kind, "triton"):
+            req = RealizeRequest(task=task, strategy=s, parent_source=parent)
+            assert REALIZER.can_realize(req) == REALIZER.realize(req).ok, (kind, s.id)
