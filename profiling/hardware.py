@@ -1,8 +1,23 @@
-"""Facts about the GPU a run targets (queried and measured by the worker)."""
+"""Facts about the GPU a run targets (queried and measured by the worker).
+
+`measure_gpu_facts` runs inside the evaluation worker, once per GPU model: it
+reads the device properties and measures device-to-device copy bandwidth
+(counting bytes read and written) and large-matmul throughput (bf16, and fp32
+with TF32). The result is cached as JSON under ``~/.cache/kernel-bandit/``
+(``$XDG_CACHE_HOME`` respected), keyed by GPU name. This module imports torch
+only inside the functions that need it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+INTERPRETER_NAME = "cpu-interpreter"
+_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -16,3 +31,138 @@ class GpuFacts:
     dram_gbps: float = 0.0  # measured copy bandwidth, GB/s
     peak_tflops: float = 0.0  # measured bf16 matmul peak
     compute_capability: str = ""
+    peak_tflops_tf32: float = 0.0  # measured fp32 matmul peak with TF32 allowed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GpuFacts:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kernel-bandit" / "gpu_facts.json"
+
+
+def load_cached_facts(name: str, path: Path | None = None) -> GpuFacts | None:
+    path = path or cache_file()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    entry = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(entry, dict) or entry.get("_version") != _CACHE_VERSION:
+        return None
+    return GpuFacts.from_dict(entry)
+
+
+def save_cached_facts(facts: GpuFacts, path: Path | None = None) -> None:
+    path = path or cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[facts.name] = {**facts.to_dict(), "_version": _CACHE_VERSION}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home is not an error: the facts are just measured again
+
+
+def gpu_facts(device_index: int = 0, use_cache: bool = True) -> GpuFacts:
+    """Facts for a CUDA device: from the cache, else measured (about a second) and cached."""
+    import torch
+
+    name = torch.cuda.get_device_name(device_index)
+    if use_cache:
+        cached = load_cached_facts(name)
+        if cached is not None:
+            return cached
+    facts = measure_gpu_facts(device_index)
+    if use_cache and facts.dram_gbps > 0 and facts.peak_tflops > 0:  # never cache a failed probe
+        save_cached_facts(facts)
+    return facts
+
+
+def measure_gpu_facts(device_index: int = 0) -> GpuFacts:
+    import torch
+
+    dev = torch.device("cuda", device_index)
+    props = torch.cuda.get_device_properties(dev)
+    smem = int(
+        getattr(props, "shared_memory_per_block_optin", 0)
+        or getattr(props, "shared_memory_per_block", 0)
+    )
+    facts = GpuFacts(
+        name=props.name,
+        sm_count=int(props.multi_processor_count),
+        l2_bytes=int(getattr(props, "L2_cache_size", 0)),
+        smem_per_block_bytes=smem,
+        dram_gbps=_safely(lambda: _copy_bandwidth_gbps(dev)),
+        peak_tflops=_safely(lambda: _matmul_tflops(dev, torch.bfloat16)),
+        compute_capability=f"{props.major}.{props.minor}",
+        peak_tflops_tf32=_safely(lambda: _matmul_tflops(dev, torch.float32)),
+    )
+    torch.cuda.empty_cache()  # the probes' buffers go back to the driver
+    return facts
+
+
+def _safely(measure: Any) -> float:
+    """A measurement, or 0.0 (unknown: no floor from it) when the GPU cannot run it (e.g. OOM)."""
+    import torch
+
+    try:
+        return float(measure())
+    except (RuntimeError, torch.cuda.OutOfMemoryError):
+        torch.cuda.empty_cache()
+        return 0.0
+
+
+def _time_ms(fn: Any, reps: int, warmup: int = 3) -> list[float]:
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for s, e in zip(starts, ends, strict=True):
+        s.record()
+        fn()
+        e.record()
+    torch.cuda.synchronize()
+    return [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
+
+
+def _copy_bandwidth_gbps(dev: Any, nbytes: int = 1 << 30) -> float:
+    import torch
+
+    src = torch.empty(nbytes, dtype=torch.uint8, device=dev).fill_(1)
+    dst = torch.empty_like(src)
+    times = _time_ms(lambda: dst.copy_(src), reps=10)
+    best = min(times)
+    return 2 * nbytes / (best * 1e-3) / 1e9  # read + write
+
+
+def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192) -> float:
+    import torch
+
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        g = torch.Generator(device=dev).manual_seed(0)
+        a = torch.randn(n, n, device=dev, dtype=dtype, generator=g)
+        b = torch.randn(n, n, device=dev, dtype=dtype, generator=g)
+        times = _time_ms(lambda: torch.mm(a, b), reps=10)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
+    times.sort()
+    best = times[len(times) // 4]  # a low quantile: the peak, robust to one fast outlier
+    return 2 * n**3 / (best * 1e-3) / 1e12

@@ -1,0 +1,202 @@
+"""Comparing a candidate's outputs (and inputs) with the reference's.
+
+Tolerances are chosen by dtype. ``atol`` is *relative to the reference's RMS
+magnitude* (so it means the same for a softmax row of 1e-4 values and a K=8192
+matmul whose entries are ~100): an element passes when
+
+    |out - ref| <= atol * rms(ref) + rtol * |ref|
+
+and the whole tensor must also satisfy ``||out - ref|| / ||ref|| <= relnorm``.
+NaN/Inf in the candidate pass only where the reference has the same value at
+the same place. fp32 work on a GPU is checked against a reference computed with
+TF32 off; when the task's reference itself is TF32-sensitive (matmul, conv), the
+tolerance is widened to admit an honest TF32 kernel (Triton's ``tl.dot`` uses
+TF32 on fp32 inputs by default) while zeros and garbage still fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float  # times the reference's RMS magnitude
+    relnorm: float
+    name: str = ""
+
+
+TOLERANCES: dict[torch.dtype, Tolerance] = {
+    torch.float64: Tolerance(1e-7, 1e-9, 1e-9, "float64"),
+    torch.float32: Tolerance(1e-4, 1e-5, 1e-5, "float32"),
+    torch.float16: Tolerance(5e-3, 5e-3, 2e-3, "float16"),
+    torch.bfloat16: Tolerance(2e-2, 2e-2, 1e-2, "bfloat16"),
+}
+TF32 = Tolerance(1e-2, 1e-2, 2e-3, "tf32")
+TF32_PROBE_THRESHOLD = 1e-7  # reference error from TF32 above which a task counts as TF32-sensitive
+
+
+def tolerance_for(dtype: torch.dtype, tf32_error: float | None = None) -> Tolerance:
+    """The tolerance for outputs of ``dtype``.
+
+    ``tf32_error``: relative error norm of the reference run with TF32 on
+    versus off (only measured for fp32 on a GPU). Above the probe threshold the
+    fp32 tolerance becomes the TF32 one, scaled up when TF32 errors compound
+    (chains of matmuls, softmax of matmul logits) and capped so that garbage
+    never passes.
+    """
+    base = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+    if dtype != torch.float32 or tf32_error is None or tf32_error <= TF32_PROBE_THRESHOLD:
+        return base
+    relnorm = min(max(TF32.relnorm, 4 * tf32_error), 5e-2)
+    elem = min(max(TF32.rtol, 10 * tf32_error), 1e-1)
+    return Tolerance(elem, elem, relnorm, "tf32")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ok: bool
+    error: str = ""
+    rel_error: float = 0.0  # worst relative error norm over the output tensors
+
+
+def flatten_output(out: Any) -> list[Any]:
+    if isinstance(out, tuple | list):
+        return list(out)
+    return [out]
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, torch.Tensor):
+        return (
+            f"tensor{tuple(obj.shape)} {str(obj.dtype).removeprefix('torch.')} on {obj.device.type}"
+        )
+    if isinstance(obj, tuple | list):
+        return f"{type(obj).__name__} of {len(obj)}"
+    return type(obj).__name__
+
+
+def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    """||out - ref|| / ||ref|| over finite entries, in float64."""
+    d = out.detach().double() - ref.detach().double()
+    finite = torch.isfinite(ref)
+    d = torch.where(finite, d, torch.zeros_like(d))
+    r = torch.where(finite, ref.double(), torch.zeros_like(d))
+    num = float(torch.linalg.vector_norm(d))
+    den = float(torch.linalg.vector_norm(r))
+    if den == 0.0:
+        return 0.0 if num == 0.0 else float("inf")
+    return num / den
+
+
+def compare_tensor(
+    out: Any, ref: torch.Tensor, tol: Tolerance, label: str = "output"
+) -> Comparison:
+    if type(out) not in (torch.Tensor, torch.nn.Parameter):
+        return Comparison(
+            False, f"{label} is {_describe(out)}, expected {_describe(ref)}", float("inf")
+        )
+    out = out.detach()
+    if tuple(out.shape) != tuple(ref.shape) or out.dtype != ref.dtype:
+        return Comparison(
+            False, f"{label} is {_describe(out)}, expected {_describe(ref)}", float("inf")
+        )
+    if out.device.type != ref.device.type:
+        return Comparison(
+            False, f"{label} is on {out.device.type}, expected {ref.device.type}", float("inf")
+        )
+    if out.numel() == 0:
+        return Comparison(True)
+    if not (out.is_floating_point() or out.is_complex()):
+        if torch.equal(out, ref):
+            return Comparison(True)
+        bad = int((out != ref).sum())
+        return Comparison(False, f"{label}: {bad} of {out.numel()} values differ", float("inf"))
+    o = out.double()
+    r = ref.double()
+    o_fin = torch.isfinite(o)
+    r_fin = torch.isfinite(r)
+    same_special = (~o_fin) & (~r_fin) & ((o == r) | (torch.isnan(o) & torch.isnan(r)))
+    bad_special = int(((~o_fin) & ~same_special).sum()) + int(((~r_fin) & o_fin).sum())
+    if bad_special:
+        return Comparison(
+            False,
+            f"{label}: {bad_special} NaN/Inf values where the reference differs",
+            float("inf"),
+        )
+    rel = relative_error(out, ref)
+    fin = r_fin
+    rf = torch.where(fin, r, torch.zeros_like(r))
+    of = torch.where(fin, o, torch.zeros_like(o))
+    n_fin = max(int(fin.sum()), 1)
+    rms = float(torch.linalg.vector_norm(rf)) / n_fin**0.5
+    diff = (of - rf).abs()
+    allowed = tol.atol * rms + tol.rtol * rf.abs()
+    viol = diff > allowed
+    n_bad = int(viol.sum())
+    if n_bad:
+        idx = int(torch.argmax(torch.where(viol, diff - allowed, torch.zeros_like(diff))))
+        pos = tuple(int(i) for i in torch.unravel_index(torch.tensor(idx), tuple(out.shape)))
+        got, want = float(o.reshape(-1)[idx]), float(r.reshape(-1)[idx])
+        return Comparison(
+            False,
+            f"{label}: {n_bad} of {out.numel()} elements outside tolerance "
+            f"({tol.name} rtol={tol.rtol:g} atol={tol.atol:g}*rms); worst at {list(pos)}: "
+            f"got {got:.6g}, expected {want:.6g}; rel. error norm {rel:.3g}",
+            rel,
+        )
+    if rel > tol.relnorm:
+        return Comparison(
+            False, f"{label}: relative error norm {rel:.3g} > {tol.relnorm:g} ({tol.name})", rel
+        )
+    return Comparison(True, "", rel)
+
+
+def compare_outputs(out: Any, ref: Any, tolerances: Sequence[Tolerance] | Tolerance) -> Comparison:
+    """Compare a candidate's output structure with the reference's.
+
+    ``tolerances``: one per reference output tensor (or one for all).
+    """
+    outs, refs = flatten_output(out), flatten_output(ref)
+    ref_is_seq = isinstance(ref, tuple | list)
+    if isinstance(out, tuple | list) != ref_is_seq or len(outs) != len(refs):
+        return Comparison(
+            False, f"output is {_describe(out)}, expected {_describe(ref)}", float("inf")
+        )
+    tols = [tolerances] * len(refs) if isinstance(tolerances, Tolerance) else list(tolerances)
+    worst = 0.0
+    for i, (o, r) in enumerate(zip(outs, refs, strict=True)):
+        label = f"output[{i}]" if ref_is_seq else "output"
+        if isinstance(r, torch.Tensor):
+            c = compare_tensor(o, r, tols[min(i, len(tols) - 1)], label)
+        elif isinstance(o, torch.Tensor) or o != r:
+            c = Comparison(False, f"{label} is {o!r:.60}, expected {r!r:.60}", float("inf"))
+        else:
+            c = Comparison(True)
+        if not c.ok:
+            return c
+        worst = max(worst, c.rel_error)
+    return Comparison(True, "", worst)
+
+
+def output_dtypes(ref: Any) -> list[torch.dtype | None]:
+    return [r.dtype if isinstance(r, torch.Tensor) else None for r in flatten_output(ref)]
+
+
+def find_mutation(after: Sequence[Any], before: Sequence[Any]) -> str | None:
+    """Describe the first input whose contents changed, or None."""
+    for i, (a, b) in enumerate(zip(after, before, strict=True)):
+        if isinstance(b, torch.Tensor):
+            if not isinstance(a, torch.Tensor) or a.shape != b.shape or a.dtype != b.dtype:
+                return f"candidate replaced input {i}"
+            same = torch.equal(a, b) or bool(
+                a.is_floating_point() and ((a == b) | (torch.isnan(a) & torch.isnan(b))).all()
+            )
+            if not same:
+                return f"candidate modified its input {i} in place"
+    return None

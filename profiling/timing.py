@@ -1,0 +1,280 @@
+"""Timing reference and candidate in the same process, interleaved.
+
+Protocol (GPU): each callable ("contender") owns pointer-stable input buffers.
+Before every repetition the next input set is copied into them (rotating
+through several sets drawn from fresh seeds), the L2 is flushed by writing a
+buffer larger than it, and the call is bracketed by CUDA events. Contenders
+alternate in blocks (ref, cand, cand, ref, ...), so slow drifts of clock or
+temperature hit both and the ratio survives. The median and p20/p80 of many
+repetitions are reported. Outputs of timed repetitions are snapshotted (after
+the end event, so outside the timed region) and re-checked against the
+reference for the input set used: a kernel that caches results by data
+pointer, or returns stale outputs, fails here. `hidden_work` compares a
+device-synchronized wall clock with the event time to catch work launched on
+side streams that the events do not see.
+
+Under the Triton interpreter the same loop runs with a wall clock and a few
+repetitions; those figures are labeled interpreter time, not GPU time.
+
+The timers used here are bound when this module is imported, which the worker
+does before any candidate is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from profiling.errors import Verdict
+from profiling.measurement import Status, Timing
+
+_perf_counter = time.perf_counter
+_Event = torch.cuda.Event
+_record = torch.cuda.Event.record
+_elapsed = torch.cuda.Event.elapsed_time
+_synchronize = torch.cuda.synchronize
+
+
+class WallClock:
+    """Synchronous wall-clock timing (CPU / interpreter)."""
+
+    kind = "interpreter"
+
+    def __init__(self) -> None:
+        self._done: list[float] = []
+
+    def start(self) -> Any:
+        return _perf_counter()
+
+    def stop(self, token: Any) -> None:
+        self._done.append((_perf_counter() - token) * 1e3)
+
+    def collect(self) -> list[float]:
+        out, self._done = self._done, []
+        return out
+
+
+class CudaClock:
+    """CUDA events on the current stream; read after one synchronize per block."""
+
+    kind = "gpu"
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Any, Any]] = []
+
+    def start(self) -> Any:
+        e = _Event(enable_timing=True)
+        _record(e)
+        return e
+
+    def stop(self, token: Any) -> None:
+        e = _Event(enable_timing=True)
+        _record(e)
+        self._pending.append((token, e))
+
+    def collect(self) -> list[float]:
+        _synchronize()
+        out = [_elapsed(s, e) for s, e in self._pending]
+        self._pending = []
+        return out
+
+
+class L2Flusher:
+    """Writes a buffer several times the L2 size before each timed call."""
+
+    def __init__(self, l2_bytes: int, device: Any) -> None:
+        nbytes = max(256 << 20, 3 * int(l2_bytes))
+        self.buf = torch.empty(nbytes, dtype=torch.int8, device=device)
+
+    def __call__(self) -> None:
+        self.buf.zero_()
+
+
+Check = Callable[[int, Any], "str | None"]
+
+
+@dataclass
+class Contender:
+    name: str
+    fn: Callable[..., Any]
+    buffers: list[Any]
+    check: Check | None = None  # (input set index, output) -> error text or None
+    enter: Callable[[], Any] | None = None  # run before each call, outside the timed region
+    exit: Callable[[Any], None] | None = None  # run after each call with enter's result
+    times: list[float] = field(default_factory=list)
+    calls: int = 0
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    warmup_ms: float = 25.0
+    rep_ms: float = 100.0
+    min_reps: int = 10
+    max_reps: int = 1000
+    rounds: int = 10
+    max_warmup_calls: int = 200
+
+
+# Interpreter timings are labeled as such and only rank candidates roughly: few reps.
+INTERPRETER_CONFIG = TimingConfig(warmup_ms=0.0, rep_ms=30.0, min_reps=3, max_reps=25, rounds=3)
+
+
+def make_buffers(inputs: Sequence[Any]) -> list[Any]:
+    return [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+
+
+def load(buffers: list[Any], data: Sequence[Any]) -> None:
+    for b, src in zip(buffers, data, strict=True):
+        if isinstance(b, torch.Tensor):
+            b.copy_(src)
+
+
+def snapshot(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return out.detach().clone()
+    if isinstance(out, tuple | list):
+        return type(out)(snapshot(o) for o in out)
+    return out
+
+
+def summarize(times: Sequence[float]) -> Timing:
+    xs = sorted(times)
+    return Timing(
+        median_ms=_quantile(xs, 0.5),
+        p20_ms=_quantile(xs, 0.2),
+        p80_ms=_quantile(xs, 0.8),
+        reps=len(xs),
+    )
+
+
+def _quantile(xs: Sequence[float], q: float) -> float:
+    if not xs:
+        return math.nan
+    pos = q * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _call(
+    c: Contender, data_sets: Sequence[Sequence[Any]], clock: Any, flush: Any
+) -> tuple[int, Any]:
+    k = c.calls % len(data_sets)
+    c.calls += 1
+    load(c.buffers, data_sets[k])
+    saved = c.enter() if c.enter is not None else None
+    try:
+        if flush is not None:
+            flush()
+        token = clock.start()
+        out = c.fn(*c.buffers)
+        clock.stop(token)
+    finally:
+        if c.exit is not None:
+            c.exit(saved)
+    return k, out
+
+
+def _estimate_ms(
+    c: Contender, data_sets: Sequence[Sequence[Any]], clock: Any, flush: Any, cfg: TimingConfig
+) -> float:
+    _call(c, data_sets, clock, flush)
+    est = max(clock.collect()[0], 1e-4)
+    n = int(min(cfg.max_warmup_calls, max(0, cfg.warmup_ms / est)))
+    if n:
+        for _ in range(n):
+            _call(c, data_sets, clock, flush)
+        est = max(_quantile(sorted(clock.collect()), 0.5), 1e-4)
+    return est
+
+
+def time_interleaved(
+    contenders: Sequence[Contender],
+    data_sets: Sequence[Sequence[Any]],
+    clock: Any,
+    flush: Callable[[], None] | None = None,
+    cfg: TimingConfig = TimingConfig(),
+) -> dict[str, Timing]:
+    """Time all contenders, alternating blocks; returns a Timing per name.
+
+    Raises `Verdict(incorrect)` when a timed output fails its check.
+    """
+    n_sets = len(data_sets)
+    reps: dict[str, int] = {}
+    for c in contenders:
+        est = _estimate_ms(c, data_sets, clock, flush, cfg)
+        want = cfg.rep_ms / est if cfg.rep_ms > 0 else cfg.min_reps
+        reps[c.name] = int(min(cfg.max_reps, max(cfg.min_reps, math.ceil(want))))
+    rounds = max(1, min(cfg.rounds, min(reps.values())))
+    for r in range(rounds):
+        order = list(contenders) if r % 2 == 0 else list(contenders)[::-1]
+        snaps: list[tuple[Contender, int, Any]] = []
+        for c in order:
+            block = math.ceil(reps[c.name] / rounds)
+            for j in range(block):
+                k, out = _call(c, data_sets, clock, flush)
+                if c.check is not None and j >= block - n_sets:
+                    snaps.append((c, k, snapshot(out)))
+                del out
+        times = clock.collect()
+        i = 0
+        for c in order:
+            block = math.ceil(reps[c.name] / rounds)
+            c.times.extend(times[i : i + block])
+            i += block
+        for c, k, snap in snaps:
+            err = c.check(k, snap) if c.check else None
+            if err:
+                raise Verdict(
+                    Status.INCORRECT, f"output of a timed run differs from the reference: {err}"
+                )
+    return {c.name: summarize(c.times) for c in contenders}
+
+
+def hidden_work(
+    c: Contender, budget_ms: float = 10.0, min_calls: int = 3, max_calls: int = 20
+) -> tuple[float, float, int]:
+    """Median (wall ms, event ms) per call, each call between two device syncs.
+
+    The events bracket the call on the current stream; the wall clock spans
+    from before the start event to after a device-wide synchronize. For honest
+    code the two differ by a small constant (event creation, sync latency),
+    whatever the CPU launch overhead, because an idle stream records the start
+    at once. Work launched on a side stream that the current stream never waits
+    for shows up only in the wall time.
+    """
+    walls: list[float] = []
+    events: list[float] = []
+    while len(walls) < max_calls and (len(walls) < min_calls or sum(walls) < budget_ms):
+        _synchronize()
+        t0 = _perf_counter()
+        s = _Event(enable_timing=True)
+        _record(s)
+        c.fn(*c.buffers)
+        e = _Event(enable_timing=True)
+        _record(e)
+        _synchronize()
+        walls.append((_perf_counter() - t0) * 1e3)
+        events.append(_elapsed(s, e))
+    return _quantile(sorted(walls), 0.5), _quantile(sorted(events), 0.5), len(walls)
+
+
+def hidden_work_error(
+    wall_ms: float, event_ms: float, n: int, overhead_ms: float = 0.0
+) -> str | None:
+    """Error text when the wall time exceeds the event time by more than the honest overhead.
+
+    ``overhead_ms``: the same wall-minus-event gap measured on the reference
+    (calibrates the sync latency of this machine).
+    """
+    if wall_ms - event_ms > max(0.1, 0.5 * event_ms) + max(0.0, overhead_ms):
+        return (
+            f"work hidden from the timer (side stream?): a call takes {wall_ms:.3g} ms of "
+            f"device-synchronized wall time but {event_ms:.3g} ms of event time (median of {n})"
+        )
+    return None

@@ -1,0 +1,190 @@
+"""End-to-end: real candidates through the real worker, Triton interpreter on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiling.evaluator import (
+    EvalSettings,
+    WorkerEvaluator,
+    for_device,
+    reference_candidate_source,
+    resolve_device,
+)
+from profiling.measurement import Status
+from profiling.tasks import bundled_task_names, load_task
+
+from .conftest import SECRETS, candidate, task
+
+SYNTAX_ERROR_SOURCE = "import torch.nn as nn\n\nclass ModelNew(nn.Module):\n    def forward(self, x)\n        return x\n"
+
+
+def test_correct_triton_kernel_passes_with_interpreter_timings(interp_ev):
+    m = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert m.status is Status.OK, m.error
+    assert m.trials == 3 and m.max_rel_error is not None and m.max_rel_error < 1e-5
+    assert m.timing_kind == "interpreter" and m.device == "cpu-interpreter"
+    assert m.runtime_ms > 0 and m.ref_runtime_ms > 0 and m.speedup > 0
+    assert m.floor_ms is None
+    assert m.wall_s > 0
+
+
+def test_worker_is_reused_across_good_candidates(interp_ev):
+    interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    pid = interp_ev.worker_pid
+    assert pid is not None
+    for name in ("softmax_ok", "noisy_ok", "zeros"):
+        interp_ev.evaluate(task("row_softmax"), candidate(name))
+        assert interp_ev.worker_pid == pid
+
+
+def test_parameters_are_copied_from_the_reference(interp_ev):
+    # scale_bias_ok initializes its parameters differently; the harness copies the reference's in
+    m = interp_ev.evaluate(task("scale_bias"), candidate("scale_bias_ok"))
+    assert m.status is Status.OK, m.error
+
+
+@pytest.mark.parametrize(
+    "name, status, fragment",
+    [
+        ("exception", Status.RUNTIME_ERROR, "the kernel exploded"),
+        ("compile_error", Status.COMPILE_ERROR, "undefined_total"),
+        ("wrong_shape", Status.INCORRECT, "expected tensor(4, 32)"),
+        ("nan", Status.INCORRECT, "NaN/Inf"),
+        ("wrong_values", Status.INCORRECT, "outside tolerance"),
+        ("zeros", Status.INCORRECT, "outside tolerance"),
+        ("mutates_input", Status.INCORRECT, "modified its input"),
+        # caught in a trial when the allocator reuses an address, else in the timed runs
+        ("ptr_cache", Status.INCORRECT, "output"),
+        ("no_model_new", Status.RUNTIME_ERROR, "no ModelNew"),
+    ],
+)
+def test_failure_statuses(interp_ev, name, status, fragment):
+    m = interp_ev.evaluate(task("row_softmax"), candidate(name))
+    assert m.status is status, m.error
+    assert fragment in m.error
+    assert len(m.error) <= 400 and "\n" not in m.error and "Traceback" not in m.error
+
+
+def test_syntax_error(interp_ev):
+    m = interp_ev.evaluate(task("row_softmax"), SYNTAX_ERROR_SOURCE)
+    assert m.status is Status.SYNTAX_ERROR and "line 4" in m.error
+
+
+def test_error_names_the_candidate_line(interp_ev):
+    m = interp_ev.evaluate(task("row_softmax"), candidate("exception"))
+    assert "[candidate line 6]" in m.error
+
+
+def test_candidate_prints_do_not_corrupt_the_protocol(interp_ev):
+    # it prints a forged reply at import and chatters on every call
+    m = interp_ev.evaluate(task("row_softmax"), candidate("noisy_ok"))
+    assert m.status is Status.OK, m.error
+
+
+def test_timer_patching_is_rejected_and_worker_replaced(interp_ev):
+    interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    pid = interp_ev.worker_pid
+    m = interp_ev.evaluate(task("row_softmax"), candidate("timer_patch"))
+    assert m.status is Status.REJECTED and "time.perf_counter" in m.error
+    ok = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert ok.status is Status.OK and interp_ev.worker_pid not in (None, pid)
+
+
+def test_tuple_output_task_and_reference_candidate(interp_ev):
+    t = task("pair_stats", None)
+    m = interp_ev.evaluate(t, reference_candidate_source(t))
+    assert m.status is Status.OK, m.error
+
+
+def test_tf32_sensitive_matmul_with_tl_dot_passes_under_the_interpreter(interp_ev):
+    m = interp_ev.evaluate(task("matmul_fp32"), candidate("matmul_tl_dot"))
+    assert m.status is Status.OK, m.error
+
+
+def test_extra_sizes_are_checked_for_correctness():
+    t = task("row_softmax")
+    with WorkerEvaluator(EvalSettings(device="interpret", trials=2, extra_sizes=("wide",))) as ev:
+        m = ev.evaluate(t, candidate("softmax_ok"))
+        assert m.status is Status.OK, m.error
+        assert [s.size for s in m.shapes] == ["smoke", "wide"]
+        # a kernel hard-wired to the primary size fails the extra one
+        hard = candidate("softmax_ok").replace("BLOCK=triton.next_power_of_2(n_cols)", "BLOCK=32")
+        bad = ev.evaluate(t, hard)
+        assert bad.status is Status.INCORRECT and "size wide" in bad.error
+
+
+# ---- tests on a fresh worker started with secrets in the parent environment
+
+
+def test_worker_environment_has_no_secrets(fresh_ev):
+    m = fresh_ev.evaluate(task("row_softmax"), candidate("env_leak"))
+    assert m.status is Status.RUNTIME_ERROR
+    assert "leaked=[]" in m.error and "interp=1" in m.error and "path=True" in m.error
+    assert "marker=m1" in m.error  # extra worker variables pass (their secrets do not)
+    for value in SECRETS.values():
+        assert value not in m.error
+
+
+def test_crash_is_reported_and_worker_replaced(fresh_ev):
+    ok = fresh_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert ok.status is Status.OK
+    pid = fresh_ev.worker_pid
+    m = fresh_ev.evaluate(task("row_softmax"), candidate("crash"))
+    assert m.status is Status.CRASHED and "exit code 3" in m.error
+    assert fresh_ev.worker_pid is None
+    again = fresh_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert again.status is Status.OK and fresh_ev.worker_pid not in (None, pid)
+
+
+def test_hang_times_out_and_worker_replaced(fresh_ev):
+    fresh_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    pid = fresh_ev.worker_pid
+    m = fresh_ev.evaluate(task("row_softmax"), candidate("hang"))
+    assert m.status is Status.TIMEOUT and "timed out after 4 s" in m.error
+    assert 4 <= m.wall_s < 15
+    again = fresh_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert again.status is Status.OK and fresh_ev.worker_pid not in (None, pid)
+
+
+# ---- small pieces
+
+
+def test_resolve_device_and_interpreter_dtype():
+    assert resolve_device("interpret") == "interpret"
+    assert resolve_device("auto") in ("cuda", "interpret")
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    t = task("row_softmax")
+    assert for_device(t, "interpret") is t  # already float32
+    bf = t.with_size("smoke,DTYPE=bfloat16")
+    assert for_device(bf, "interpret").overrides["DTYPE"] == "bfloat16"  # explicit: kept
+    assert for_device(t, "cuda") is t
+
+
+def test_gpu_facts_in_interpret_mode_needs_no_worker():
+    ev = WorkerEvaluator(EvalSettings(device="interpret"))
+    assert ev.gpu_facts().name == "cpu-interpreter"
+    assert ev.worker_pid is None
+    ev.close()
+
+
+# ---- bundled tasks (experiments/tasks): the reference as candidate must pass
+
+BUNDLED = [n for n in ("softmax", "rmsnorm", "matmul", "layernorm") if n in bundled_task_names()]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_reference_as_candidate_is_ok_at_smoke_size(interp_ev, name):
+    t = load_task(name, "smoke")
+    m = interp_ev.evaluate(t, reference_candidate_source(t))
+    assert m.status is Status.OK, m.error
+    assert m.wall_s < 30
+
+
+def test_in_place_reference_requires_the_same_input_update(interp_ev):
+    t = task("inplace_relu", None)
+    assert interp_ev.evaluate(t, reference_candidate_source(t)).status is Status.OK
+    pure = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x)\n"
+    m = interp_ev.evaluate(t, pure)
+    assert m.status is Status.INCORRECT and "in-place reference" in m.error

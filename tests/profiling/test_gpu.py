@@ -1,0 +1,134 @@
+"""GPU-only checks of the harness (run on a GPU host with KB_TEST_GPU=1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
+from profiling.measurement import Status
+
+from .conftest import candidate, task
+
+pytestmark = pytest.mark.gpu
+
+SOFTMAX_MID = "BATCH=4096,DIM=4096"
+
+
+@pytest.fixture(scope="module")
+def gpu_ev() -> Iterator[WorkerEvaluator]:
+    with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=180)) as ev:
+        yield ev
+
+
+def test_gpu_facts_are_measured(gpu_ev):
+    f = gpu_ev.gpu_facts()
+    assert f.name != "cpu-interpreter" and f.sm_count > 0 and f.l2_bytes > 0
+    assert f.dram_gbps > 100 and f.peak_tflops > 10 and f.peak_tflops_tf32 > 5
+    assert f.compute_capability
+
+
+def test_correct_kernel_gets_gpu_timings_and_floor(gpu_ev):
+    m = gpu_ev.evaluate(task("row_softmax", SOFTMAX_MID), candidate("softmax_ok"))
+    assert m.status is Status.OK, m.error
+    assert m.timing_kind == "gpu" and m.trials == 5
+    assert m.runtime_ms > 0 and m.ref_runtime_ms > 0
+    c = m.shapes[0].candidate
+    assert c.reps >= 10 and c.p20_ms <= c.median_ms <= c.p80_ms
+    assert m.floor_ms is not None and 0 < m.floor_ms < m.runtime_ms
+    assert m.resources.get("n_regs", 0) > 0
+
+
+def test_same_candidate_timed_twice_agrees(gpu_ev):
+    t = task("row_softmax", SOFTMAX_MID)
+    src = reference_candidate_source(t)
+    a = gpu_ev.evaluate(t, src)
+    b = gpu_ev.evaluate(t, src)
+    assert a.ok and b.ok
+    assert abs(b.runtime_ms / a.runtime_ms - 1) < 0.05
+    assert (
+        abs(a.speedup - 1) < 0.05 and abs(b.speedup - 1) < 0.05
+    )  # reference vs itself, interleaved
+
+
+def test_tf32_matmul_kernel_passes_and_zeros_do_not(gpu_ev):
+    t = task("matmul_fp32", "big")
+    m = gpu_ev.evaluate(t, candidate("matmul_tl_dot"))
+    assert m.status is Status.OK, m.error
+    assert m.counters["tf32_reference_error"] > 0
+    zeros = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, a, b):\n        return torch.zeros(a.shape[0], b.shape[1], device=a.device)\n"
+    assert gpu_ev.evaluate(t, zeros).status is Status.INCORRECT
+
+
+def test_side_stream_work_is_rejected(gpu_ev):
+    m = gpu_ev.evaluate(task("row_softmax", SOFTMAX_MID), candidate("side_stream"))
+    assert m.status is Status.REJECTED and "hidden from the timer" in m.error, (m.status, m.error)
+
+
+def test_hidden_work_check_sees_a_side_stream():
+    import torch
+
+    from profiling import timing
+
+    x = torch.randn(4096, 4096, device="cuda")
+    side = torch.cuda.Stream()
+
+    def sneaky(x):
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(20):
+                y = torch.softmax(x, -1)
+        return y
+
+    c = timing.Contender("candidate", sneaky, [x])
+    wall, event, n = timing.hidden_work(c)
+    assert timing.hidden_work_error(wall, event, n) is not None, (wall, event)
+    honest = timing.Contender("candidate", lambda x: torch.softmax(x, -1), [x])
+    assert timing.hidden_work_error(*timing.hidden_work(honest)) is None
+
+    def many_launches(x):  # launch-bound but honest: 50 tiny kernels
+        for _ in range(50):
+            x = x[:8, :8] + 1
+        return x
+
+    busy = timing.Contender("candidate", many_launches, [x])
+    assert timing.hidden_work_error(*timing.hidden_work(busy)) is None
+
+
+def test_faster_than_the_floor_is_rejected(gpu_ev):
+    m = gpu_ev.evaluate(task("slow_softmax", None), candidate("softmax_ok"))
+    assert m.status is Status.REJECTED and "roofline floor" in m.error, m.error
+
+
+def test_timer_patch_is_rejected_on_gpu(gpu_ev):
+    m = gpu_ev.evaluate(task("row_softmax", SOFTMAX_MID), candidate("timer_patch"))
+    assert m.status is Status.REJECTED
+
+
+def test_illegal_address_restarts_the_worker(gpu_ev):
+    t = task("row_softmax", SOFTMAX_MID)
+    assert gpu_ev.evaluate(t, candidate("softmax_ok")).ok
+    pid = gpu_ev.worker_pid
+    m = gpu_ev.evaluate(t, candidate("illegal_address"))
+    assert m.status in (Status.RUNTIME_ERROR, Status.CRASHED), m.error
+    again = gpu_ev.evaluate(t, candidate("softmax_ok"))
+    assert again.ok, again.error
+    assert gpu_ev.worker_pid not in (None, pid)
+
+
+def test_compile_baseline():
+    t = task("row_softmax", SOFTMAX_MID)
+    with WorkerEvaluator(EvalSettings(device="cuda", baseline_compile=True, timeout_s=300)) as ev:
+        m = ev.evaluate(t, candidate("softmax_ok"))
+        assert m.status is Status.OK, m.error
+        assert m.compile_runtime_ms is not None and m.compile_runtime_ms > 0
+        pid = ev.worker_pid
+        m2 = ev.evaluate(t, candidate("softmax_ok"))  # compiled reference cached in the worker
+        assert m2.ok and ev.worker_pid == pid and m2.wall_s < m.wall_s
+
+
+def test_candidate_using_torch_compile_is_not_tampering():
+    with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=300)) as ev:
+        m = ev.evaluate(task("row_softmax", SOFTMAX_MID), candidate("compiled_ok"))
+        assert m.status is Status.OK, m.error

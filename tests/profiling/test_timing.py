@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+from profiling import timing
+from profiling.correctness import compare_outputs, tolerance_for
+from profiling.errors import Verdict
+from profiling.measurement import Status
+
+
+def test_summarize_quantiles():
+    t = timing.summarize([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (t.median_ms, t.p20_ms, t.p80_ms, t.reps) == (3.0, 1.8, 4.2, 5)
+
+
+def _sets(n=3):
+    return [[torch.randn(8, 8, generator=torch.Generator().manual_seed(i))] for i in range(n)]
+
+
+def _checker(sets):
+    refs = [torch.softmax(s[0], -1) for s in sets]
+    tol = tolerance_for(torch.float32)
+
+    def check(k, out):
+        c = compare_outputs(out, refs[k], tol)
+        return None if c.ok else c.error
+
+    return check
+
+
+def test_interleaved_timing_rotates_inputs_and_checks_outputs():
+    sets = _sets()
+    seen = []
+
+    def ref(x):
+        seen.append(("ref", x.data_ptr(), float(x[0, 0])))
+        return torch.softmax(x, -1)
+
+    def cand(x):
+        seen.append(("cand", x.data_ptr(), float(x[0, 0])))
+        return torch.softmax(x, -1)
+
+    cs = [
+        timing.Contender("reference", ref, timing.make_buffers(sets[0])),
+        timing.Contender("candidate", cand, timing.make_buffers(sets[0]), check=_checker(sets)),
+    ]
+    cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=6, max_reps=6, rounds=3)
+    res = timing.time_interleaved(cs, sets, timing.WallClock(), None, cfg)
+    assert res["reference"].reps == 6 and res["candidate"].reps == 6
+    cand_calls = [s for s in seen if s[0] == "cand"]
+    assert len({p for _, p, _ in cand_calls}) == 1  # pointer-stable buffers ...
+    assert len({v for _, _, v in cand_calls}) == 3  # ... holding rotating data
+    order = [s[0] for s in seen[2:]]  # after the two estimate calls: blocks alternate
+    assert order[:4] == ["ref", "ref", "cand", "cand"] and order[4:8] == [
+        "cand",
+        "cand",
+        "ref",
+        "ref",
+    ]
+
+
+def test_pointer_cache_fails_the_timed_output_check():
+    sets = _sets()
+    cache = {}
+
+    def cached(x):
+        if x.data_ptr() not in cache:
+            cache[x.data_ptr()] = torch.softmax(x, -1)
+        return cache[x.data_ptr()]
+
+    c = timing.Contender("candidate", cached, timing.make_buffers(sets[0]), check=_checker(sets))
+    cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=3, max_reps=3, rounds=3)
+    with pytest.raises(Verdict) as e:
+        timing.time_interleaved([c], sets, timing.WallClock(), None, cfg)
+    assert e.value.status is Status.INCORRECT and "timed run" in e.value.error
+
+
+def test_reused_output_buffer_is_fine():
+    sets = _sets()
+    out = torch.empty(8, 8)
+
+    def inplace(x):  # returns the same tensor object every call: legitimate
+        torch.softmax(x, -1, out=out)
+        return out
+
+    c = timing.Contender("candidate", inplace, timing.make_buffers(sets[0]), check=_checker(sets))
+    cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=6, max_reps=6, rounds=2)
+    assert timing.time_interleaved([c], sets, timing.WallClock(), None, cfg)["candidate"].reps == 6
+
+
+def test_hidden_work_error_threshold():
+    assert timing.hidden_work_error(10.0, 9.5, 10) is None
+    assert timing.hidden_work_error(0.08, 0.01, 10) is None  # sync latency on a tiny kernel
+    assert "side stream" in timing.hidden_work_error(10.0, 0.1, 10)
+    assert timing.hidden_work_error(0.5, 0.1, 10, overhead_ms=0.45) is None  # slow-sync machine
+    assert timing.hidden_work_error(2.0, 0.1, 10, overhead_ms=0.45) is not None
