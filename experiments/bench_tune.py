@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--experiment", default="bench-tune")
     p.add_argument("--out", type=Path, default=Path("runs/bench_tune"))
     p.add_argument("--json-out", type=Path)
+    p.add_argument("--deadline", type=float, default=0.0,
+                   help="start no new task after this many seconds (0: no limit)")  # fmt: skip
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_args(argv)
     known = bundled_task_names()
@@ -129,13 +131,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
     for task in tasks:
+        if args.deadline and time.perf_counter() - start > args.deadline:
+            Console().print(f"deadline of {args.deadline:.0f} s passed: {task} and later skipped")
+            break
         wall = run_task(task, args, args.out, args.overrides)
         rows.append(summarize(task, args.out / task, wall))
-        Console().print(f"{task}: {rows[-1].get('status')} in {wall:.0f} s")
-    if args.json_out:
-        args.json_out.write_text(json.dumps(rows, indent=2))
+        Console().print(f"{task}: " + json.dumps(rows[-1]))
+        if args.json_out:  # after every task, so a run cut short keeps what it measured
+            args.json_out.write_text(json.dumps(rows, indent=2))
     Console(width=160).print(render(rows))
     return 0 if all(r.get("status") == "ok" for r in rows) else 1
 
