@@ -20,6 +20,8 @@ from typing import Protocol
 from profiling.measurement import Measurement
 from strategies.types import Candidate
 
+REFERENCE_ID = "ref"  # the task's reference program, measured first as the baseline
+
 
 def source_hash(source: str) -> str:
     """Content hash that ignores trailing whitespace and blank lines at either end."""
@@ -72,6 +74,9 @@ class Frontier:
         self._by_hash: dict[str, Member] = {}
         self._best: dict[int, Member] = {}  # per cluster, ok members only
         self._global_best: Member | None = None
+        # the same without the reference program: the kernels a realizer wrote
+        self._best_kernel: dict[int, Member] = {}
+        self._global_best_kernel: Member | None = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -105,18 +110,34 @@ class Frontier:
         self._members[member.id] = member
         self._by_hash.setdefault(member.hash, member)
         if member.runtime_ms is not None:
-            cur = self._best.get(cluster)
-            if cur is None or member.runtime_ms < cur.runtime_ms:  # type: ignore[operator]
+            if _faster(member, self._best.get(cluster)):
                 self._best[cluster] = member
-            g = self._global_best
-            if g is None or member.runtime_ms < g.runtime_ms:  # type: ignore[operator]
+            if _faster(member, self._global_best):
                 self._global_best = member
+            if member.id != REFERENCE_ID:
+                if _faster(member, self._best_kernel.get(cluster)):
+                    self._best_kernel[cluster] = member
+                if _faster(member, self._global_best_kernel):
+                    self._global_best_kernel = member
         return member
 
     def clusters(self) -> tuple[int, ...]:
         """Clusters holding at least one correct kernel (those a parent can come from)."""
         return tuple(sorted(self._best))
 
-    def best(self, cluster: int | None = None) -> Member | None:
-        """Fastest correct kernel overall, or in `cluster`."""
+    def best(self, cluster: int | None = None, *, kernels_only: bool = False) -> Member | None:
+        """Fastest correct kernel overall, or in `cluster`.
+
+        ``kernels_only`` leaves the reference program out: the tuner refines the
+        best kernel a realizer wrote even while eager PyTorch (a vendor library,
+        say) is still faster, since the reference itself is not a kernel to edit.
+        """
+        if kernels_only:
+            if cluster is None:
+                return self._global_best_kernel
+            return self._best_kernel.get(cluster)
         return self._global_best if cluster is None else self._best.get(cluster)
+
+
+def _faster(member: Member, current: Member | None) -> bool:
+    return current is None or member.runtime_ms < current.runtime_ms  # type: ignore[operator]

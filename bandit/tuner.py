@@ -20,7 +20,7 @@ from typing import Any
 from bandit.arms import Arm
 from bandit.attempt import Attempt, Proposal, attempt
 from bandit.budget import Budget, Spend
-from bandit.frontier import Clusterer, Frontier, Member, source_hash
+from bandit.frontier import REFERENCE_ID, Clusterer, Frontier, Member, source_hash
 from bandit.observer import Observer, Observers
 from bandit.policies.base import PARENT_RULES, Policy
 from bandit.records import NO_CANDIDATE, IterationRecord, RunStart, TuneResult
@@ -32,8 +32,6 @@ from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.types import Candidate, Realizer, RealizeRequest, Strategy
-
-REFERENCE_ID = "ref"
 
 
 class TuneError(RuntimeError):
@@ -86,6 +84,7 @@ class Tuner:
         self._reference_source = reference_source
         self._meta = dict(meta or {})
         self._records: list[IterationRecord] = []
+        self._tried: set[tuple[str, str]] = set()  # (parent id, strategy id) proposed so far
         self._replay: dict[str, Measurement] = {}  # orphans of an unfinished iteration
         self._next_iteration = 1
         self._seconds0 = 0.0
@@ -175,6 +174,7 @@ class Tuner:
             self.frontier.add(lc.candidate, lc.measurement, lc.iteration, cluster=lc.cluster)
         self._replay = {source_hash(o.candidate.source): o.measurement for o in logged.orphans}
         self._records = list(logged.records)
+        self._tried = {(r.parent_id, r.arm.strategy) for r in self._records}
         self._next_iteration = len(self._records) + 1
         if self._records:
             self._seconds0 = self._records[-1].wall_s
@@ -212,23 +212,36 @@ class Tuner:
         return Proposal(iteration, arm, parent, self._request(arm, parent, iteration))
 
     def realizable_arms(self) -> tuple[Arm, ...]:
-        """`arms()` less those the realizer says it would decline for their parent.
+        """`arms()` less those that cannot yield a new kernel for their parent now.
 
-        Only realizers with a ``can_realize`` check (the offline one) mask anything.
+        A realizer with a ``can_realize`` check (the offline one) masks the arms it
+        would decline; a ``deterministic`` realizer also masks (parent, strategy)
+        pairs already tried, whose answer would only repeat. An LLM realizer that
+        samples masks nothing: the same pair may give a better kernel next time.
         """
         arms = self.arms()
         check = getattr(self.realizer, "can_realize", None)
-        if check is None:
+        deterministic = bool(getattr(self.realizer, "deterministic", False))
+        if check is None and not deterministic:
             return arms
-        return tuple(a for a in arms if check(self._request(a, self._parent(a), 0)))
+        keep = []
+        for a in arms:
+            parent = self._parent(a)
+            if deterministic and (parent.id, a.strategy) in self._tried:
+                continue
+            if check is None or check(self._request(a, parent, 0)):
+                keep.append(a)
+        return tuple(keep)
 
     def _parent(self, arm: Arm) -> Member:
+        """The kernel to refine: the best one a realizer wrote (per the policy's
+        rule), the reference program until there is one."""
         rule = self.policy.parent_rule
         parent = None
         if rule == "cluster_best":
-            parent = self.frontier.best(arm.cluster)
+            parent = self.frontier.best(arm.cluster, kernels_only=True)
         elif rule == "best":
-            parent = self.frontier.best()
+            parent = self.frontier.best(kernels_only=True)
         return parent or self.reference
 
     def _request(self, arm: Arm, parent: Member, iteration: int) -> RealizeRequest:
@@ -299,6 +312,7 @@ class Tuner:
             error=outcome.error,
         )
         self._records.append(record)
+        self._tried.add((proposal.parent.id, proposal.arm.strategy))
         if self.run_log is not None:
             self.run_log.append_iteration(record, self.policy.state_dict())
         self.observers.on_iteration(record)

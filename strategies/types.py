@@ -97,7 +97,9 @@ class Realizer(Protocol):
 
     A realizer may also define ``can_realize(request) -> bool``, a cheap check that
     `realize` would produce a new kernel; the tuner then masks the arms it declines
-    (the offline realizer does; an LLM realizer always tries).
+    (the offline realizer does; an LLM realizer always tries). A realizer whose
+    answer depends only on the request sets ``deterministic = True``: the tuner then
+    never proposes the same (parent, strategy) pair twice.
     """
 
     name: str

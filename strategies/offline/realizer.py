@@ -57,6 +57,7 @@ class OfflineRealizer:
     """Realizer over the registered offline generators (`strategies.offline.base`)."""
 
     name = "offline"
+    deterministic = True  # the same request always gives the same source
 
     def can_realize(self, request: RealizeRequest) -> bool:
         """Whether `realize` would produce a new kernel (cheap: no source is rendered).

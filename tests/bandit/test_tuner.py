@@ -22,6 +22,7 @@ from tests.bandit.tuner_fakes import (
     FakeEvaluator,
     FakeRealizer,
     RecordingObserver,
+    ok,
     render,
 )
 
@@ -379,3 +380,34 @@ def test_search_exhausted_when_the_realizer_declines_every_arm():
     result = tuner.run(Budget(iterations=10))
     assert len(result.records) == 1 and result.records[0].status == "ok"
     assert result.stop_reason.startswith("search exhausted")
+
+
+class _SlowStart(FakeEvaluator):
+    """Every generated kernel starts 3x slower than the reference (a vendor library)."""
+
+    def evaluate(self, task, source):
+        m = super().evaluate(task, source)
+        if m.ok and source != REF_SOURCE:
+            return ok(m.runtime_ms * 3.0)
+        return m
+
+
+def test_parent_is_the_best_written_kernel_even_when_eager_is_faster():
+    result = make_tuner(policy="ucb", evaluator=_SlowStart()).run(Budget(iterations=12))
+    assert result.best.id == "ref"  # nothing beat the reference: it stays the best result
+    parents = [r.parent_id for r in result.records]
+    assert parents[0] == "ref"
+    # once a kernel exists, kernels are refined, not the reference over and over
+    assert all(p != "ref" for p in parents[1:])
+    # and refining them pays: rewards come from improvements over the kernel parents
+    assert any(r.reward > 0 for r in result.records[1:])
+
+
+def test_deterministic_realizer_never_repeats_a_parent_strategy_pair():
+    realizer = CheckingRealizer(deterministic=True)
+    result = make_tuner(policy="hucb", realizer=realizer, evaluator=_SlowStart()).run(
+        Budget(iterations=40)
+    )
+    pairs = [(r.parent_id, r.arm.strategy) for r in result.records]
+    assert len(pairs) == len(set(pairs))
+    assert not any(r.duplicate for r in result.records)

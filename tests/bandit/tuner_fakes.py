@@ -165,6 +165,7 @@ class CheckingRealizer(FakeRealizer):
     """A FakeRealizer that also answers ``can_realize`` (like the offline realizer)."""
 
     checks: int = 0
+    deterministic: bool = False
 
     def can_realize(self, request: RealizeRequest) -> bool:
         self.checks += 1
