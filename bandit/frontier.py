@@ -139,5 +139,17 @@ class Frontier:
         return self._global_best if cluster is None else self._best.get(cluster)
 
 
+    def ranked(self, cluster: int | None = None, *, kernels_only: bool = False) -> list[Member]:
+        """Correct kernels, fastest first (overall, or in `cluster`)."""
+        pool = [
+            m
+            for m in self._members.values()
+            if m.runtime_ms is not None
+            and (cluster is None or m.cluster == cluster)
+            and not (kernels_only and m.id == REFERENCE_ID)
+        ]
+        return sorted(pool, key=lambda m: (m.runtime_ms, m.iteration))
+
+
 def _faster(member: Member, current: Member | None) -> bool:
     return current is None or member.runtime_ms < current.runtime_ms  # type: ignore[operator]

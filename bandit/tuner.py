@@ -46,6 +46,9 @@ class TunerSettings:
     reward_clip: float = 1.0
     reward_max_speedup: float = 10.0  # log_speedup: the speedup that earns reward 1
     device: str | None = None  # "cuda" | "interpret"; None: the evaluator's `device`
+    # deterministic realizers: a strategy used up on the best kernel moves on to kernels
+    # at most this much slower than it (0.25: within 25 %), never to stragglers
+    parent_slack: float = 0.25
 
 
 class Tuner:
@@ -208,41 +211,43 @@ class Tuner:
         arm = self.policy.ask(arms)
         iteration = self._next_iteration
         self._next_iteration += 1
-        parent = self._parent(arm)
+        parent = self._parent(arm) or self.reference
         return Proposal(iteration, arm, parent, self._request(arm, parent, iteration))
 
     def realizable_arms(self) -> tuple[Arm, ...]:
-        """`arms()` less those that cannot yield a new kernel for their parent now.
+        """`arms()` less those that can yield no new kernel from any eligible parent."""
+        return tuple(a for a in self.arms() if self._parent(a) is not None)
 
-        A realizer with a ``can_realize`` check (the offline one) masks the arms it
-        would decline; a ``deterministic`` realizer also masks (parent, strategy)
-        pairs already tried, whose answer would only repeat. An LLM realizer that
-        samples masks nothing: the same pair may give a better kernel next time.
+    def _parent(self, arm: Arm) -> Member | None:
+        """The kernel `arm` refines: the best one a realizer wrote (per the policy's
+        parent rule), the reference program until there is one.
+
+        A realizer with a ``can_realize`` check (the offline one) declines some
+        (parent, strategy) pairs, and a ``deterministic`` realizer would only repeat
+        a pair already tried: for such realizers the parent is the fastest eligible
+        kernel (within ``parent_slack`` of the best) that can still yield something
+        new with this arm's strategy, so a search stuck at a local optimum goes on
+        from the runners-up; None when no such kernel can. An LLM realizer that
+        samples always refines the best kernel.
         """
-        arms = self.arms()
+        rule = self.policy.parent_rule
+        if rule == "reference":
+            ranked = [self.reference]
+        else:
+            cluster = arm.cluster if rule == "cluster_best" else None
+            ranked = self.frontier.ranked(cluster, kernels_only=True) or [self.reference]
         check = getattr(self.realizer, "can_realize", None)
         deterministic = bool(getattr(self.realizer, "deterministic", False))
         if check is None and not deterministic:
-            return arms
-        keep = []
-        for a in arms:
-            parent = self._parent(a)
-            if deterministic and (parent.id, a.strategy) in self._tried:
+            return ranked[0]
+        limit = (ranked[0].runtime_ms or 0.0) * (1.0 + self.settings.parent_slack)
+        ranked = [p for p in ranked if (p.runtime_ms or 0.0) <= limit]
+        for parent in ranked:
+            if deterministic and (parent.id, arm.strategy) in self._tried:
                 continue
-            if check is None or check(self._request(a, parent, 0)):
-                keep.append(a)
-        return tuple(keep)
-
-    def _parent(self, arm: Arm) -> Member:
-        """The kernel to refine: the best one a realizer wrote (per the policy's
-        rule), the reference program until there is one."""
-        rule = self.policy.parent_rule
-        parent = None
-        if rule == "cluster_best":
-            parent = self.frontier.best(arm.cluster, kernels_only=True)
-        elif rule == "best":
-            parent = self.frontier.best(kernels_only=True)
-        return parent or self.reference
+            if check is None or check(self._request(arm, parent, 0)):
+                return parent
+        return None
 
     def _request(self, arm: Arm, parent: Member, iteration: int) -> RealizeRequest:
         return RealizeRequest(

@@ -80,6 +80,7 @@ class TuneSettings:
     reward: RewardSettings
     seed: int = 0
     resume: str | None = None
+    parent_slack: float = 0.25
 
     @classmethod
     def from_plain(cls, cfg: Mapping[str, Any], cwd: Path | None = None) -> TuneSettings:
@@ -139,7 +140,15 @@ class TuneSettings:
             reward=rewards,
             seed=_int(cfg.get("seed", 0), "seed", low=0),
             resume=None if cfg.get("resume") is None else str(cfg["resume"]),
+            parent_slack=_nonneg(cfg.get("parent_slack", 0.25), "parent_slack"),
         )
+
+
+def _nonneg(value: Any, name: str) -> float:
+    v = _float(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
 
 
 def resolve_uri(uri: str | None, cwd: Path) -> str | None:

@@ -112,6 +112,7 @@ def run_app(
                     reward_clip=settings.reward.clip,
                     reward_max_speedup=settings.reward.max_speedup,
                     device=device,
+                    parent_slack=settings.parent_slack,
                 ),
                 run_log=run_dir / RUN_LOG,
                 observers=observers,
