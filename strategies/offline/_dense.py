@@ -41,10 +41,6 @@ def _num_sms(device: torch.device) -> int:
 _ELEM_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2, "float64": 8}
 
 
-def strategy_name(strategy_id: str) -> str:
-    return strategy_id.rsplit("/", 1)[-1]
-
-
 def task_constants(task: Task) -> dict[str, Any]:
     """The task's module constants with its size overrides applied."""
     return {**constants(task.source), **task.overrides}

@@ -34,6 +34,15 @@ class Generator:
     render: Callable[[Params], str]
 
 
+def strategy_name(strategy_id: str) -> str:
+    """The name part of a catalog id (``tiling/block_size_up`` -> ``block_size_up``).
+
+    Generators match strategies by name, so a strategy can move between families
+    in the catalog without touching them.
+    """
+    return strategy_id.rsplit("/", 1)[-1]
+
+
 def render_module(gen: Generator, params: Mapping[str, Any]) -> str:
     body = gen.render(dict(params))
     header = PARAMS_MARKER + json.dumps({"kind": gen.kind, **params}, sort_keys=True)

@@ -34,12 +34,11 @@ from strategies.offline._dense import (
     load,
     pow2_step,
     store,
-    strategy_name,
     task_dtype,
     warps_step,
     wider_block,
 )
-from strategies.offline.base import Generator, Params, register
+from strategies.offline.base import Generator, Params, register, strategy_name
 
 MIN_BLOCK, MAX_BLOCK = 64, 16384
 

@@ -32,11 +32,10 @@ from strategies.offline import matmul_kernels
 from strategies.offline._dense import (
     changed,
     elem_bytes,
-    strategy_name,
     task_dtype,
     warps_step,
 )
-from strategies.offline.base import Generator, Params, register
+from strategies.offline.base import Generator, Params, register, strategy_name
 
 MIN_TILE, MAX_TILE = 16, 256
 MAX_STAGES = 6

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from profiling.tasks import Task
-from strategies.offline.base import Generator, Params, register
-from strategies.offline.rowwise_common import apply_common, base_defaults, strategy_name, task_dims
+from strategies.offline.base import Generator, Params, register, strategy_name
+from strategies.offline.rowwise_common import apply_common, base_defaults, task_dims
 from strategies.offline.rowwise_emit import (
     Emitter,
     assemble,

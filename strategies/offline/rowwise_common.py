@@ -58,10 +58,6 @@ COMMON_STRATEGIES = (
 ROWWISE_STRATEGIES = (*COMMON_STRATEGIES, "single_pass_online", "split_row", "fuse_epilogue")
 
 
-def strategy_name(strategy_id: str) -> str:
-    return strategy_id.rsplit("/", 1)[-1]
-
-
 def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 

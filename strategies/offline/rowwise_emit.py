@@ -140,11 +140,7 @@ def row_tile(
     each yields a ``<name>_row`` ``[ROWS, 1]`` pointer block (``x_row``). ``hoisted``
     emits row-independent code (weight loads) before a persistent program's tile loop.
     """
-    if p["vec"] > 1:
-        e("# wider_vectors: the launcher checked that these are multiples of VEC")
-        e("n_cols = n_cols // VEC * VEC")
-        for _, stride in ptrs:
-            e(f"{stride} = {stride} // VEC * VEC")
+    vector_columns(e, p, ptrs)
     e("pid = tl.program_id(0)")
     if hoisted is not None:
         hoisted()
@@ -156,6 +152,25 @@ def row_tile(
     else:
         e("tile = pid")
     e("rows = tile * ROWS + tl.arange(0, ROWS)")
+    row_pointers(e, p, ptrs)
+    try:
+        yield
+    finally:
+        if p["persistent"]:
+            e.level -= 1
+
+
+def vector_columns(e: Emitter, p: Mapping[str, Any], ptrs: Sequence[tuple[str, str]]) -> None:
+    """wider_vectors: round the column count and row strides down to whole vectors."""
+    if p["vec"] > 1:
+        e("# wider_vectors: the launcher checked that these are multiples of VEC")
+        e("n_cols = n_cols // VEC * VEC")
+        for _, stride in ptrs:
+            e(f"{stride} = {stride} // VEC * VEC")
+
+
+def row_pointers(e: Emitter, p: Mapping[str, Any], ptrs: Sequence[tuple[str, str]]) -> None:
+    """Given ``rows``: the row mask and one ``<name>_row`` pointer block per tensor."""
     e("row_mask = rows < n_rows")
     e("rows64 = rows.to(tl.int64)")
     for ptr, stride in ptrs:
@@ -164,11 +179,6 @@ def row_tile(
             e(f"{base}_row = {ptr} + tl.multiple_of(rows64 * {stride}, ALIGN)[:, None]")
         else:
             e(f"{base}_row = {ptr} + (rows64 * {stride})[:, None]")
-    try:
-        yield
-    finally:
-        if p["persistent"]:
-            e.level -= 1
 
 
 def cols_expr(p: Mapping[str, Any], start: str | None) -> str:

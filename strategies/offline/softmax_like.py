@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from profiling.tasks import Task
-from strategies.offline.base import Generator, Params, register
-from strategies.offline.rowwise_common import apply_common, base_defaults, strategy_name, task_dims
+from strategies.offline.base import Generator, Params, register, strategy_name
+from strategies.offline.rowwise_common import apply_common, base_defaults, task_dims
 from strategies.offline.rowwise_emit import (
     Emitter,
     assemble,
@@ -29,9 +29,11 @@ from strategies.offline.rowwise_emit import (
     load,
     pass_policy,
     row_launch_block,
+    row_pointers,
     row_tile,
     store,
     tile_constexprs,
+    vector_columns,
 )
 
 VARIANTS = ("loop", "online", "row", "split")
@@ -122,21 +124,10 @@ def _sig(args: str, p: Mapping[str, Any], extra: tuple[str, ...] = ()) -> str:
 
 
 def _split_prologue(e: Emitter, p: Mapping[str, Any], ptrs: list[tuple[str, str]]) -> None:
-    if p["vec"] > 1:
-        e("# wider_vectors: the launcher checked that these are multiples of VEC")
-        e("n_cols = n_cols // VEC * VEC")
-        for _, stride in ptrs:
-            e(f"{stride} = {stride} // VEC * VEC")
+    vector_columns(e, p, ptrs)
     e("split = tl.program_id(1)")
     e("rows = tl.program_id(0) + tl.arange(0, ROWS)  # ROWS == 1")
-    e("row_mask = rows < n_rows")
-    e("rows64 = rows.to(tl.int64)")
-    for ptr, stride in ptrs:
-        base = ptr.removesuffix("_ptr")
-        if p["align"]:
-            e(f"{base}_row = {ptr} + tl.multiple_of(rows64 * {stride}, ALIGN)[:, None]")
-        else:
-            e(f"{base}_row = {ptr} + (rows64 * {stride})[:, None]")
+    row_pointers(e, p, ptrs)
     e("seg_start = split * seg")
     e("seg_end = tl.minimum(seg_start + seg, n_cols)")
 

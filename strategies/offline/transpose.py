@@ -26,12 +26,11 @@ from strategies.offline._dense import (
     load,
     pow2_step,
     store,
-    strategy_name,
     task_dtype,
     warps_step,
     wider_block,
 )
-from strategies.offline.base import Generator, Params, register
+from strategies.offline.base import Generator, Params, register, strategy_name
 
 MIN_TILE, MAX_TILE, MAX_AREA = 8, 256, 128 * 128
 MIN_BLOCK, MAX_BLOCK = 64, 8192

@@ -14,9 +14,9 @@ import torch
 
 from profiling.tasks import Task, exec_module, load_task
 from strategies.catalog import load_catalog
-from strategies.offline.base import generators, parse_params, render_module
+from strategies.offline.base import generators, parse_params, render_module, strategy_name
 from strategies.offline.realizer import OfflineRealizer, default_source, offline_kinds
-from strategies.offline.rowwise_common import ROWWISE_STRATEGIES, strategy_name
+from strategies.offline.rowwise_common import ROWWISE_STRATEGIES
 from strategies.types import Realization, RealizeRequest, Strategy
 
 ROWWISE = ("softmax", "logsumexp", "cross_entropy", "layernorm", "rmsnorm", "residual_add_rmsnorm")
