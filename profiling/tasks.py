@@ -23,6 +23,7 @@ import ast
 import hashlib
 import os
 import tempfile
+import threading
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_TASKS_DIR = PROJECT_ROOT / "experiments" / "tasks"
 
 Scalar = int | float | bool | str
+
+
+# CPython 3.11 converts ASTs with interpreter-wide recursion bookkeeping that breaks
+# when two threads parse at once ("AST constructor recursion depth mismatch", seen
+# here with concurrent LLM realizations building prompts): every AST parse in the
+# project goes through this lock.
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse`` that is safe to call from several threads."""
+    with _AST_LOCK:
+        return ast.parse(source, filename=filename)
 
 
 class TaskError(ValueError):
@@ -102,7 +116,7 @@ def load_task(
     path = find_task_file(name_or_path, tasks_dir)
     try:
         source = path.read_text()
-        tree = ast.parse(source, filename=str(path))
+        tree = parse_python(source, filename=str(path))
     except (OSError, UnicodeDecodeError) as e:
         raise TaskError(f"cannot read task file {path}: {e}") from e
     except SyntaxError as e:
@@ -123,7 +137,7 @@ def load_task(
 def constants(source: str) -> dict[str, Scalar]:
     """Top-level ``NAME = <literal scalar>`` assignments of a module."""
     out: dict[str, Scalar] = {}
-    for node in ast.parse(source).body:
+    for node in parse_python(source).body:
         target, value = _assignment(node)
         if target is None:
             continue
@@ -179,7 +193,7 @@ def resolve_size(
 def apply_overrides(source: str, overrides: Mapping[str, Scalar]) -> str:
     if not overrides:
         return source
-    tree = ast.parse(source)
+    tree = parse_python(source)
     seen: set[str] = set()
     for node in tree.body:
         target, _ = _assignment(node)

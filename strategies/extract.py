@@ -15,6 +15,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from profiling.tasks import parse_python
+
 # top-level modules a candidate may import
 ALLOWED_IMPORTS = frozenset(
     {
@@ -124,7 +126,7 @@ def extract_code(text: str) -> Extraction:
 def static_check(source: str) -> list[str]:
     """Problems that disqualify a candidate module before it is run (empty = fine)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError as e:
         return [f"code does not parse: {e.msg} (line {e.lineno})"]
     problems: list[str] = []
