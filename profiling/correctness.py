@@ -200,3 +200,19 @@ def find_mutation(after: Sequence[Any], before: Sequence[Any]) -> str | None:
             if not same:
                 return f"candidate modified its input {i} in place"
     return None
+
+
+def input_check(cand_in: list[Any], inputs: list[Any], ref_in: list[Any]) -> str | None:
+    """Inputs must come back untouched, or (for an in-place reference) updated alike.
+
+    ``inputs`` are pristine copies; ``cand_in``/``ref_in`` what the candidate and the
+    reference left in their own copies. Returns what is wrong, or None.
+    """
+    if find_mutation(ref_in, inputs) is None:
+        return find_mutation(cand_in, inputs)
+    for i, (c, r) in enumerate(zip(cand_in, ref_in, strict=True)):
+        if isinstance(r, torch.Tensor):
+            cmp = compare_outputs(c, r, tolerance_for(r.dtype))
+            if not cmp.ok:
+                return f"input {i} after the call differs from the in-place reference's: {cmp.error}"
+    return None

@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import os
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterable
@@ -187,3 +188,10 @@ def _torch_internal(obj: Any) -> bool:
     if not path.startswith(root + os.sep):
         return False
     return path[len(root) + 1 :].split(os.sep)[0] in _TORCH_PATCHERS
+
+
+def library_thread(t: threading.Thread) -> bool:
+    """Threads torch/triton start for themselves (compile workers, monitors)."""
+    target = getattr(t, "_target", None)
+    mods = (getattr(target, "__module__", "") or "", type(t).__module__ or "")
+    return any(m.split(".")[0] in ("torch", "triton", "tqdm") for m in mods)

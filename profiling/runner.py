@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 import traceback
 import types
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -31,12 +29,13 @@ from profiling import timing
 from profiling.correctness import (
     Tolerance,
     compare_outputs,
-    find_mutation,
+    input_check,
     output_dtypes,
     relative_error,
     tolerance_for,
 )
 from profiling.errors import Verdict, classify, trim
+from profiling.guards import library_thread
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.resources import kernel_resources
 from profiling.roofline import compute_floor, floor_violation, task_flops
@@ -44,6 +43,7 @@ from profiling.state import (
     RunSettings,
     WorkerState,
     clone_all,
+    copy_matching_state,
     cuda_healthy,
     listify,
     seed_all,
@@ -139,7 +139,7 @@ class Evaluation:
         if isinstance(ref, torch.nn.Module):
             ref = ref.to(dev).eval()
         if isinstance(new, torch.nn.Module) and isinstance(ref, torch.nn.Module):
-            self.cand(lambda: _copy_matching_state(ref, new), "load_state_dict")
+            self.cand(lambda: copy_matching_state(ref, new), "load_state_dict")
         if isinstance(new, torch.nn.Module):
             new = self.cand(lambda: new.to(dev).eval(), "ModelNew.to")
         return ref, new
@@ -162,7 +162,7 @@ class Evaluation:
             if not tols:
                 tols = self._tolerances(ref, inputs, ref_out)
             if t < n:
-                mutation = self._input_check(cand_in, inputs, ref_in)
+                mutation = input_check(cand_in, inputs, ref_in)
                 if mutation:
                     raise Verdict(Status.INCORRECT, f"{label}{mutation}")
                 cmp = compare_outputs(out, ref_out, tols)
@@ -188,18 +188,6 @@ class Evaluation:
             except Exception:  # e.g. numpy-based inputs: build them on the CPU instead
                 seed_all(seed)
         return self.task_call(lambda: to_device(listify(mod.get_inputs()), dev), "get_inputs()")
-
-    @staticmethod
-    def _input_check(cand_in: list[Any], inputs: list[Any], ref_in: list[Any]) -> str | None:
-        """Inputs must come back untouched, or (for an in-place reference) updated alike."""
-        if find_mutation(ref_in, inputs) is None:
-            return find_mutation(cand_in, inputs)
-        for i, (c, r) in enumerate(zip(cand_in, ref_in, strict=True)):
-            if isinstance(r, torch.Tensor):
-                cmp = compare_outputs(c, r, tolerance_for(r.dtype))
-                if not cmp.ok:
-                    return f"input {i} after the call differs from the in-place reference's: {cmp.error}"
-        return None
 
     @staticmethod
     def task_call(fn: Callable[[], Any], what: str) -> Any:
@@ -353,7 +341,7 @@ class Evaluation:
         left = [
             t
             for t in threading.enumerate()
-            if t.ident not in threads_before and t.is_alive() and not _library_thread(t)
+            if t.ident not in threads_before and t.is_alive() and not library_thread(t)
         ]
         if left:
             self.restart_after = True
@@ -376,61 +364,3 @@ class Evaluation:
         )
 
     restart_after = False
-
-
-def _library_thread(t: threading.Thread) -> bool:
-    """Threads torch/triton start for themselves (compile workers, monitors)."""
-    target = getattr(t, "_target", None)
-    mods = (getattr(target, "__module__", "") or "", type(t).__module__ or "")
-    return any(m.split(".")[0] in ("torch", "triton", "tqdm") for m in mods)
-
-
-def _copy_matching_state(ref: torch.nn.Module, new: torch.nn.Module) -> None:
-    """KernelBench convention: ModelNew starts from the reference's weights where names/shapes match."""
-    ref_sd = ref.state_dict()
-    new_sd = new.state_dict()
-    matching = {
-        k: v for k, v in ref_sd.items() if k in new_sd and tuple(new_sd[k].shape) == tuple(v.shape)
-    }
-    if matching:
-        new.load_state_dict(matching, strict=False)
-
-
-def evaluate_request(state: WorkerState, req: Mapping[str, Any]) -> tuple[Measurement, bool]:
-    """Run one evaluation request; returns the measurement and whether to restart."""
-    t0 = time.perf_counter()
-    task = Task.from_dict(req["task"])
-    extras = [Task.from_dict(d) for d in req.get("extra_tasks", [])]
-    settings = RunSettings.from_dict(req.get("settings", {}))
-    ev = Evaluation(state, task, req["source"], settings, int(req.get("seed", 0)), extras)
-    kind = "gpu" if state.cuda else "interpreter"
-    restart = False
-    try:
-        m = ev.run()
-        restart = ev.restart_after
-    except Verdict as v:
-        restart = v.restart or ev.restart_after
-        m = Measurement.failure(
-            v.status,
-            v.error,
-            device=state.facts.name,
-            timing_kind=kind,
-            trials=ev.trials_done,
-            max_rel_error=ev.max_rel if ev.trials_done else None,
-            counters=dict(ev.counters),
-        )
-    except BaseException as e:
-        print(traceback.format_exc(), file=sys.stderr)
-        restart = True
-        m = Measurement.failure(
-            Status.RUNTIME_ERROR,
-            trim(f"internal harness error: {type(e).__name__}: {e}"),
-            device=state.facts.name,
-            timing_kind=kind,
-        )
-    finally:
-        state.flags.write(state.flags.ref)
-        if not restart and state.guard.changed():
-            state.guard.restore(state.guard.changed())
-            restart = True
-    return replace(m, wall_s=time.perf_counter() - t0), restart

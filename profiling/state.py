@@ -140,3 +140,14 @@ def cuda_healthy() -> bool:
         return True
     except Exception:
         return False
+
+
+def copy_matching_state(ref: torch.nn.Module, new: torch.nn.Module) -> None:
+    """KernelBench convention: ModelNew starts from the reference's weights where names/shapes match."""
+    ref_sd = ref.state_dict()
+    new_sd = new.state_dict()
+    matching = {
+        k: v for k, v in ref_sd.items() if k in new_sd and tuple(new_sd[k].shape) == tuple(v.shape)
+    }
+    if matching:
+        new.load_state_dict(matching, strict=False)

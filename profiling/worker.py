@@ -20,7 +20,18 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from profiling.errors import Verdict, trim
+from profiling.measurement import Measurement, Status
+from profiling.tasks import Task
+
+if TYPE_CHECKING:
+    from profiling.state import WorkerState
 
 
 def _setup_device(device: str) -> None:
@@ -61,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from profiling import timing  # noqa: F401 - binds the timers before any candidate exists
     from profiling.guards import NamespaceGuard
-    from profiling.runner import evaluate_request
     from profiling.state import BackendFlags, WorkerState
 
     flags = BackendFlags()
@@ -96,6 +106,48 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.flush()
     # Skip interpreter teardown: candidate atexit hooks or stray threads must not block exit.
     os._exit(0)
+
+
+def evaluate_request(state: WorkerState, req: Mapping[str, Any]) -> tuple[Measurement, bool]:
+    """Run one evaluation request; returns the measurement and whether to restart."""
+    from profiling.runner import Evaluation  # imports torch: only after the flags are set
+    from profiling.state import RunSettings
+    t0 = time.perf_counter()
+    task = Task.from_dict(req["task"])
+    extras = [Task.from_dict(d) for d in req.get("extra_tasks", [])]
+    settings = RunSettings.from_dict(req.get("settings", {}))
+    ev = Evaluation(state, task, req["source"], settings, int(req.get("seed", 0)), extras)
+    kind = "gpu" if state.cuda else "interpreter"
+    restart = False
+    try:
+        m = ev.run()
+        restart = ev.restart_after
+    except Verdict as v:
+        restart = v.restart or ev.restart_after
+        m = Measurement.failure(
+            v.status,
+            v.error,
+            device=state.facts.name,
+            timing_kind=kind,
+            trials=ev.trials_done,
+            max_rel_error=ev.max_rel if ev.trials_done else None,
+            counters=dict(ev.counters),
+        )
+    except BaseException as e:
+        print(traceback.format_exc(), file=sys.stderr)
+        restart = True
+        m = Measurement.failure(
+            Status.RUNTIME_ERROR,
+            trim(f"internal harness error: {type(e).__name__}: {e}"),
+            device=state.facts.name,
+            timing_kind=kind,
+        )
+    finally:
+        state.flags.write(state.flags.ref)
+        if not restart and state.guard.changed():
+            state.guard.restore(state.guard.changed())
+            restart = True
+    return replace(m, wall_s=time.perf_counter() - t0), restart
 
 
 if __name__ == "__main__":
