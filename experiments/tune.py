@@ -80,6 +80,9 @@ def run_app(
         settings = TuneSettings.from_plain(plain)
         policy = make_policy(settings.policy.name, settings.seed, **settings.policy.options)
         realizer = _realizer(settings)
+        check_task = getattr(realizer, "check_task", None)
+        if check_task is not None:
+            check_task(task)  # e.g. the offline realizer knows only the bundled kinds
         catalog = _catalog()
     except (UserError, TaskError, ValueError, RealizerError) as e:
         _say(err, f"error: {_one_line(e)}")

@@ -99,7 +99,8 @@ class Realizer(Protocol):
     `realize` would produce a new kernel; the tuner then masks the arms it declines
     (the offline realizer does; an LLM realizer always tries). A realizer whose
     answer depends only on the request sets ``deterministic = True``: the tuner then
-    never proposes the same (parent, strategy) pair twice.
+    never proposes the same (parent, strategy) pair twice. ``check_task(task)``,
+    where defined, raises RealizerError up front for a task it cannot work on.
     """
 
     name: str

@@ -59,6 +59,14 @@ class OfflineRealizer:
     name = "offline"
     deterministic = True  # the same request always gives the same source
 
+    def check_task(self, task: Task) -> None:
+        """Raise RealizerError (one line) when no generator knows the task's kind."""
+        if _generator(task.kind) is None:
+            raise RealizerError(
+                f"the offline realizer has no generator for task kind {task.kind!r} "
+                f"(it knows {', '.join(offline_kinds())}); use realizer=openai for other tasks"
+            )
+
     def can_realize(self, request: RealizeRequest) -> bool:
         """Whether `realize` would produce a new kernel (cheap: no source is rendered).
 

@@ -101,6 +101,9 @@ def _plain(cfg):
     return OmegaConf.to_container(cfg, resolve=True)
 
 
+FOREIGN_TASK = Path(__file__).parent / "data" / "relu_problem.py"  # a KernelBench file
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -113,6 +116,7 @@ def _plain(cfg):
         (["reward.kind=bogus"], "unknown reward kind 'bogus'"),
         (["device.name=tpu"], "device.name must be one of"),
         (["realizer=openai", "realizer.cache=bogus"], "bad openai realizer config"),
+        ([f"task.name={FOREIGN_TASK}"], "no generator for task kind 'relu_problem'"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(tmp_path, overrides, message):
