@@ -205,49 +205,61 @@ class Tuner:
     def ask(self) -> Proposal:
         """Let the policy pick an arm and resolve the parent kernel to refine."""
         self.start()
-        arms = self.realizable_arms()
-        if not arms:
+        parents = self.parents()
+        if not parents:
             raise TuneError(self._no_arms())
-        arm = self.policy.ask(arms)
+        arm = self.policy.ask(tuple(parents))
         iteration = self._next_iteration
         self._next_iteration += 1
-        parent = self._parent(arm) or self.reference
+        parent = parents[arm]
         return Proposal(iteration, arm, parent, self._request(arm, parent, iteration))
 
     def realizable_arms(self) -> tuple[Arm, ...]:
         """`arms()` less those that can yield no new kernel from any eligible parent."""
-        return tuple(a for a in self.arms() if self._parent(a) is not None)
+        return tuple(self.parents())
 
-    def _parent(self, arm: Arm) -> Member | None:
-        """The kernel `arm` refines: the best one a realizer wrote (per the policy's
-        parent rule), the reference program until there is one.
+    def parents(self) -> dict[Arm, Member]:
+        """Each realizable arm and the kernel it would refine now.
 
-        A realizer with a ``can_realize`` check (the offline one) declines some
-        (parent, strategy) pairs, and a ``deterministic`` realizer would only repeat
-        a pair already tried: for such realizers the parent is the fastest eligible
-        kernel (within ``parent_slack`` of the best) that can still yield something
-        new with this arm's strategy, so a search stuck at a local optimum goes on
-        from the runners-up; None when no such kernel can. An LLM realizer that
-        samples always refines the best kernel.
+        The parent is the best kernel a realizer wrote (per the policy's parent
+        rule), the reference program until there is one. A realizer with a
+        ``can_realize`` check (the offline one) declines some (parent, strategy)
+        pairs, and a ``deterministic`` realizer would only repeat a pair already
+        tried: for such realizers an arm's parent is the fastest kernel (within
+        ``parent_slack`` of the best) that can still yield something new with the
+        arm's strategy, so a search stuck at a local optimum goes on from the
+        runners-up, and an arm no such kernel can serve is left out. An LLM realizer
+        that samples always refines the best kernel.
         """
-        rule = self.policy.parent_rule
-        if rule == "reference":
-            ranked = [self.reference]
-        else:
-            cluster = arm.cluster if rule == "cluster_best" else None
-            ranked = self.frontier.ranked(cluster, kernels_only=True) or [self.reference]
         check = getattr(self.realizer, "can_realize", None)
         deterministic = bool(getattr(self.realizer, "deterministic", False))
-        if check is None and not deterministic:
-            return ranked[0]
+        ranked_by_cluster: dict[int | None, list[Member]] = {}
+        out: dict[Arm, Member] = {}
+        for arm in self.arms():
+            key = arm.cluster if self.policy.parent_rule == "cluster_best" else None
+            if key not in ranked_by_cluster:
+                ranked_by_cluster[key] = self._ranked(key, narrow=bool(check or deterministic))
+            for parent in ranked_by_cluster[key]:
+                if deterministic and (parent.id, arm.strategy) in self._tried:
+                    continue
+                if check is None or check(self._request(arm, parent, 0)):
+                    out[arm] = parent
+                    break
+        return out
+
+    def _ranked(self, cluster: int | None, narrow: bool) -> list[Member]:
+        """Parent candidates, best first: the reference alone under the "reference"
+        rule or before any kernel exists; else the best kernel, or (``narrow``) every
+        kernel within ``parent_slack`` of it."""
+        if self.policy.parent_rule == "reference":
+            return [self.reference]
+        ranked = self.frontier.ranked(cluster, kernels_only=True)
+        if not ranked:
+            return [self.reference]
+        if not narrow:
+            return ranked[:1]
         limit = (ranked[0].runtime_ms or 0.0) * (1.0 + self.settings.parent_slack)
-        ranked = [p for p in ranked if (p.runtime_ms or 0.0) <= limit]
-        for parent in ranked:
-            if deterministic and (parent.id, arm.strategy) in self._tried:
-                continue
-            if check is None or check(self._request(arm, parent, 0)):
-                return parent
-        return None
+        return [p for p in ranked if (p.runtime_ms or 0.0) <= limit]
 
     def _request(self, arm: Arm, parent: Member, iteration: int) -> RealizeRequest:
         return RealizeRequest(
@@ -334,10 +346,11 @@ class Tuner:
                 reason = budget.exhausted(self.spend())
                 if reason:
                     break
-                if not self.realizable_arms():
+                try:
+                    proposal = self.ask()
+                except TuneError:  # no arm can yield a new kernel
                     reason = self._no_arms()
                     break
-                proposal = self.ask()
                 try:
                     outcome = self.realize(proposal)
                 except RealizerError as e:

@@ -153,18 +153,25 @@ def _only(sid: str):
     return tuple(s for s in STRATEGIES if s.id == sid)
 
 
-def test_repair_turns_fix_compile_errors():
-    ev, real = FakeEvaluator(), FakeRealizer()
-    tuner = Tuner(
+def _broken_only(
+    ev: FakeEvaluator, real: FakeRealizer, repair_turns: int, run_log: Path | None = None
+) -> Tuner:
+    """A tuner whose only strategy yields a kernel that fails to compile until repaired."""
+    return Tuner(
         TASK,
         ev,
         real,
         make_policy("ucb", 0),
         _only("fusion/broken"),
-        settings=TunerSettings(repair_turns=1),
+        settings=TunerSettings(repair_turns=repair_turns),
         reference_source=REF_SOURCE,
+        run_log=run_log,
     )
-    result = tuner.run(Budget(iterations=1))
+
+
+def test_repair_turns_fix_compile_errors():
+    ev, real = FakeEvaluator(), FakeRealizer()
+    result = _broken_only(ev, real, repair_turns=1).run(Budget(iterations=1))
     rec = result.records[0]
     assert rec.status == "ok" and rec.repairs == 1 and rec.candidate_id == "c1.r1"
     assert real.repairs == 1 and ev.calls == 3  # ref, broken, repaired
@@ -173,16 +180,7 @@ def test_repair_turns_fix_compile_errors():
     assert rec.reward == pytest.approx(0.5)
 
     ev, real = FakeEvaluator(), FakeRealizer()
-    tuner = Tuner(
-        TASK,
-        ev,
-        real,
-        make_policy("ucb", 0),
-        _only("fusion/broken"),
-        settings=TunerSettings(repair_turns=0),
-        reference_source=REF_SOURCE,
-    )
-    rec = tuner.run(Budget(iterations=1)).records[0]
+    rec = _broken_only(ev, real, repair_turns=0).run(Budget(iterations=1)).records[0]
     assert rec.status == "compile_error" and rec.reward == 0.0 and rec.repairs == 0
     assert "fake compile failure" in rec.error
     assert real.repairs == 0
@@ -206,16 +204,7 @@ def test_realizer_error_stops_cleanly_and_keeps_the_run_log(tmp_path):
 
 def test_realizer_error_during_repair_keeps_the_measured_candidate(tmp_path):
     real = FakeRealizer(fail_repair=True)
-    tuner = Tuner(
-        TASK,
-        FakeEvaluator(),
-        real,
-        make_policy("ucb", 0),
-        _only("fusion/broken"),
-        settings=TunerSettings(repair_turns=2),
-        reference_source=REF_SOURCE,
-        run_log=tmp_path / "run.jsonl",
-    )
+    tuner = _broken_only(FakeEvaluator(), real, repair_turns=2, run_log=tmp_path / "run.jsonl")
     result = tuner.run(Budget(iterations=5))
     assert result.error == "fake key revoked"
     assert len(result.records) == 1 and result.records[0].status == "compile_error"
