@@ -21,7 +21,7 @@ from typing import NoReturn
 from profiling.channel import finite_or_none
 from profiling.evaluator import EvalSettings, WorkerEvaluator, WorkerStartError, resolve_device
 from profiling.measurement import Measurement
-from profiling.tasks import Task, TaskError, load_task
+from profiling.tasks import Task, TaskError, load_task, parse_python
 
 
 class UserError(Exception):
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def defines_model_new(source: str) -> bool | None:
     """True/False when the source parses; None on a syntax error (left to the evaluator)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError):
         return None
     for node in tree.body:
