@@ -6,8 +6,8 @@ top level of the arm hierarchy), which kernel is the best in a cluster or overal
 of the source, so the same kernel is never evaluated twice).
 
 Clustering sits behind the small `Clusterer` protocol. `SingleCluster` puts every
-kernel into cluster 0; runtime-behaviour clustering over hardware counters plugs in
-later without touching the tuner.
+kernel into cluster 0 (the only clusterer today); clustering by runtime behaviour
+would plug in there without touching the tuner.
 """
 
 from __future__ import annotations
@@ -74,9 +74,6 @@ class Frontier:
         self._by_hash: dict[str, Member] = {}
         self._best: dict[int, Member] = {}  # per cluster, ok members only
         self._global_best: Member | None = None
-        # the same without the reference program: the kernels a realizer wrote
-        self._best_kernel: dict[int, Member] = {}
-        self._global_best_kernel: Member | None = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -114,33 +111,19 @@ class Frontier:
                 self._best[cluster] = member
             if _faster(member, self._global_best):
                 self._global_best = member
-            if member.id != REFERENCE_ID:
-                if _faster(member, self._best_kernel.get(cluster)):
-                    self._best_kernel[cluster] = member
-                if _faster(member, self._global_best_kernel):
-                    self._global_best_kernel = member
         return member
 
     def clusters(self) -> tuple[int, ...]:
         """Clusters holding at least one correct kernel (those a parent can come from)."""
         return tuple(sorted(self._best))
 
-    def best(self, cluster: int | None = None, *, kernels_only: bool = False) -> Member | None:
-        """Fastest correct kernel overall, or in `cluster`.
-
-        ``kernels_only`` leaves the reference program out: the tuner refines the
-        best kernel a realizer wrote even while eager PyTorch (a vendor library,
-        say) is still faster, since the reference itself is not a kernel to edit.
-        """
-        if kernels_only:
-            if cluster is None:
-                return self._global_best_kernel
-            return self._best_kernel.get(cluster)
+    def best(self, cluster: int | None = None) -> Member | None:
+        """Fastest correct kernel (the reference included) overall, or in `cluster`."""
         return self._global_best if cluster is None else self._best.get(cluster)
 
-
     def ranked(self, cluster: int | None = None, *, kernels_only: bool = False) -> list[Member]:
-        """Correct kernels, fastest first (overall, or in `cluster`)."""
+        """Correct kernels, fastest first (overall, or in `cluster`); ``kernels_only``
+        leaves the reference program out (it is not a kernel to edit)."""
         pool = [
             m
             for m in self._members.values()

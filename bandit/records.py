@@ -27,10 +27,10 @@ class IterationRecord:
     candidate_id: str | None  # None when the realizer produced no source
     status: str  # a Measurement status value, or NO_CANDIDATE
     runtime_ms: float | None  # of the candidate, when correct
-    speedup: float | None  # reference runtime / candidate runtime
+    speedup: float | None  # the candidate's Measurement.speedup, when correct
     reward: float
     best_id: str
-    best_speedup: float
+    best_speedup: float  # the best kernel's Measurement.speedup (1.0: the reference)
     best_runtime_ms: float
     tokens_prompt: int  # cumulative
     tokens_completion: int  # cumulative
@@ -137,12 +137,9 @@ class TuneResult:
 
     @property
     def best_speedup(self) -> float:
-        """Best runtime against the reference's runtime (the baseline measurement)."""
-        ref, best = self.reference.runtime_ms, self.best.runtime_ms
-        return ref / best if ref and best else 1.0
-
-    def by_arm(self) -> dict[Arm, ArmSummary]:
-        return summarize(self.records)
+        """The best kernel's `Measurement.speedup` (reference time / its time, timed
+        interleaved in the same worker); 1.0 when the reference is the best."""
+        return self.best.measurement.speedup or 1.0
 
     def by_strategy(self) -> dict[str, ArmSummary]:
         return summarize(self.records, key=lambda a: a.strategy)

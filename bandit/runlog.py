@@ -58,7 +58,29 @@ def _jsonable(o: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def _dumps(obj: Mapping[str, Any]) -> str:
+def candidate_dict(member: Member) -> dict[str, Any]:
+    """A measured kernel as plain JSON: the run log's candidate lines and the run
+    directory's candidates.jsonl rows (`speedup` is `Measurement.speedup`)."""
+    c, m = member.candidate, member.measurement
+    return {
+        "id": c.id,
+        "parent_id": c.parent_id,
+        "strategy_id": c.strategy_id,
+        "iteration": member.iteration,
+        "cluster": member.cluster,
+        "status": str(m.status),
+        "error": m.error,
+        "runtime_ms": m.runtime_ms,
+        "speedup": m.speedup if m.ok else None,
+        "cost": asdict(c.cost),
+        "params": dict(c.params),
+        "measurement": m.to_dict(),
+        "source": c.source,
+    }
+
+
+def dumps(obj: Mapping[str, Any]) -> str:
+    """One JSON line (numpy values, sets and paths allowed)."""
     return json.dumps(obj, default=_jsonable, separators=(",", ":"))
 
 
@@ -76,7 +98,7 @@ class RunLog:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("a", encoding="utf-8")
-        self._fh.write(_dumps(obj) + "\n")
+        self._fh.write(dumps(obj) + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -88,21 +110,7 @@ class RunLog:
         self._append({"type": "header", "version": VERSION, **meta})
 
     def append_candidate(self, member: Member) -> None:
-        c = member.candidate
-        self._append(
-            {
-                "type": "candidate",
-                "id": c.id,
-                "parent_id": c.parent_id,
-                "strategy_id": c.strategy_id,
-                "cost": asdict(c.cost),
-                "params": dict(c.params),
-                "cluster": member.cluster,
-                "iteration": member.iteration,
-                "measurement": member.measurement.to_dict(),
-                "source": c.source,
-            }
-        )
+        self._append({"type": "candidate", **candidate_dict(member)})
 
     def append_iteration(self, record: IterationRecord, policy_state: Mapping[str, Any]) -> None:
         self._append(

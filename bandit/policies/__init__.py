@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from bandit.policies.base import PARENT_RULES, ArmStats, BasePolicy, Policy
+from bandit.policies.base import PARENT_RULES, ArmStats, BasePolicy, ParentRule, Policy
 from bandit.policies.best_of_n import BestOfNPolicy
 from bandit.policies.egreedy import EpsilonGreedyPolicy
 from bandit.policies.greedy import GreedyPolicy
@@ -81,6 +81,7 @@ __all__ = [
     "EpsilonGreedyPolicy",
     "GreedyPolicy",
     "HUCBPolicy",
+    "ParentRule",
     "Policy",
     "RandomPolicy",
     "ThompsonPolicy",

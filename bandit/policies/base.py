@@ -19,13 +19,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from bandit.arms import Arm
 
-PARENT_RULES = ("cluster_best", "best", "reference")
+
+class ParentRule(str, Enum):
+    """Which kernel the tuner refines for an arm (see `bandit.parents`)."""
+
+    CLUSTER_BEST = "cluster_best"  # the best kernel of the arm's cluster
+    BEST = "best"  # the best kernel overall
+    REFERENCE = "reference"  # always the task's reference program
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PARENT_RULES = tuple(r.value for r in ParentRule)
 STATE_VERSION = 1
 
 T = TypeVar("T")
@@ -41,7 +54,8 @@ class ArmStats:
 @runtime_checkable
 class Policy(Protocol):
     name: str
-    parent_rule: str  # "cluster_best" | "best" | "reference": which kernel the tuner refines
+    parent_rule: ParentRule  # which kernel the tuner refines
+    learns: bool  # concentrates its pulls on the best arm (the kit checks convergence)
 
     def ask(self, arms: Sequence[Arm]) -> Arm: ...
 
@@ -73,7 +87,7 @@ class BasePolicy:
     """
 
     name: ClassVar[str] = "base"
-    parent_rule: ClassVar[str] = "cluster_best"
+    parent_rule: ClassVar[ParentRule] = ParentRule.CLUSTER_BEST
     learns: ClassVar[bool] = True
 
     def __init__(self, seed: int) -> None:

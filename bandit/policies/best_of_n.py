@@ -6,9 +6,10 @@ is refined twice; the best of the N results wins. The arm choice is `RandomPolic
 
 from __future__ import annotations
 
+from bandit.policies.base import ParentRule
 from bandit.policies.random import RandomPolicy
 
 
 class BestOfNPolicy(RandomPolicy):
     name = "best_of_n"
-    parent_rule = "reference"
+    parent_rule = ParentRule.REFERENCE

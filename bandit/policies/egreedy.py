@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from bandit.arms import Arm
-from bandit.policies.base import BasePolicy, check_range
+from bandit.policies.base import BasePolicy, ParentRule, check_range
 
 
 class EpsilonGreedyPolicy(BasePolicy):
     name = "egreedy"
-    parent_rule = "cluster_best"
+    parent_rule = ParentRule.CLUSTER_BEST
 
     def __init__(self, seed: int, *, epsilon: float = 0.1, decay: float = 1.0) -> None:
         super().__init__(seed)

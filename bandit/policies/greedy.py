@@ -13,12 +13,12 @@ starts a new cycle.
 from __future__ import annotations
 
 from bandit.arms import Arm
-from bandit.policies.base import BasePolicy
+from bandit.policies.base import BasePolicy, ParentRule
 
 
 class GreedyPolicy(BasePolicy):
     name = "greedy"
-    parent_rule = "best"
+    parent_rule = ParentRule.BEST
     learns = False  # on a stationary instance every positive reward restarts the cycle
 
     def __init__(self, seed: int) -> None:

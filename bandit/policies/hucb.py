@@ -17,6 +17,7 @@ stay untried for a long time (raise ``c`` to compensate).
 from __future__ import annotations
 
 from bandit.arms import Arm
+from bandit.policies.base import ParentRule
 from bandit.policies.ucb import UCBPolicy
 
 _EMPTY = (0, 0.0, 0.0)
@@ -24,7 +25,7 @@ _EMPTY = (0, 0.0, 0.0)
 
 class HUCBPolicy(UCBPolicy):
     name = "hucb"
-    parent_rule = "cluster_best"
+    parent_rule = ParentRule.CLUSTER_BEST
 
     def _select(self, allowed: tuple[Arm, ...]) -> Arm:
         node: dict[tuple[int] | tuple[int, str], tuple[int, float, float]] = {}

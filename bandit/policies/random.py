@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bandit.arms import Arm
-from bandit.policies.base import BasePolicy
+from bandit.policies.base import BasePolicy, ParentRule
 
 
 class RandomPolicy(BasePolicy):
     name = "random"
-    parent_rule = "cluster_best"
+    parent_rule = ParentRule.CLUSTER_BEST
     learns = False
 
     def _select(self, allowed: tuple[Arm, ...]) -> Arm:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from bandit.arms import Arm
-from bandit.policies.base import BasePolicy, check_range
+from bandit.policies.base import BasePolicy, ParentRule, check_range
 
 VARIANTS = ("ucb1", "tuned")
 DEFAULT_C = 1.414
@@ -53,7 +53,7 @@ class UCBPolicy(BasePolicy):
     """UCB1 (or UCB1-Tuned) over the allowed arms, ignoring the hierarchy."""
 
     name = "ucb"
-    parent_rule = "cluster_best"
+    parent_rule = ParentRule.CLUSTER_BEST
 
     def __init__(self, seed: int, *, c: float = DEFAULT_C, variant: str = "ucb1") -> None:
         super().__init__(seed)

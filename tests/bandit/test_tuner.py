@@ -105,7 +105,7 @@ def test_token_and_usd_budgets_count_realizer_costs():
 
 
 def test_seconds_budget(monkeypatch):
-    import bandit.tuner as tuner_mod
+    import bandit.recorder as tuner_mod
 
     clock = iter(range(0, 1000, 7))  # every monotonic() call advances 7 s
     monkeypatch.setattr(tuner_mod.time, "monotonic", lambda: float(next(clock)))

@@ -1,5 +1,8 @@
 """Fakes for Tuner tests: a realizer that edits a params header, an evaluator that
-replays runtimes from a table keyed by strategy/params. No GPU, no network."""
+replays runtimes from a table keyed by strategy/params. No GPU, no network.
+
+They are real protocol peers (a `BaseRealizer`, a full `Evaluator`) and pass the
+conformance kits (tests/bandit/test_fakes_conform.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-from strategies.types import Realization, RealizationCost, RealizeRequest, Strategy
+from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest, Strategy
 
 REF_SOURCE = "class ModelNew:  # the reference\n    pass\n"
 REF_MS = 10.0
@@ -71,7 +74,7 @@ def ok(ms: float, ref_ms: float = REF_MS) -> Measurement:
 
 
 @dataclass
-class FakeRealizer:
+class FakeRealizer(BaseRealizer):
     """Applies a strategy by bumping its count in the params header.
 
     - returns no source when the strategy is used up (like the offline realizer);
@@ -123,6 +126,7 @@ class FakeEvaluator:
     device: str = "interpret"
     calls: int = 0
     sources: list[str] = field(default_factory=list)
+    closed: bool = False
 
     def evaluate(self, task: Task, source: str) -> Measurement:
         self.calls += 1
@@ -141,7 +145,7 @@ class FakeEvaluator:
         return GpuFacts(name="Fake GPU", sm_count=4)
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 @dataclass

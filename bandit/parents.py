@@ -1,0 +1,60 @@
+"""Parent selection: which measured kernel each arm would refine now.
+
+The policy's `ParentRule` names the pool: the best kernels of the arm's cluster
+(``cluster_best``), of the whole frontier (``best``), or the reference program alone
+(``reference``). Kernels a realizer wrote come first; the reference stands in until
+there is one. A kernel is a parent only if the realizer can still make something new
+of it with the arm's strategy: ``can_realize`` agrees, and a ``deterministic``
+realizer has not been given that (parent, strategy) pair before. The fastest such
+kernel within ``slack`` of the pool's best wins, so a search stuck at a local optimum
+goes on from the runners-up, and an arm no kernel can serve is left out. A realizer
+that samples and accepts every request always refines the best kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Set
+
+from bandit.arms import Arm
+from bandit.frontier import REFERENCE_ID, Frontier, Member
+from bandit.policies.base import ParentRule
+from strategies.types import Realizer, RealizeRequest
+
+RequestFor = Callable[[Arm, Member], RealizeRequest]
+
+
+def ranked(frontier: Frontier, rule: ParentRule, cluster: int, slack: float) -> list[Member]:
+    """Parent candidates for an arm of `cluster`, best first (see the module doc)."""
+    reference = frontier.get(REFERENCE_ID)
+    if rule is ParentRule.REFERENCE:
+        return [reference]
+    pool = frontier.ranked(cluster if rule is ParentRule.CLUSTER_BEST else None, kernels_only=True)
+    if not pool:
+        return [reference]
+    limit = (pool[0].runtime_ms or 0.0) * (1.0 + slack)
+    return [p for p in pool if (p.runtime_ms or 0.0) <= limit]
+
+
+def parents(
+    arms: Iterable[Arm],
+    frontier: Frontier,
+    rule: ParentRule,
+    slack: float,
+    realizer: Realizer,
+    tried: Set[tuple[str, str]],
+    request_for: RequestFor,
+) -> dict[Arm, Member]:
+    """Each arm that can still yield a new kernel, and the kernel it would refine."""
+    by_cluster: dict[int | None, list[Member]] = {}
+    out: dict[Arm, Member] = {}
+    for arm in arms:
+        key = arm.cluster if rule is ParentRule.CLUSTER_BEST else None
+        if key not in by_cluster:
+            by_cluster[key] = ranked(frontier, rule, arm.cluster, slack)
+        for parent in by_cluster[key]:
+            if realizer.deterministic and (parent.id, arm.strategy) in tried:
+                continue
+            if realizer.can_realize(request_for(arm, parent)):
+                out[arm] = parent
+                break
+    return out
