@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from profiling.measurement import Status
 
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line (the CLIs exit 2)."""
+
 MAX_ERROR_CHARS = 400
 
 # Exception class names (anywhere in the MRO) that mean "the kernel did not compile".

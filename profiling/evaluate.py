@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from profiling.channel import finite_or_none
+from profiling.errors import UserError
 from profiling.evaluator import EvalSettings, WorkerEvaluator, WorkerStartError, resolve_device
 from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, load_task, parse_python
-
-
-class UserError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,9 +154,8 @@ def render(m: Measurement, task: Task) -> None:
                 "speedup vs compile",
                 f"{m.speedup_vs_compile:.3g}x" if m.speedup_vs_compile else "-",
             )
-    if m.floor_ms is not None:
-        bound = "compute" if m.counters.get("floor_compute_bound") else "memory"
-        t.add_row("roofline floor", f"{_fmt_ms(m.floor_ms)} ({bound}-bound)")
+    if m.floor is not None:
+        t.add_row("roofline floor", f"{_fmt_ms(m.floor.ms)} ({m.floor.bound}-bound)")
         if m.roofline_fraction is not None:
             t.add_row("fraction of floor", f"{m.roofline_fraction:.2f}")
     for s in m.shapes[1:]:

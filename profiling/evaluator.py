@@ -52,6 +52,15 @@ class EvalSettings:
 
 
 class Evaluator(Protocol):
+    """Measures candidate sources: a `Measurement` for every source, never an exception.
+
+    ``device``: "cuda", "interpret", or what a replay stands for. ``gpu_facts()``:
+    the GPU the measurements describe. An evaluator is reused across candidates
+    and tasks; ``close()`` releases workers and may be called twice.
+    """
+
+    device: str
+
     def evaluate(self, task: Task, source: str) -> Measurement: ...
 
     def gpu_facts(self) -> GpuFacts: ...

@@ -1,4 +1,4 @@
-"""The evaluator's verdict on one candidate: status, timings, counters.
+"""The evaluator's verdict on one candidate: status, timings, floor, diagnostics.
 
 `Measurement` is the record every other package consumes (the bandit turns it
 into reward, the realizers quote it in prompts, tracking writes it as JSONL).
@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
+
+_LEGACY = frozenset(
+    ("tf32_reference_error", "hidden_work_wall_ms", "hidden_work_event_ms", "sync_overhead_ms")
+)
 
 
 class Status(str, Enum):
@@ -59,28 +63,88 @@ class ShapeResult:
 
 
 @dataclass(frozen=True)
+class RooflineFloor:
+    """The physical floor under the primary size's runtime (see :mod:`profiling.roofline`)."""
+
+    ms: float  # max(memory_ms, compute_ms)
+    bytes: int  # bytes that must cross DRAM at least once
+    flops: int | None  # the task's ``get_flops()``, when it declares one
+    bound: str  # "memory" or "compute": the term that sets ``ms``
+    memory_ms: float | None = None
+    compute_ms: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RooflineFloor:
+        return cls(
+            ms=float(d["ms"]),
+            bytes=int(d.get("bytes", 0)),
+            flops=d.get("flops"),
+            bound=str(d.get("bound", "memory")),
+            memory_ms=d.get("memory_ms"),
+            compute_ms=d.get("compute_ms"),
+        )
+
+
+@dataclass(frozen=True)
+class HarnessDiagnostics:
+    """What the harness noticed besides the timings; None where it was not measured.
+
+    ``tf32_reference_error``: how far a TF32 reference drifts from the fp32 one
+    (fp32 tasks). ``hidden_work_*``: wall-clock vs device-event time of the
+    candidate's timed calls, and the sync overhead calibrated on the reference
+    (the side-stream check). ``n_regs``/``n_spills``/``shared_bytes``: the
+    largest over the candidate's compiled Triton kernels.
+    """
+
+    tf32_reference_error: float | None = None
+    hidden_work_wall_ms: float | None = None
+    hidden_work_event_ms: float | None = None
+    sync_overhead_ms: float | None = None
+    n_regs: float | None = None
+    n_spills: float | None = None
+    shared_bytes: float | None = None
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """Compiled-kernel resources present, by their short names (prompts, tables)."""
+        pairs = (("n_regs", self.n_regs), ("n_spills", self.n_spills), ("shared", self.shared_bytes))
+        return {k: v for k, v in pairs if v is not None}
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HarnessDiagnostics:
+        names = {f.name for f in fields(cls)}
+        known = {("shared_bytes" if k == "shared" else k): v for k, v in d.items()}
+        return cls(**{k: float(v) for k, v in known.items() if k in names and v is not None})
+
+
+@dataclass(frozen=True)
 class Measurement:
     """What the harness concluded about one candidate.
 
     `runtime_ms`, `ref_runtime_ms` and `speedup` refer to the primary size
-    (the first entry of `shapes`). `timing_kind` is "gpu" for device-event
-    timings and "interpreter" for Triton-interpreter wall time on the CPU,
-    which is *not* a GPU figure. `counters` holds hardware counters by metric
-    name (ncu/NVML) when they were collected. `roofline_fraction` is
-    floor_ms / runtime_ms (1.0 = at the physical floor).
+    (the first entry of `shapes`). `speedup` is reference time / candidate
+    time, both timed interleaved in the same worker. `timing_kind` is "gpu" for
+    device-event timings and "interpreter" for Triton-interpreter wall time on
+    the CPU, which is *not* a GPU figure. `counters` holds hardware counters by
+    metric name from probes (ncu/NVML) only; the harness's own observations are
+    in `diagnostics`. `roofline_fraction` is floor ms / runtime_ms (1.0 = at
+    the physical floor).
     """
 
     status: Status
     error: str = ""
     shapes: tuple[ShapeResult, ...] = ()
     counters: Mapping[str, float] = field(default_factory=dict)
-    floor_ms: float | None = None
+    floor: RooflineFloor | None = None
     device: str = ""
     timing_kind: str = "gpu"
     trials: int = 0
     max_rel_error: float | None = None
     wall_s: float = 0.0
-    resources: Mapping[str, float] = field(default_factory=dict)  # n_regs, n_spills, shared
+    diagnostics: HarnessDiagnostics = field(default_factory=HarnessDiagnostics)
 
     @property
     def ok(self) -> bool:
@@ -111,9 +175,18 @@ class Measurement:
         return c / r if c and r else None
 
     @property
+    def floor_ms(self) -> float | None:
+        return self.floor.ms if self.floor else None
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """Compiled-kernel resources (n_regs, n_spills, shared), kept for old callers."""
+        return self.diagnostics.resources
+
+    @property
     def roofline_fraction(self) -> float | None:
-        r = self.runtime_ms
-        return self.floor_ms / r if self.floor_ms and r else None
+        r, f = self.runtime_ms, self.floor_ms
+        return f / r if f and r else None
 
     @classmethod
     def failure(cls, status: Status, error: str, **kw: Any) -> Measurement:
@@ -123,8 +196,9 @@ class Measurement:
         d = asdict(self)
         d["status"] = self.status.value
         d["counters"] = dict(self.counters)
-        d["resources"] = dict(self.resources)
+        d["diagnostics"] = self.diagnostics.as_dict()
         d.update(
+            floor_ms=self.floor_ms,
             runtime_ms=self.runtime_ms,
             ref_runtime_ms=self.ref_runtime_ms,
             compile_runtime_ms=self.compile_runtime_ms,
@@ -138,6 +212,24 @@ class Measurement:
         def timing(t: Mapping[str, Any] | None) -> Timing | None:
             return Timing(**t) if t else None
 
+        raw = dict(d.get("counters") or {})
+        # Old run logs: floor_ms at the top, floor_* and harness entries in counters,
+        # compiled-kernel resources in "resources".
+        legacy = {k: raw.pop(k) for k in list(raw) if k.startswith("floor_") or k in _LEGACY}
+        counters = {k: float(v) for k, v in raw.items()}
+        diag = {**legacy, **dict(d.get("resources") or {}), **dict(d.get("diagnostics") or {})}
+        floor = None
+        if d.get("floor"):
+            floor = RooflineFloor.from_dict(d["floor"])
+        elif d.get("floor_ms") is not None:
+            floor = RooflineFloor(
+                ms=float(d["floor_ms"]),
+                bytes=int(legacy.get("floor_bytes", 0)),
+                flops=int(legacy["floor_flops"]) if "floor_flops" in legacy else None,
+                bound="compute" if legacy.get("floor_compute_bound") else "memory",
+                memory_ms=legacy.get("floor_memory_ms"),
+                compute_ms=legacy.get("floor_compute_ms"),
+            )
         shapes = tuple(
             ShapeResult(
                 size=s["size"],
@@ -151,12 +243,12 @@ class Measurement:
             status=Status(d["status"]),
             error=d.get("error", ""),
             shapes=shapes,
-            counters=dict(d.get("counters", {})),
-            floor_ms=d.get("floor_ms"),
+            counters=counters,
+            floor=floor,
             device=d.get("device", ""),
             timing_kind=d.get("timing_kind", "gpu"),
             trials=d.get("trials", 0),
             max_rel_error=d.get("max_rel_error"),
             wall_s=d.get("wall_s", 0.0),
-            resources=dict(d.get("resources", {})),
+            diagnostics=HarnessDiagnostics.from_dict(diag),
         )

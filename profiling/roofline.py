@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiling.hardware import GpuFacts
+from profiling.measurement import RooflineFloor
 
 FLOOR_MARGIN = 0.8
 
@@ -39,14 +40,16 @@ class Floor:
     def binding(self) -> str:
         return "compute" if (self.compute_ms or 0.0) > self.memory_ms else "memory"
 
-    def counters(self) -> dict[str, float]:
-        out = {"floor_memory_ms": self.memory_ms, "floor_bytes": float(self.bytes)}
-        if self.compute_ms is not None:
-            out["floor_compute_ms"] = self.compute_ms
-        if self.flops is not None:
-            out["floor_flops"] = float(self.flops)
-        out["floor_compute_bound"] = 1.0 if self.binding == "compute" else 0.0
-        return out
+    def record(self) -> RooflineFloor:
+        """The typed floor a `Measurement` carries."""
+        return RooflineFloor(
+            ms=self.ms,
+            bytes=self.bytes,
+            flops=self.flops,
+            bound=self.binding,
+            memory_ms=self.memory_ms,
+            compute_ms=self.compute_ms,
+        )
 
 
 def _tensors(objs: Iterable[Any]) -> list[Any]:

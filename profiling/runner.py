@@ -36,7 +36,7 @@ from profiling.correctness import (
 )
 from profiling.errors import Verdict, classify, trim
 from profiling.guards import library_thread
-from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status, Timing
 from profiling.resources import kernel_resources
 from profiling.roofline import compute_floor, floor_violation, task_flops
 from profiling.state import (
@@ -321,7 +321,7 @@ class Evaluation:
             self.check_guards("after the correctness runs")
             timings = self.time_it(ref, new, sets, outs, tols, compiled)
             self.check_guards("after the timed runs")
-            floor_ms = None
+            floor = None
             if self.state.cuda:
                 params = (
                     list(ref.parameters()) + list(ref.buffers())
@@ -331,8 +331,6 @@ class Evaluation:
                 flops = task_flops(mod)
                 floor = compute_floor(sets[0], outs[0], params, flops, self.state.facts)
                 if floor is not None:
-                    floor_ms = floor.ms
-                    self.counters.update(floor.counters())
                     err = floor_violation(
                         timings["candidate"].median_ms, timings["reference"].median_ms, floor
                     )
@@ -354,13 +352,14 @@ class Evaluation:
         return Measurement(
             status=Status.OK,
             shapes=(primary, *extra_shapes),
-            counters=dict(self.counters),
-            floor_ms=floor_ms,
+            floor=floor.record() if floor is not None else None,
             device=self.state.facts.name,
             timing_kind="gpu" if self.state.cuda else "interpreter",
             trials=self.trials_done,
             max_rel_error=self.max_rel,
-            resources=kernel_resources(self.cand_module) if self.state.cuda else {},
+            diagnostics=HarnessDiagnostics.from_dict(
+                {**self.counters, **(kernel_resources(self.cand_module) if self.state.cuda else {})}
+            ),
         )
 
     restart_after = False

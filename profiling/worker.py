@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from profiling.errors import Verdict, trim
-from profiling.measurement import Measurement, Status
+from profiling.measurement import HarnessDiagnostics, Measurement, Status
 from profiling.tasks import Task
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def evaluate_request(state: WorkerState, req: Mapping[str, Any]) -> tuple[Measur
             timing_kind=kind,
             trials=ev.trials_done,
             max_rel_error=ev.max_rel if ev.trials_done else None,
-            counters=dict(ev.counters),
+            diagnostics=HarnessDiagnostics.from_dict(ev.counters),
         )
     except BaseException as e:
         print(traceback.format_exc(), file=sys.stderr)

@@ -17,7 +17,9 @@ def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
     Realizer modules are imported here, on demand, so that using one never
     imports the other's dependencies. Bad options raise `RealizerError`.
     """
-    opts = {k: v for k, v in dict(options).items() if k != "name"}
+    # ``name`` picks the kind; ``repair_turns`` sits in the same config section but is
+    # the tuner's (it counts repair turns; a realizer answers one turn at a time).
+    opts = {k: v for k, v in dict(options).items() if k not in ("name", "repair_turns")}
     if kind == "offline":
         if opts:
             raise RealizerError(f"the offline realizer takes no options (got {', '.join(sorted(opts))})")

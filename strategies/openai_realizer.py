@@ -27,7 +27,7 @@ from strategies.prompt import (
     realize_messages,
     repair_messages,
 )
-from strategies.types import Realization, RealizationCost, RealizeRequest
+from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class OpenAIConfig:
     backoff_max_s: float = 60.0
     price_input_per_mtok: float = 2.0
     price_output_per_mtok: float = 8.0
-    repair_turns: int = 1
     cache: str = "read_write"
     cache_dir: str = ".cache/llm"
 
@@ -60,7 +59,7 @@ class OpenAIConfig:
         for name in ("max_tokens", "timeout_s"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
-        for name in ("max_retries", "repair_turns", "backoff_s", "backoff_max_s",
+        for name in ("max_retries", "backoff_s", "backoff_max_s",
                      "price_input_per_mtok", "price_output_per_mtok"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
@@ -100,7 +99,7 @@ class RealizerStats:
     usd: float = 0.0
 
 
-class OpenAIRealizer:
+class OpenAIRealizer(BaseRealizer):
     name = "openai"
 
     def __init__(
@@ -112,7 +111,6 @@ class OpenAIRealizer:
     ) -> None:
         self.config = config
         self.limits = limits
-        self.repair_turns = config.repair_turns
         self.cache = ResponseCache(config.cache_dir, config.cache)
         if chat is None:
             key = resolve_api_key(config.api_key_env, config.base_url, needed=config.cache != "replay")
@@ -137,8 +135,6 @@ class OpenAIRealizer:
         return self._complete(realize_messages(request, self.limits), request.seed)
 
     def repair(self, request: RealizeRequest, source: str, measurement: Measurement) -> Realization:
-        if self.config.repair_turns <= 0:
-            return Realization(None, error="repair disabled (realizer.repair_turns=0)")
         return self._complete(repair_messages(request, source, measurement, self.limits), request.seed)
 
     def sampling_params(self, seed: int) -> dict[str, Any]:

@@ -107,13 +107,17 @@ def describe_measurement(m: Measurement | None, limits: PromptLimits = DEFAULT_L
         lines.append(f"- runtime: {m.runtime_ms:.4g} ms ({where}){ref}")
     if m.speedup is not None:
         lines.append(f"- speedup over the reference: {m.speedup:.3g}x")
-    if m.roofline_fraction is not None:
-        lines.append(f"- roofline: {100 * m.roofline_fraction:.0f}% of the physical floor")
+    if m.roofline_fraction is not None and m.floor is not None:
+        lines.append(
+            f"- roofline: {100 * m.roofline_fraction:.0f}% of the physical floor "
+            f"({m.floor.bound}-bound)"
+        )
     if m.counters:
         items = sorted(m.counters.items())[: limits.counters]
         lines.append("- hardware counters: " + ", ".join(f"{k}={v:.4g}" for k, v in items))
-    if m.resources:
-        lines.append("- resources: " + ", ".join(f"{k}={v:g}" for k, v in sorted(m.resources.items())))
+    resources = m.diagnostics.resources
+    if resources:
+        lines.append("- resources: " + ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())))
     return "\n".join(lines)
 
 

@@ -95,15 +95,28 @@ class Realization:
 class Realizer(Protocol):
     """Turns (parent kernel, strategy) into a new candidate source. Never runs it.
 
-    A realizer may also define ``can_realize(request) -> bool``, a cheap check that
-    `realize` would produce a new kernel; the tuner then masks the arms it declines
-    (the offline realizer does; an LLM realizer always tries). A realizer whose
-    answer depends only on the request sets ``deterministic = True``: the tuner then
-    never proposes the same (parent, strategy) pair twice. ``check_task(task)``,
-    where defined, raises RealizerError up front for a task it cannot work on.
+    Every member is part of the contract; `BaseRealizer` gives the optional ones
+    their defaults, so callers never probe for them.
+
+    - ``name``: a short label for logs and tracking.
+    - ``deterministic``: the answer depends only on the request; the tuner then
+      never proposes the same (parent, strategy) pair twice.
+    - ``check_task(task)``: raises `RealizerError` (one line) up front for a task
+      this realizer cannot work on.
+    - ``can_realize(request)``: a cheap check that `realize` would produce a new
+      kernel; the tuner masks the arms it declines.
+    - ``realize`` / ``repair``: never raise for a bad answer: a failure is a
+      `Realization` with ``source=None`` and an error text, its cost still counted.
+      `RealizerError` is reserved for fatal, user-caused problems.
+    - ``close()``: release connections; calling it twice is harmless.
     """
 
     name: str
+    deterministic: bool
+
+    def check_task(self, task: Task) -> None: ...
+
+    def can_realize(self, request: RealizeRequest) -> bool: ...
 
     def realize(self, request: RealizeRequest) -> Realization: ...
 
@@ -112,3 +125,28 @@ class Realizer(Protocol):
     ) -> Realization:
         """One repair turn after a compile/runtime error; may decline (source None)."""
         ...
+
+    def close(self) -> None: ...
+
+
+class BaseRealizer:
+    """Defaults for the optional parts of `Realizer`; subclasses define ``realize``."""
+
+    name: str = "realizer"
+    deterministic: bool = False
+
+    def check_task(self, task: Task) -> None:
+        """Every task is accepted unless a subclass says otherwise."""
+
+    def can_realize(self, request: RealizeRequest) -> bool:
+        """Try every request unless a subclass knows better."""
+        return True
+
+    def realize(self, request: RealizeRequest) -> Realization:
+        raise NotImplementedError
+
+    def repair(self, request: RealizeRequest, source: str, measurement: Measurement) -> Realization:
+        return Realization(None, error=f"the {self.name} realizer does not repair")
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import strategies.offline  # noqa: F401 - registers every generator module
-from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.offline.base import Generator, Params, generators, parse_params, render_module
-from strategies.types import Realization, RealizeRequest
+from strategies.types import BaseRealizer, Realization, RealizeRequest
 
 
 def offline_kinds() -> tuple[str, ...]:
@@ -53,7 +52,7 @@ def parent_params(gen: Generator, task: Task, source: str, given: Mapping[str, A
     return {**defaults, **{k: v for k, v in found.items() if k in defaults}}
 
 
-class OfflineRealizer:
+class OfflineRealizer(BaseRealizer):
     """Realizer over the registered offline generators (`strategies.offline.base`)."""
 
     name = "offline"
@@ -111,9 +110,6 @@ class OfflineRealizer:
                 None, error=f"offline generator for {task.kind} failed on {strategy.id}: {e!r}"
             )
         return Realization(source=source, params=new)
-
-    def repair(self, request: RealizeRequest, source: str, measurement: Measurement) -> Realization:
-        return Realization(None, error="offline realizer does not repair")
 
 
 def _summary(params: Mapping[str, Any]) -> str:

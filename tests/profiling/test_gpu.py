@@ -56,7 +56,7 @@ def test_tf32_matmul_kernel_passes_and_zeros_do_not(gpu_ev):
     t = task("matmul_fp32", "big")
     m = gpu_ev.evaluate(t, candidate("matmul_tl_dot"))
     assert m.status is Status.OK, m.error
-    assert m.counters["tf32_reference_error"] > 0
+    assert m.diagnostics.tf32_reference_error > 0
     zeros = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, a, b):\n        return torch.zeros(a.shape[0], b.shape[1], device=a.device)\n"
     assert gpu_ev.evaluate(t, zeros).status is Status.INCORRECT
 

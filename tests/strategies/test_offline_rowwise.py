@@ -275,7 +275,7 @@ def test_repair_declines() -> None:
     from profiling.measurement import Measurement, Status
 
     r = REALIZER.repair(req, "x", Measurement.failure(Status.COMPILE_ERROR, "boom"))
-    assert not r.ok and r.error == "offline realizer does not repair"
+    assert not r.ok and r.error == "the offline realizer does not repair"
 
 
 def test_offline_kinds_cover_rowwise() -> None:

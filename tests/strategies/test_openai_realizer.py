@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from profiling.hardware import GpuFacts
-from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.measurement import Measurement, RooflineFloor, ShapeResult, Status, Timing
 from strategies.errors import RealizerError
 from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 from strategies.types import RealizeRequest
@@ -315,14 +315,6 @@ def test_repair_feeds_the_error_back(tmp_path, request_):
     assert request_.strategy.id in msgs[3]["content"]
 
 
-def test_repair_disabled_declines_without_a_request(tmp_path, request_):
-    with FakeChatServer() as server:
-        realizer = OpenAIRealizer(fake_config(server.url, tmp_path, repair_turns=0))
-        result = realizer.repair(request_, GOOD_SOURCE, Measurement.failure(Status.RUNTIME_ERROR, "boom"))
-    assert result.source is None and "repair" in result.error
-    assert server.requests == [] and result.cost.tokens == 0
-
-
 # -- prompt contents -------------------------------------------------------------
 
 
@@ -333,7 +325,7 @@ def test_prompt_carries_guidance_parent_measurement_and_gpu(tmp_path, task, stra
         error="max relative error 0.31 at index (3, 17) exceeds tolerance 1e-05",
         shapes=(ShapeResult("default", Timing(0.5, 0.49, 0.52, 100), Timing(0.8, 0.79, 0.81, 100)),),
         counters={"dram__throughput.avg.pct_of_peak_sustained_elapsed": 87.5},
-        floor_ms=0.25,
+        floor=RooflineFloor(ms=0.25, bytes=1 << 20, flops=None, bound="memory"),
     )
     req = RealizeRequest(task=task, strategy=strategy, parent_source=parent,
                          parent_measurement=measurement, gpu=H100)
