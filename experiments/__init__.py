@@ -1,0 +1,5 @@
+"""The entry points (tune, benchmarks), tracking and reports; the bundled tasks."""
+
+from pathlib import Path
+
+TASKS_DIR = Path(__file__).resolve().parent / "tasks"  # handed to profiling.tasks.load_task

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments import TASKS_DIR
 from profiling.channel import finite_or_none
 from profiling.evaluator import (
     EvalSettings,
@@ -48,7 +49,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def bench_task(
     ev: WorkerEvaluator, name: str, size: str | None, source: str | None, repeats: int
 ) -> dict[str, Any]:
-    task = load_task(name, size)
+    task = load_task(name, size, TASKS_DIR)
     src = source if source is not None else reference_candidate_source(task)
     t0 = time.monotonic()
     first = ev.evaluate(task, src)
@@ -80,13 +81,9 @@ def bench_task(
         if m.shapes and m.shapes[0].candidate
         else None,
         "floor_ms": m.floor_ms,
-        "floor_binding": (
-            ("compute" if m.counters.get("floor_compute_bound") else "memory")
-            if m.floor_ms
-            else None
-        ),
-        "floor_memory_ms": m.counters.get("floor_memory_ms"),
-        "floor_compute_ms": m.counters.get("floor_compute_ms"),
+        "floor_binding": m.floor.bound if m.floor else None,
+        "floor_memory_ms": m.floor.memory_ms if m.floor else None,
+        "floor_compute_ms": m.floor.compute_ms if m.floor else None,
         "self_speedup": m.speedup,
         "repeat_ratio": repeat_ratio,
         "repeat_ok": repeat_ratio is not None and abs(repeat_ratio - 1) <= REPEAT_TARGET,
@@ -185,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args(argv)
 
-    names = args.tasks.split(",") if args.tasks else bundled_task_names()
+    names = args.tasks.split(",") if args.tasks else bundled_task_names(TASKS_DIR)
     source = Path(args.candidate).read_text() if args.candidate else None
     device = resolve_device(args.device)
     use_compile = args.compile if args.compile is not None else device == "cuda"

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from experiments import TASKS_DIR
+from profiling.evaluator import Evaluator
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
@@ -92,11 +94,9 @@ def min_bytes(task: Task) -> int:
     return total + sum(o.numel() * o.element_size() for o in outs if isinstance(o, torch.Tensor))
 
 
-def make_evaluator(device: str, trials: int) -> Any:
-    try:
-        from profiling.evaluator import EvalSettings, WorkerEvaluator
-    except ImportError as e:  # the harness is part of the project; this is a broken install
-        raise SystemExit(f"error: profiling.evaluator is not available: {e}") from e
+def make_evaluator(device: str, trials: int) -> Evaluator:
+    from profiling.evaluator import EvalSettings, WorkerEvaluator
+
     return WorkerEvaluator(EvalSettings(device=device, trials=trials))
 
 
@@ -104,10 +104,10 @@ def make_evaluator(device: str, trials: int) -> Any:
 
 
 def bench_task(
-    task: Task, evaluator: Any, rounds: int, log: Callable[[str], None] = print
+    task: Task, evaluator: Evaluator, rounds: int, log: Callable[[str], None] = print
 ) -> TaskReport:
     realizer = OfflineRealizer()
-    strategies = strategies_for(task.kind, getattr(evaluator, "device", "cuda"))
+    strategies = strategies_for(task.kind, evaluator.device)
     cache: dict[str, Measurement] = {}
 
     def evaluate(chain: tuple[str, ...], source: str) -> Variant:
@@ -207,9 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = set(offline_kinds())
     try:
         if args.tasks:
-            tasks = [load_task(t.strip(), args.size) for t in args.tasks.split(",") if t.strip()]
+            tasks = [load_task(t.strip(), args.size, TASKS_DIR) for t in args.tasks.split(",") if t.strip()]
         else:
-            tasks = [load_task(n, args.size) for n in bundled_task_names()]
+            tasks = [load_task(n, args.size, TASKS_DIR) for n in bundled_task_names(TASKS_DIR)]
             tasks = [t for t in tasks if t.kind in kinds]
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -76,8 +76,11 @@ def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
         "compile_ms": comp,
         "floor_ms": rm.get("floor_ms"),
         "best_ms": bm["runtime_ms"],
-        "x_eager": eager / bm["runtime_ms"],
-        "x_compile": comp / bm["runtime_ms"] if comp else None,
+        # Measurement.speedup: reference / candidate, timed interleaved in the same worker
+        "x_eager": bm.get("speedup"),
+        "x_compile": (
+            bm["compile_runtime_ms"] / bm["runtime_ms"] if bm.get("compile_runtime_ms") else None
+        ),
         "roofline": bm.get("roofline_fraction"),
         "same_kernel_ratio": rm["runtime_ms"] / rm["ref_runtime_ms"],
         "eval_s": statistics.median(walls) if walls else None,

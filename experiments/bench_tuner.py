@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -31,14 +30,15 @@ from bandit.tuner import Tuner, TunerSettings
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.tasks import Task
-from strategies.types import Realization, RealizationCost, RealizeRequest, Strategy
+from strategies.catalog import load_catalog
+from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest, Strategy
 
 TARGET_MS = 10.0
 _BODY = "\n".join(f"    x{i} = tl.load(ptr + offs + {i}, mask=mask)" for i in range(80))
 
 
 @dataclass
-class InstantRealizer:
+class InstantRealizer(BaseRealizer):
     """A new ~4 KB source per call, a little token usage; records call times."""
 
     name: str = "instant"
@@ -50,11 +50,10 @@ class InstantRealizer:
         source = f"# candidate {n} via {request.strategy.id}\nclass ModelNew:\n{_BODY}\n"
         return Realization(source, RealizationCost(1200, 800, 0.01, 0.0, 1), params={"n": n})
 
-    def repair(self, request: RealizeRequest, source: str, m: Measurement) -> Realization:
-        return Realization(None, error="no repair")
-
 
 class InstantEvaluator:
+    """Instant measurements: the candidate's time cycles, the reference stays at 1 ms."""
+
     device = "cuda"
 
     def __init__(self) -> None:
@@ -68,20 +67,19 @@ class InstantEvaluator:
             return Timing(x, x * 0.99, x * 1.01, 100)
 
         shapes = (ShapeResult("default", t(ms), t(1.0)), ShapeResult("small", t(ms / 4), t(0.25)))
-        return Measurement(Status.OK, shapes=shapes, counters={"dram_throughput_pct": 55.0})
+        return Measurement(
+            Status.OK, shapes=shapes, counters={"dram_throughput_pct": 55.0}, device=self.device
+        )
 
     def gpu_facts(self) -> GpuFacts:
         return GpuFacts(name="bench", sm_count=132)
 
+    def close(self) -> None:
+        """Nothing to release."""
 
-def _strategies(kind: str) -> list[Strategy]:
-    try:
-        from strategies.catalog import load_catalog
 
-        return list(load_catalog().for_kind(kind))
-    except Exception:  # the catalog is not essential to a timing of the loop
-        fams = ("tiling", "fusion", "vectorization", "memory_layout", "pipelining", "parallelism")
-        return [Strategy(f"{f}/s{i}", f, f"s{i}", "", "dram", "") for f in fams for i in range(4)]
+def _strategies(kind: str) -> tuple[Strategy, ...]:
+    return load_catalog().for_kind(kind)
 
 
 def measure(
@@ -111,16 +109,21 @@ def measure(
     return per, total * 1000 - sum(per)
 
 
-def _mlflow(folder: Path, flush_s: float) -> Any:
+def _with_mlflow(folder: Path, flush_s: float, quiet: Console) -> list[Observer]:
+    """Progress, run directory and MLflow (which uploads that run directory's files)."""
+    from experiments.progress import ProgressBar
+    from experiments.report import RunDirWriter
     from experiments.settings import TrackingSettings
     from experiments.tracking import MlflowTracker
 
-    return MlflowTracker(
+    writer = RunDirWriter(folder, figures=False)
+    tracker = MlflowTracker(
         TrackingSettings(True, f"sqlite:///{folder / 'mlflow.db'}", "bench"),
-        folder,
+        writer,
         params={"policy.name": "bench"},
         flush_s=flush_s,
     )
+    return [ProgressBar(None, quiet), writer, tracker]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             True,
         ),
         "+ MLflow (batched 1 s)": (
-            lambda f: [ProgressBar(None, quiet), RunDirWriter(f, figures=False), _mlflow(f, 1.0)],
+            lambda f: _with_mlflow(f, 1.0, quiet),
             True,
         ),
         "+ MLflow (every iteration)*": (
-            lambda f: [ProgressBar(None, quiet), RunDirWriter(f, figures=False), _mlflow(f, 0.0)],
+            lambda f: _with_mlflow(f, 0.0, quiet),
             True,
         ),
     }

@@ -1,55 +1,33 @@
 """What a finished run leaves behind: files in the run directory and a summary table.
 
 `RunDirWriter` (an observer) writes ``best_kernel.py`` (a KernelBench ``ModelNew``
-module), ``candidates.jsonl`` (every measured kernel: source, status, timings,
-counters, usage) and ``figures/`` (reward per iteration with the best speedup so
+module), ``candidates.jsonl`` (every measured kernel, as the run log writes it:
+source, status, speedup, measurement, realizer cost) and ``figures/`` (reward per iteration with the best speedup so
 far; tokens and USD per strategy) when the run ends. `summary_tables` renders the
 final rich tables.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
-from bandit.frontier import Member
 from bandit.records import IterationRecord, RunStart, TuneResult
+from bandit.runlog import candidate_dict, dumps
 
 BEST_KERNEL = "best_kernel.py"
 CANDIDATES = "candidates.jsonl"
 FIGURES = "figures"
 
 
-def candidate_row(member: Member, ref_ms: float | None) -> dict[str, Any]:
-    c, m = member.candidate, member.measurement
-    return {
-        "id": c.id,
-        "parent_id": c.parent_id,
-        "strategy_id": c.strategy_id,
-        "iteration": member.iteration,
-        "cluster": member.cluster,
-        "status": str(m.status),
-        "error": m.error,
-        "runtime_ms": m.runtime_ms,
-        "speedup": ref_ms / m.runtime_ms if ref_ms and m.ok and m.runtime_ms else None,
-        "usage": asdict(c.cost),
-        "params": dict(c.params),
-        "measurement": m.to_dict(),
-        "source": c.source,
-    }
-
-
 def write_candidates(result: TuneResult, path: Path) -> None:
-    ref_ms = result.reference.runtime_ms
+    """Every measured kernel, one JSON line each, as the run log writes them."""
     with path.open("w", encoding="utf-8") as fh:
         for member in result.members:
-            fh.write(json.dumps(candidate_row(member, ref_ms), default=str) + "\n")
+            fh.write(dumps(candidate_dict(member)) + "\n")
 
 
 def write_best_kernel(result: TuneResult, path: Path) -> None:
@@ -104,10 +82,15 @@ def write_figures(
 
 
 class RunDirWriter:
-    """Observer: writes best_kernel.py, candidates.jsonl and figures/ at the end."""
+    """Observer: writes best_kernel.py, candidates.jsonl and figures/ at the end.
+
+    `write` writes them once per result and returns their paths, so an observer that
+    uploads them (MLflow) calls it itself and never depends on the observers' order.
+    """
 
     def __init__(self, run_dir: Path, figures: bool = True) -> None:
         self.run_dir, self.figures = Path(run_dir), figures
+        self._written: tuple[TuneResult, list[Path]] | None = None
 
     def on_start(self, start: RunStart) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -116,10 +99,20 @@ class RunDirWriter:
         pass
 
     def on_end(self, result: TuneResult) -> None:
-        write_best_kernel(result, self.run_dir / BEST_KERNEL)
-        write_candidates(result, self.run_dir / CANDIDATES)
+        self.write(result)
+
+    def write(self, result: TuneResult) -> list[Path]:
+        """The run's files (written on the first call for `result`)."""
+        if self._written is not None and self._written[0] is result:
+            return self._written[1]
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        paths = [self.run_dir / BEST_KERNEL, self.run_dir / CANDIDATES]
+        write_best_kernel(result, paths[0])
+        write_candidates(result, paths[1])
         if self.figures and result.records:
-            write_figures(result.records, result, self.run_dir / FIGURES)
+            paths += write_figures(result.records, result, self.run_dir / FIGURES)
+        self._written = (result, paths)
+        return paths
 
 
 def _x(v: float | None) -> str:
@@ -145,8 +138,7 @@ def summary_tables(
         if is_ref
         else f"{best.id} ({best.candidate.strategy_id}, parent {best.candidate.parent_id})",
     )
-    # same-worker interleaved timing when there is a candidate; the baseline ratio otherwise
-    speedup = result.best_speedup if is_ref or m.speedup is None else m.speedup
+    speedup = result.best_speedup  # the best kernel's Measurement.speedup
     t.add_row("speedup over eager", _x(speedup) + (" (interpreter time)" if interp else ""))
     t.add_row("speedup over torch.compile", _x(m.speedup_vs_compile))
     rt = best.runtime_ms

@@ -2,21 +2,30 @@
 
 The Hydra config is turned into a plain dict once, at the entry point, and then
 into these dataclasses; nothing below the entry point sees a DictConfig. Bad
-values raise a one-line ValueError naming the key.
+values and unknown keys raise a one-line ValueError naming the key. Defaults live
+in the records they configure (`TunerSettings`, `RewardSpec`, `EvalSettings`,
+`Budget`, ...); tests/experiments/test_settings.py holds conf/ against them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from bandit.budget import Budget
-from bandit.reward import reward as compute_reward
+from bandit.reward import RewardSpec
+from bandit.tuner import TunerSettings
+from profiling.evaluator import EvalSettings
 
 DEVICES = ("auto", "cuda", "interpret")
 EXECUTORS = ("local",)
+TOP_LEVEL = (
+    "task", "policy", "realizer", "budget", "device", "executor", "tracking", "reward",
+    "seed", "parent_slack", "resume",
+)  # fmt: skip
+_TUNER = TunerSettings()
 
 
 @dataclass(frozen=True)
@@ -28,14 +37,15 @@ class TaskSettings:
 @dataclass(frozen=True)
 class PolicySettings:
     name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # checked by make_policy
 
 
 @dataclass(frozen=True)
 class RealizerSettings:
     name: str
-    options: Mapping[str, Any] = field(default_factory=dict)  # the whole config section
-    repair_turns: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)  # the section less name and
+    # repair_turns; checked by strategies.factory.build_realizer (unknown keys: an error)
+    repair_turns: int = _TUNER.repair_turns  # read by the tuner only
 
     @property
     def model(self) -> str:
@@ -45,13 +55,12 @@ class RealizerSettings:
 @dataclass(frozen=True)
 class DeviceSettings:
     name: str = "auto"
-    evaluation: Mapping[str, Any] = field(default_factory=dict)  # EvalSettings fields
+    evaluation: EvalSettings = field(default_factory=EvalSettings)  # device: set when resolved
 
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    name: str = "local"
-    workers: int = 1
+    name: str = "local"  # candidates evaluated one at a time by one local worker
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,6 @@ class TrackingSettings:
     enabled: bool = True
     uri: str | None = "sqlite:///mlflow.db"
     experiment: str = "kernel-bandit"
-
-
-@dataclass(frozen=True)
-class RewardSettings:
-    kind: str = "relative_improvement"
-    clip: float = 1.0
-    max_speedup: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,43 +79,45 @@ class TuneSettings:
     device: DeviceSettings
     executor: ExecutorSettings
     tracking: TrackingSettings
-    reward: RewardSettings
-    seed: int = 0
+    reward: RewardSpec
+    seed: int = _TUNER.seed
     resume: str | None = None
-    parent_slack: float = 0.25
+    parent_slack: float = _TUNER.parent_slack
+
+    def tuner(self) -> TunerSettings:
+        """What the tuner reads of this config."""
+        return TunerSettings(self.seed, self.realizer.repair_turns, self.reward, self.parent_slack)
 
     @classmethod
     def from_plain(cls, cfg: Mapping[str, Any], cwd: Path | None = None) -> TuneSettings:
-        """Build from the resolved config (plain containers). `cwd` anchors relative paths."""
+        """Build from the resolved config (plain containers). `cwd` anchors relative paths.
+        Unknown keys anywhere but the policy and realizer options (checked where they are
+        used) are a one-line ValueError, as are bad values."""
         cwd = cwd or Path.cwd()
-        task = _section(cfg, "task")
+        _known(cfg, TOP_LEVEL, "the config")
+        task = _section(cfg, "task", ("name", "size"))
         policy = _section(cfg, "policy")
         realizer = _section(cfg, "realizer")
-        budget = _section(cfg, "budget")
-        device = _section(cfg, "device")
-        executor = _section(cfg, "executor")
-        tracking = _section(cfg, "tracking")
+        budget = _section(cfg, "budget", tuple(f.name for f in fields(Budget)))
+        evaluation = tuple(f.name for f in fields(EvalSettings) if f.name != "device")
+        device = _section(cfg, "device", ("name", "resolved", *evaluation))
+        executor = _section(cfg, "executor", ("name",))
+        tracking = _section(cfg, "tracking", tuple(f.name for f in fields(TrackingSettings)))
         reward = dict(cfg.get("reward") or {})
+        _known(reward, tuple(f.name for f in fields(RewardSpec)), "reward")
 
-        device_name = str(device.get("name", "auto"))
+        device_name = str(device.get("name", DeviceSettings.name))
         if device_name not in DEVICES:
             raise ValueError(
                 f"device.name must be one of {', '.join(DEVICES)}, got {device_name!r}"
             )
-        executor_name = str(executor.get("name", "local"))
+        executor_name = str(executor.get("name", ExecutorSettings.name))
         if executor_name not in EXECUTORS:
             raise ValueError(
                 f"executor {executor_name!r} is not available (executors: {', '.join(EXECUTORS)})"
             )
         size = task.get("size")
-        rewards = RewardSettings(
-            kind=str(reward.get("kind", "relative_improvement")),
-            clip=_float(reward.get("clip", 1.0), "reward.clip"),
-            max_speedup=_float(reward.get("max_speedup", 10.0), "reward.max_speedup"),
-        )
-        compute_reward(
-            rewards.kind, 1.0, 1.0, 1.0, True, rewards.clip, max_speedup=rewards.max_speedup
-        )
+        spec = RewardSpec()
         return cls(
             task=TaskSettings(
                 str(_required(task, "task", "name")), None if size is None else str(size)
@@ -124,23 +128,57 @@ class TuneSettings:
             ),
             realizer=RealizerSettings(
                 str(_required(realizer, "realizer", "name")),
-                dict(realizer),
-                _int(realizer.get("repair_turns", 0), "realizer.repair_turns", low=0),
+                {k: v for k, v in realizer.items() if k not in ("name", "repair_turns")},
+                _int(realizer.get("repair_turns", _TUNER.repair_turns), "realizer.repair_turns", 0),
             ),
             budget=Budget(**{k: budget.get(k) for k in ("iterations", "tokens", "usd", "seconds")}),
-            device=DeviceSettings(device_name, {k: v for k, v in device.items() if k != "name"}),
-            executor=ExecutorSettings(
-                executor_name, _int(executor.get("workers", 1), "executor.workers", low=1)
-            ),
+            device=DeviceSettings(device_name, _evaluation(device, evaluation)),
+            executor=ExecutorSettings(executor_name),
             tracking=TrackingSettings(
-                enabled=bool(tracking.get("enabled", True)) and tracking.get("uri") is not None,
+                enabled=bool(tracking.get("enabled", TrackingSettings.enabled))
+                and tracking.get("uri") is not None,
                 uri=resolve_uri(tracking.get("uri"), cwd),
-                experiment=str(tracking.get("experiment") or "kernel-bandit"),
+                experiment=str(tracking.get("experiment") or TrackingSettings.experiment),
             ),
-            reward=rewards,
-            seed=_int(cfg.get("seed", 0), "seed", low=0),
+            reward=RewardSpec(
+                kind=str(reward.get("kind", spec.kind)),
+                clip=_float(reward.get("clip", spec.clip), "reward.clip"),
+                max_speedup=_float(
+                    reward.get("max_speedup", spec.max_speedup), "reward.max_speedup"
+                ),
+            ),
+            seed=_int(cfg.get("seed", _TUNER.seed), "seed", low=0),
             resume=None if cfg.get("resume") is None else str(cfg["resume"]),
-            parent_slack=_nonneg(cfg.get("parent_slack", 0.25), "parent_slack"),
+            parent_slack=_nonneg(cfg.get("parent_slack", _TUNER.parent_slack), "parent_slack"),
+        )
+
+
+def _evaluation(device: Mapping[str, Any], keys: tuple[str, ...]) -> EvalSettings:
+    """The device section as `EvalSettings`, each value checked against its default's type."""
+    default = EvalSettings()
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key not in device:
+            continue
+        v, base, name = device[key], getattr(default, key), f"device.{key}"
+        if isinstance(base, bool):
+            if not isinstance(v, bool):
+                raise ValueError(f"{name} must be true or false, got {v!r}")
+        elif isinstance(base, int):
+            v = _int(v, name, low=1)
+        elif isinstance(base, float):
+            v = _float(v, name)
+        elif isinstance(base, tuple):
+            v = tuple(str(x) for x in (v or ()))
+        values[key] = v
+    return replace(default, **values)
+
+
+def _known(section: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(section) - set(keys))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) in {where}: {', '.join(unknown)} (known: {', '.join(keys)})"
         )
 
 
@@ -179,10 +217,14 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+def _section(
+    cfg: Mapping[str, Any], name: str, keys: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     value = cfg.get(name)
     if not isinstance(value, Mapping):
         raise ValueError(f"config group {name!r} is missing (pick one, e.g. {name}=<option>)")
+    if keys is not None:
+        _known(value, keys, f"{name}")
     return dict(value)
 
 

@@ -6,7 +6,8 @@
   tokens_prompt, tokens_completion, cost_usd (step = iteration), batched;
 - end: per-strategy and per-family pulls, mean reward, tokens and USD
   (``arm.<family>.<name>.pulls``, ``family.<family>.pulls``, ...); the run
-  directory's best_kernel.py, candidates.jsonl, config.yaml and figures as artifacts.
+  directory's best_kernel.py, candidates.jsonl, config.yaml and figures as artifacts
+  (asked of the `RunDirWriter` itself, so the observers' order does not matter).
 
 Every MLflow call is guarded: the first failure (unwritable store, server down)
 is reported once as a warning, tracking switches itself off, tuning goes on.
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import IterationRecord, RunStart, TuneResult
+from experiments.report import FIGURES, RunDirWriter
 from experiments.settings import TrackingSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = "mlflow_run.json"
-ARTIFACTS = ("best_kernel.py", "candidates.jsonl", "config.yaml")
+CONFIG = "config.yaml"
 _MAX_PARAM = 6000
 _BATCH = 100
 
@@ -85,14 +87,14 @@ class MlflowTracker:
     def __init__(
         self,
         settings: TrackingSettings,
-        run_dir: Path,
+        writer: RunDirWriter,
         params: Mapping[str, Any],
         tags: Mapping[str, str] | None = None,
         run_name: str | None = None,
         flush_s: float = 1.0,
         warn: Callable[[str], None] = _warn_stderr,
     ) -> None:
-        self.settings, self.run_dir = settings, Path(run_dir)
+        self.settings, self.writer, self.run_dir = settings, writer, writer.run_dir
         self.params, self.tags, self.run_name = dict(params), dict(tags or {}), run_name
         self.flush_s, self.warn = flush_s, warn
         self.run_id: str | None = None
@@ -239,12 +241,10 @@ class MlflowTracker:
             "best_strategy": result.best.candidate.strategy_id or "reference",
         }
         self._client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        for name in ARTIFACTS:
-            if (self.run_dir / name).is_file():
-                self._client.log_artifact(self.run_id, str(self.run_dir / name))
-        figures = self.run_dir / "figures"
-        if figures.is_dir() and any(figures.iterdir()):
-            self._client.log_artifacts(self.run_id, str(figures), "figures")
+        config = self.run_dir / CONFIG
+        for path in [*self.writer.write(result), *([config] if config.is_file() else [])]:
+            folder = FIGURES if path.parent.name == FIGURES else None
+            self._client.log_artifact(self.run_id, str(path), folder)
         status = "FINISHED" if result.ok else "FAILED"
         if result.stop_reason == "interrupted":
             status = "KILLED"

@@ -15,11 +15,11 @@ unreachable endpoint, wrong API key) print one line on stderr and exit 2.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 import yaml
@@ -29,21 +29,24 @@ from rich.console import Console
 from bandit.observer import Observer
 from bandit.policies import make_policy
 from bandit.records import TuneResult
-from bandit.tuner import TuneError, Tuner, TunerSettings
+from bandit.tuner import TuneError, Tuner
+from experiments import TASKS_DIR
 from experiments.progress import ProgressBar
 from experiments.report import BEST_KERNEL, RunDirWriter, summary_tables
 from experiments.settings import TuneSettings, flatten
+from profiling.errors import UserError
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
+from strategies.types import Realizer, Strategy
+
+if TYPE_CHECKING:
+    from experiments.tracking import MlflowTracker
+    from profiling.evaluator import EvalSettings
 
 CONFIG_FILE = "config.yaml"
 RUN_LOG = "runlog.jsonl"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -80,10 +83,8 @@ def run_app(
         settings = TuneSettings.from_plain(plain)
         policy = make_policy(settings.policy.name, settings.seed, **settings.policy.options)
         realizer = _realizer(settings)
-        check_task = getattr(realizer, "check_task", None)
-        if check_task is not None:
-            check_task(task)  # e.g. the offline realizer knows only the bundled kinds
-        catalog = _catalog()
+        realizer.check_task(task)  # e.g. the offline realizer knows only the bundled kinds
+        strategies = _strategies(task.kind)
     except (UserError, TaskError, ValueError, RealizerError) as e:
         _say(err, f"error: {_one_line(e)}")
         return EXIT_USER_ERROR
@@ -92,31 +93,23 @@ def run_app(
     if not resumed:
         (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
 
-    from profiling.evaluator import EvalSettings, WorkerEvaluator, WorkerStartError
+    from profiling.evaluator import WorkerEvaluator, WorkerStartError
 
-    eval_settings = _eval_settings(EvalSettings, settings, device)
     progress = ProgressBar(settings.budget.iterations, console=err)
-    observers: list[Observer] = [progress, RunDirWriter(run_dir)]
-    tracker = _tracker(settings, run_dir, plain, err)
+    writer = RunDirWriter(run_dir)
+    observers: list[Observer] = [progress, writer]
+    tracker = _tracker(settings, writer, plain, err)
     if tracker is not None:
         observers.append(tracker)
     try:
-        with WorkerEvaluator(eval_settings) as evaluator:
+        with WorkerEvaluator(_eval_settings(settings, device)) as evaluator:
             tuner = Tuner(
                 task,
                 evaluator,
                 realizer,
                 policy,
-                catalog,
-                settings=TunerSettings(
-                    seed=settings.seed,
-                    repair_turns=settings.realizer.repair_turns,
-                    reward_kind=settings.reward.kind,
-                    reward_clip=settings.reward.clip,
-                    reward_max_speedup=settings.reward.max_speedup,
-                    device=device,
-                    parent_slack=settings.parent_slack,
-                ),
+                strategies,
+                settings=settings.tuner(),
                 run_log=run_dir / RUN_LOG,
                 observers=observers,
                 meta={"config": plain},
@@ -136,9 +129,7 @@ def run_app(
         return 1
     finally:
         progress.stop()
-        close = getattr(realizer, "close", None)
-        if callable(close):
-            close()
+        realizer.close()
 
     _print_summary(out, result, settings, device, run_dir, tracker)
     if result.error is not None:
@@ -187,7 +178,7 @@ def _task_and_device(settings: TuneSettings) -> tuple[Task, str, str | None]:
     size = settings.task.size
     note = None
     if want == "auto" and device == "interpret":
-        task = load_task(settings.task.name, size)
+        task = load_task(settings.task.name, size, TASKS_DIR)
         if size is None and "smoke" in task.presets:
             size = "smoke"
             task = task.with_size(size)
@@ -196,7 +187,7 @@ def _task_and_device(settings: TuneSettings) -> tuple[Task, str, str | None]:
             f"(device=interpret, task.size={size or 'default'}); timings are CPU interpreter time."
         )
         return task, device, note
-    return load_task(settings.task.name, size), device, None
+    return load_task(settings.task.name, size, TASKS_DIR), device, None
 
 
 def _effective(plain: dict, task: Task, device: str, settings: TuneSettings) -> dict:
@@ -211,29 +202,28 @@ def _effective(plain: dict, task: Task, device: str, settings: TuneSettings) -> 
     }
 
 
-def _eval_settings(cls: Any, settings: TuneSettings, device: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in settings.device.evaluation.items() if k in known}
-    if "extra_sizes" in values:
-        values["extra_sizes"] = tuple(values["extra_sizes"] or ())
-    if device != "cuda":
-        values["baseline_compile"] = False
-    return cls(**{**values, "device": device})
+def _eval_settings(settings: TuneSettings, device: str) -> EvalSettings:
+    """The device section with the resolved device (torch.compile timed on CUDA only)."""
+    ev = settings.device.evaluation
+    return replace(ev, device=device, baseline_compile=ev.baseline_compile and device == "cuda")
 
 
-def _realizer(settings: TuneSettings) -> Any:
+def _realizer(settings: TuneSettings) -> Realizer:
     from strategies.factory import build_realizer
 
     return build_realizer(settings.realizer.name, dict(settings.realizer.options))
 
 
-def _catalog() -> Any:
+def _strategies(kind: str) -> tuple[Strategy, ...]:
+    """The catalog's strategies for this task kind (`Catalog.for_kind`: one `applies`)."""
     from strategies.catalog import load_catalog
 
-    return load_catalog()
+    return load_catalog().for_kind(kind)
 
 
-def _tracker(settings: TuneSettings, run_dir: Path, plain: dict, err: Console) -> Any:
+def _tracker(
+    settings: TuneSettings, writer: RunDirWriter, plain: dict, err: Console
+) -> MlflowTracker | None:
     if not settings.tracking.enabled:
         return None
     from experiments.tracking import MlflowTracker
@@ -243,7 +233,7 @@ def _tracker(settings: TuneSettings, run_dir: Path, plain: dict, err: Console) -
     name = f"{settings.task.name}-{settings.policy.name}-s{settings.seed}"
     return MlflowTracker(
         settings.tracking,
-        run_dir,
+        writer,
         params,
         tags,
         run_name=name,
@@ -260,7 +250,7 @@ def _print_summary(
     settings: TuneSettings,
     device: str,
     run_dir: Path,
-    tracker: Any,
+    tracker: MlflowTracker | None,
 ) -> None:
     info = {
         "task": f"{settings.task.name} (size {settings.task.size or 'default'}) on {device}",
@@ -269,7 +259,7 @@ def _print_summary(
         "run directory": str(run_dir),
     }
     best_path = run_dir / BEST_KERNEL
-    run_id = getattr(tracker, "run_id", None) if tracker and not tracker.failed else None
+    run_id = tracker.run_id if tracker is not None and tracker.failed is None else None
     summary, families = summary_tables(
         result, info, best_path if best_path.is_file() else None, run_id
     )

@@ -27,9 +27,10 @@ def store(tmp_path_factory) -> str:
 
 
 def run(run_dir: Path, uri: str, iterations: int, warnings: list[str] | None = None, **kw):
+    writer = RunDirWriter(run_dir)
     tracker = MlflowTracker(
         TrackingSettings(True, uri, "tracking-test"),
-        run_dir,
+        writer,
         params={"task.name": "fake", "policy.name": "ucb", "seed": 0, "device.extra_sizes": []},
         tags={"realizer_model": "fake-model"},
         run_name="fake-run",
@@ -46,7 +47,7 @@ def run(run_dir: Path, uri: str, iterations: int, warnings: list[str] | None = N
         STRATEGIES,
         settings=TunerSettings(seed=0),
         run_log=run_dir / "runlog.jsonl",
-        observers=[RunDirWriter(run_dir), tracker],
+        observers=[tracker, writer],  # the upload does not depend on this order
         reference_source=REF_SOURCE,
     )
     return tuner.run(Budget(iterations=iterations)), tracker

@@ -68,10 +68,10 @@ def test_defaults():
         None,
         None,
     )
-    assert (s.device.name, s.executor.name, s.executor.workers, s.seed) == ("auto", "local", 1, 0)
+    assert (s.device.name, s.executor.name, s.seed) == ("auto", "local", 0)
     assert s.tracking.enabled and s.tracking.uri == f"sqlite:///{Path.cwd() / 'mlflow.db'}"
     assert s.tracking.experiment == "kernel-bandit" and s.resume is None
-    assert s.device.evaluation["trials"] == 5 and s.realizer.repair_turns == 0
+    assert s.device.evaluation.trials == 5 and s.realizer.repair_turns == 0
 
 
 def test_documented_overrides_compose(tmp_path):
@@ -86,7 +86,7 @@ def test_documented_overrides_compose(tmp_path):
     )
     s = TuneSettings.from_plain(_plain(cfg))
     assert (s.task.name, s.task.size, s.policy.name, s.seed) == ("layernorm", "smoke", "ucb", 3)
-    assert s.device.name == "interpret" and not s.device.evaluation["baseline_compile"]
+    assert s.device.name == "interpret" and not s.device.evaluation.baseline_compile
     assert s.tracking.uri == f"sqlite:///{tmp_path}/x.db"
     assert "c" in s.policy.options
     off = TuneSettings.from_plain(_plain(compose_cfg("tracking=none", "budget=smoke")))
@@ -117,6 +117,13 @@ FOREIGN_TASK = Path(__file__).parent / "data" / "relu_problem.py"  # a KernelBen
         (["device.name=tpu"], "device.name must be one of"),
         (["realizer=openai", "realizer.cache=bogus"], "bad openai realizer config"),
         ([f"task.name={FOREIGN_TASK}"], "no generator for task kind 'relu_problem'"),
+        (["+device.warmup=10"], "unknown key(s) in device: warmup"),
+        (["device.trials=many"], "device.trials must be a whole number"),
+        (["+executor.workers=2"], "unknown key(s) in executor: workers"),
+        (["+budget.minutes=3"], "unknown key(s) in budget: minutes"),
+        (["+reward.scale=2"], "unknown key(s) in reward: scale"),
+        (["+realizer.model=x"], "the offline realizer takes no options (got model)"),
+        (["realizer=openai", "+realizer.modle=x"], "unknown openai realizer option(s): modle"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(tmp_path, overrides, message):
@@ -179,7 +186,7 @@ def test_end_to_end_offline(tmp_path, store, task, policy):
     assert {"best_kernel.py", "candidates.jsonl", "config.yaml", "figures"} <= artifacts
     rows = [json.loads(x) for x in (run_dir / "candidates.jsonl").read_text().splitlines()]
     assert rows[0]["id"] == "ref" and rows[0]["status"] == "ok"
-    assert all({"source", "status", "measurement", "usage"} <= set(r) for r in rows)
+    assert all({"source", "status", "measurement", "cost"} <= set(r) for r in rows)
 
 
 def test_cli_run_from_the_repo_root(tmp_path):

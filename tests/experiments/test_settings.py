@@ -1,0 +1,87 @@
+"""conf/ against the typed settings: every YAML key is a field, and the default
+presets write the same values as the dataclass defaults (each default written once
+in code; the YAML repeats it only so that Hydra overrides find the key)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bandit.budget import Budget
+from bandit.reward import RewardSpec
+from bandit.tuner import TunerSettings
+from experiments.settings import TOP_LEVEL, TrackingSettings, TuneSettings
+from profiling.evaluator import EvalSettings
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+# the tune app times torch.compile by default; the library default is still off (to align)
+TUNE_ONLY = {"baseline_compile"}
+
+
+def load(group: str, option: str) -> dict:
+    return yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
+
+
+def names(cls) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def test_top_level_defaults_match_the_tuner_and_reward_records():
+    cfg = yaml.safe_load((CONF / "config.yaml").read_text())
+    assert set(cfg) - {"defaults", "hydra"} <= set(TOP_LEVEL)
+    assert cfg["reward"] == asdict(RewardSpec())
+    assert (cfg["seed"], cfg["parent_slack"]) == (TunerSettings().seed, TunerSettings().parent_slack)
+
+
+@pytest.mark.parametrize("option", ["auto", "cuda", "interpret"])
+def test_device_presets_are_eval_settings(option):
+    section = load("device", option)
+    assert set(section) - {"name"} == names(EvalSettings) - {"device"}
+    if option != "interpret":  # the interpreter preset deliberately differs
+        default = asdict(EvalSettings())
+        for key, value in section.items():
+            if key != "name" and key not in TUNE_ONLY:
+                want = list(default[key]) if isinstance(default[key], tuple) else default[key]
+                assert value == want, f"conf/device/{option}.yaml {key}"
+
+
+def test_tracking_and_budget_presets_are_their_records():
+    assert load("tracking", "sqlite") == asdict(TrackingSettings())
+    assert set(load("tracking", "none")) == names(TrackingSettings)
+    for option in ("default", "smoke"):
+        assert set(load("budget", option)) == names(Budget)
+    assert set(load("executor", "local")) == {"name"}
+
+
+def test_realizer_presets_hold_only_known_options():
+    from strategies.openai_realizer import OpenAIConfig
+
+    assert set(load("realizer", "offline")) == {"name"}
+    openai = load("realizer", "openai")
+    assert set(openai) - {"name", "repair_turns"} == names(OpenAIConfig)
+    default = asdict(OpenAIConfig())
+    for key, value in openai.items():
+        if key in default and not (isinstance(value, str) and "${" in value):
+            assert value == default[key], f"conf/realizer/openai.yaml {key}"
+
+
+def test_settings_defaults_come_from_the_records():
+    s = TuneSettings.from_plain(
+        {"task": {"name": "softmax"}, "policy": {"name": "ucb"}, "realizer": {"name": "offline"},
+         "budget": {"iterations": 1}, "device": {}, "executor": {}, "tracking": {}}
+    )  # fmt: skip
+    assert s.tuner() == TunerSettings()
+    assert s.device.evaluation == EvalSettings()
+    assert s.reward == RewardSpec()
+
+
+def test_unknown_keys_are_named():
+    base = {"task": {"name": "softmax"}, "policy": {"name": "ucb"}, "realizer": {"name": "x"},
+            "budget": {"iterations": 1}, "device": {}, "executor": {}, "tracking": {}}  # fmt: skip
+    with pytest.raises(ValueError, match=r"unknown key\(s\) in device: speed"):
+        TuneSettings.from_plain({**base, "device": {"speed": 1}})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) in the config: sede"):
+        TuneSettings.from_plain({**base, "sede": 1})
