@@ -33,7 +33,7 @@ from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
 from profiling.measurement import Measurement, Status
-from profiling.tasks import PROJECT_ROOT, Task, constants
+from profiling.tasks import PROJECT_ROOT, Task
 
 STARTUP_TIMEOUT_S = 300.0  # importing torch + measuring GPU facts once; not charged to candidates
 MAX_LOG_BYTES = 16 << 20  # the worker's stdout/stderr log is truncated beyond this
@@ -98,7 +98,7 @@ def for_device(task: Task, device: str) -> Task:
     """
     if device != "interpret" or "DTYPE" in task.overrides:
         return task
-    dtype = constants(task.source).get("DTYPE")
+    dtype = task.constants.get("DTYPE")
     if not isinstance(dtype, str) or dtype in ("float32", "torch.float32"):
         return task
     return replace(task, overrides={**task.overrides, "DTYPE": "float32"})

@@ -13,8 +13,11 @@ Bundled tasks may add optional module-level metadata:
   constant, e.g. ``DTYPE=float32`` for the interpreter);
 - ``def get_flops() -> int``: arithmetic work, for the roofline floor.
 
-Overrides are applied by rewriting the top-level assignments in the source
-before it is executed, so constants derived from overridden ones follow.
+Module constants (:mod:`profiling.constants`) are resolved once, when the
+`Task` is made: ``task.constants`` (with the size overrides applied) and
+``task.module_source()`` (the source with the overridden assignments
+rewritten, so constants derived from overridden ones follow) are computed
+then and never re-parsed by consumers.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from profiling import constants as consts_mod
+from profiling.constants import Constant
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_TASKS_DIR = PROJECT_ROOT / "experiments" / "tasks"
-
-Scalar = int | float | bool | str
 
 
 # CPython 3.11 converts ASTs with interpreter-wide recursion bookkeeping that breaks
@@ -55,17 +59,26 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class Task:
+    """A KernelBench task at one size. ``constants``: the module's constants at this size."""
+
     name: str
     path: str
     source: str
     kind: str
     size: str = "default"
-    overrides: Mapping[str, Scalar] = field(default_factory=dict)
-    presets: Mapping[str, Mapping[str, Scalar]] = field(default_factory=dict)
+    overrides: Mapping[str, Constant] = field(default_factory=dict)
+    presets: Mapping[str, Mapping[str, Constant]] = field(default_factory=dict)
+    constants: Mapping[str, Constant] = field(init=False, repr=False, compare=False)
+    _module_source: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tree = parse_python(self.source, filename=self.path)
+        object.__setattr__(self, "constants", consts_mod.resolve(tree, self.overrides))
+        object.__setattr__(self, "_module_source", _overridden(self.source, tree, self.overrides))
 
     def module_source(self) -> str:
         """The task source with this task's constant overrides applied."""
-        return apply_overrides(self.source, self.overrides)
+        return self._module_source
 
     def load_module(self) -> types.ModuleType:
         """Execute the (overridden) source as a fresh module. Imports torch."""
@@ -73,7 +86,8 @@ class Task:
 
     def with_size(self, spec: str | None) -> Task:
         """The same task at another size (preset name or ``k=v,...``)."""
-        overrides = resolve_size(self.presets, spec, constants(self.source))
+        known = consts_mod.resolve(parse_python(self.source, filename=self.path))
+        overrides = resolve_size(self.presets, spec, known)
         return replace(self, size=spec or "default", overrides=overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +139,7 @@ def load_task(
     missing = {"Model", "get_inputs", "get_init_inputs"} - defined
     if missing:
         raise TaskError(f"{path} is not a KernelBench task: missing {', '.join(sorted(missing))}")
-    consts = constants(source)
+    consts = consts_mod.resolve(tree)
     presets = _literal(tree, "SIZES") or {}
     if not isinstance(presets, dict):
         raise TaskError(f"{path}: SIZES must be a dict of presets")
@@ -134,24 +148,19 @@ def load_task(
     return replace(task, size=size or "default", overrides=resolve_size(presets, size, consts))
 
 
-def constants(source: str) -> dict[str, Scalar]:
-    """Top-level ``NAME = <literal scalar>`` assignments of a module."""
-    out: dict[str, Scalar] = {}
-    for node in parse_python(source).body:
-        target, value = _assignment(node)
-        if target is None:
-            continue
-        try:
-            v = ast.literal_eval(value)
-        except (ValueError, SyntaxError, TypeError):
-            continue
-        if isinstance(v, int | float | bool | str):
-            out[target] = v
-    return out
+def constants(source: str) -> dict[str, Constant]:
+    """A module's constants (see :mod:`profiling.constants`); a `Task` has them as ``constants``."""
+    return consts_mod.resolve(parse_python(source))
 
 
-def parse_value(text: str) -> Scalar:
+def parse_value(text: str) -> Constant:
     t = text.strip()
+    if t and t[0] in "([":
+        try:
+            v = ast.literal_eval(t)
+        except (ValueError, SyntaxError) as e:
+            raise TaskError(f"cannot read {t!r} as a tuple of constants") from e
+        return tuple(v) if isinstance(v, list | tuple) else v
     if t in ("True", "true"):
         return True
     if t in ("False", "false"):
@@ -165,15 +174,18 @@ def parse_value(text: str) -> Scalar:
 
 
 def resolve_size(
-    presets: Mapping[str, Mapping[str, Scalar]],
+    presets: Mapping[str, Mapping[str, Constant]],
     spec: str | None,
-    known: Mapping[str, Scalar],
-) -> dict[str, Scalar]:
-    """Turn ``"smoke"``, ``"dim=1024,batch=2"`` or ``"smoke,dim=64"`` into overrides."""
-    out: dict[str, Scalar] = {}
+    known: Mapping[str, Constant],
+) -> dict[str, Constant]:
+    """Turn ``"smoke"``, ``"dim=1024,batch=2"`` or ``"smoke,dim=64"`` into overrides.
+
+    A tuple is written in parentheses: ``input_shape=(1024,),batch_size=2``.
+    """
+    out: dict[str, Constant] = {}
     if not spec or spec == "default":
         return out
-    for item in (s.strip() for s in spec.split(",")):
+    for item in _split_spec(spec):
         if not item:
             continue
         if "=" in item:
@@ -190,20 +202,34 @@ def resolve_size(
     return out
 
 
-def apply_overrides(source: str, overrides: Mapping[str, Scalar]) -> str:
+def _split_spec(spec: str) -> list[str]:
+    """Split ``a=1,shape=(2,3),smoke`` at the commas outside parentheses."""
+    items, depth, cur = [], 0, ""
+    for ch in spec:
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "," and depth == 0:
+            items.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur.strip())
+    return items
+
+
+def apply_overrides(source: str, overrides: Mapping[str, Constant]) -> str:
+    """``source`` with the assignments of the overridden constants rewritten."""
+    return _overridden(source, parse_python(source), overrides)
+
+
+def _overridden(source: str, tree: ast.Module, overrides: Mapping[str, Constant]) -> str:
     if not overrides:
         return source
-    tree = parse_python(source)
-    seen: set[str] = set()
-    for node in tree.body:
-        target, _ = _assignment(node)
-        if target in overrides:
-            node.value = ast.Constant(overrides[target])  # type: ignore[union-attr]
-            seen.add(target)
+    new, seen = consts_mod.rewrite(tree, overrides)
     missing = set(overrides) - seen
     if missing:
         raise TaskError(f"no module-level constant named {', '.join(sorted(missing))}")
-    return ast.unparse(ast.fix_missing_locations(tree))
+    with _AST_LOCK:
+        return ast.unparse(new)
 
 
 def exec_module(source: str, name: str, filename: str | None = None) -> types.ModuleType:

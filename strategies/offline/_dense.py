@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from profiling.tasks import Task, constants
+from profiling.tasks import Task
 from strategies.offline.base import Params
 
 WARPS = (1, 2, 4, 8, 16, 32)
@@ -43,7 +43,7 @@ _ELEM_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2,
 
 def task_constants(task: Task) -> dict[str, Any]:
     """The task's module constants with its size overrides applied."""
-    return {**constants(task.source), **task.overrides}
+    return dict(task.constants)
 
 
 def task_dtype(task: Task) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from profiling.tasks import Task, constants
+from profiling.tasks import Task
 from strategies.offline.base import Params
 
 WARPS = (1, 2, 4, 8, 16, 32)
@@ -64,7 +64,7 @@ def next_pow2(n: int) -> int:
 
 def task_constants(task: Task) -> dict[str, Any]:
     """The task's module constants with its size overrides applied."""
-    return {**constants(task.source), **task.overrides}
+    return dict(task.constants)
 
 
 def task_dims(task: Task) -> tuple[int, int]:
