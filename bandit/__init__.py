@@ -20,8 +20,11 @@ _EXPORTS = {
     "IterationRecord": "bandit.records",
     "Member": "bandit.frontier",
     "Observer": "bandit.observer",
+    "ParentRule": "bandit.policies.base",
     "Policy": "bandit.policies.base",
     "Proposal": "bandit.attempt",
+    "Recorder": "bandit.recorder",
+    "RewardSpec": "bandit.reward",
     "RunLog": "bandit.runlog",
     "RunStart": "bandit.records",
     "SingleCluster": "bandit.frontier",
@@ -44,8 +47,11 @@ __all__ = [
     "IterationRecord",
     "Member",
     "Observer",
+    "ParentRule",
     "Policy",
     "Proposal",
+    "Recorder",
+    "RewardSpec",
     "RunLog",
     "RunStart",
     "SingleCluster",
@@ -78,7 +84,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from bandit.frontier import Clusterer, Frontier, Member, SingleCluster
     from bandit.observer import Observer
     from bandit.policies import make_policy
-    from bandit.policies.base import ArmStats, Policy
+    from bandit.policies.base import ArmStats, ParentRule, Policy
+    from bandit.recorder import Recorder
     from bandit.records import ArmSummary, IterationRecord, RunStart, TuneResult
+    from bandit.reward import RewardSpec
     from bandit.runlog import RunLog
     from bandit.tuner import TuneError, Tuner, TunerSettings

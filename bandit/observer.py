@@ -9,7 +9,7 @@ MLflow: the tracking observer lives in `experiments.tracking`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bandit.records import IterationRecord, RunStart, TuneResult
@@ -30,12 +30,12 @@ class Observers:
         self._observers = list(observers)
         self._broken: set[int] = set()
 
-    def _call(self, hook: str, arg: object) -> None:
+    def _call(self, hook: str, call: Callable[[Observer], None]) -> None:
         for i, obs in enumerate(self._observers):
             if i in self._broken:
                 continue
             try:
-                getattr(obs, hook)(arg)
+                call(obs)
             except Exception as e:  # an observer never stops tuning
                 self._broken.add(i)
                 warnings.warn(
@@ -45,10 +45,10 @@ class Observers:
                 )
 
     def on_start(self, start: RunStart) -> None:
-        self._call("on_start", start)
+        self._call("on_start", lambda o: o.on_start(start))
 
     def on_iteration(self, record: IterationRecord) -> None:
-        self._call("on_iteration", record)
+        self._call("on_iteration", lambda o: o.on_iteration(record))
 
     def on_end(self, result: TuneResult) -> None:
-        self._call("on_end", result)
+        self._call("on_end", lambda o: o.on_end(result))

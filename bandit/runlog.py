@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from bandit.frontier import Member
 from bandit.records import IterationRecord
 from profiling.measurement import Measurement
@@ -49,7 +51,7 @@ class LoggedRun:
 
 def _jsonable(o: Any) -> Any:
     """json.dumps fallback: numpy scalars and arrays, tuples in sets, paths."""
-    if hasattr(o, "tolist"):
+    if isinstance(o, np.generic | np.ndarray):
         return o.tolist()
     if isinstance(o, set | frozenset):
         return sorted(o)

@@ -10,7 +10,7 @@ in the records they configure (`TunerSettings`, `RewardSpec`, `EvalSettings`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +156,12 @@ class TuneSettings:
 def _evaluation(device: Mapping[str, Any], keys: tuple[str, ...]) -> EvalSettings:
     """The device section as `EvalSettings`, each value checked against its default's type."""
     default = EvalSettings()
+    defaults = asdict(default)
     values: dict[str, Any] = {}
     for key in keys:
         if key not in device:
             continue
-        v, base, name = device[key], getattr(default, key), f"device.{key}"
+        v, base, name = device[key], defaults[key], f"device.{key}"
         if isinstance(base, bool):
             if not isinstance(v, bool):
                 raise ValueError(f"{name} must be true or false, got {v!r}")

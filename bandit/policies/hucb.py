@@ -5,7 +5,7 @@ among the allowed arms: clusters present in the arm set (new clusters join as
 untried children), the families allowed in the chosen cluster, the strategies
 allowed in the chosen family. A child's statistics aggregate every arm recorded
 below it, masked ones included (pulls and reward sums), so what was learned about
-a cluster or a family is kept while some of its arms are pruned; N is the sum of
+a cluster or a family is kept while some of its arms are masked; N is the sum of
 the compared children's pulls. Untried children come first at every level, the
 choice among them made by the seeded generator.
 
