@@ -44,7 +44,7 @@ class EvalSettings:
     device: str = "auto"  # "cuda" | "interpret" | "auto" (cuda when present)
     trials: int = 5  # correctness trials, fresh random inputs each
     extra_sizes: tuple[str, ...] = ()  # more size specs checked for correctness
-    baseline_compile: bool = False  # also time torch.compile(reference)
+    baseline_compile: bool = True  # also time torch.compile(reference) (CUDA only)
     timeout_s: float = 120.0  # per evaluation, enforced from outside
     warmup_ms: float = 25.0
     rep_ms: float = 100.0
@@ -337,7 +337,7 @@ class WorkerEvaluator:
             "seed": secrets.randbelow(2**31 - 10_000),
             "settings": {
                 "trials": s.trials,
-                "baseline_compile": s.baseline_compile,
+                "baseline_compile": s.baseline_compile and self.device == "cuda",
                 "warmup_ms": s.warmup_ms,
                 "rep_ms": s.rep_ms,
                 "check_floor": s.check_floor,

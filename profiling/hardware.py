@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,23 +92,44 @@ def gpu_facts(device_index: int = 0, use_cache: bool = True) -> GpuFacts:
     return facts
 
 
-def measure_gpu_facts(device_index: int = 0) -> GpuFacts:
+def device_properties(device_index: int = 0) -> GpuFacts:
+    """What a CUDA device reports about itself, nothing measured (the one place that
+    reads torch's device properties). Older torch builds lack some fields: 0 then."""
     import torch
 
-    dev = torch.device("cuda", device_index)
-    props = torch.cuda.get_device_properties(dev)
+    props = torch.cuda.get_device_properties(device_index)
     smem = int(
         getattr(props, "shared_memory_per_block_optin", 0)
         or getattr(props, "shared_memory_per_block", 0)
     )
-    facts = GpuFacts(
+    return GpuFacts(
         name=props.name,
         sm_count=int(props.multi_processor_count),
         l2_bytes=int(getattr(props, "L2_cache_size", 0)),
         smem_per_block_bytes=smem,
+        compute_capability=f"{props.major}.{props.minor}",
+    )
+
+
+def local_gpu_facts() -> GpuFacts:
+    """`device_properties` of the first local GPU; unknown facts without one (or a broken driver)."""
+    try:
+        import torch
+
+        return device_properties(0) if torch.cuda.is_available() else GpuFacts()
+    except Exception:  # a broken driver must not stop prompt building
+        return GpuFacts()
+
+
+def measure_gpu_facts(device_index: int = 0) -> GpuFacts:
+    """`device_properties` plus measured copy bandwidth and matmul peaks."""
+    import torch
+
+    dev = torch.device("cuda", device_index)
+    facts = replace(
+        device_properties(device_index),
         dram_gbps=_safely(lambda: _copy_bandwidth_gbps(dev)),
         peak_tflops=_safely(lambda: _matmul_tflops(dev, torch.bfloat16)),
-        compute_capability=f"{props.major}.{props.minor}",
         peak_tflops_tf32=_safely(lambda: _matmul_tflops(dev, torch.float32)),
     )
     torch.cuda.empty_cache()  # the probes' buffers go back to the driver

@@ -19,15 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from profiling.hardware import GpuFacts
+from profiling.hardware import GpuFacts, local_gpu_facts
 from profiling.tasks import TaskError, load_task
+from strategies.cache import CACHE_MODES
 from strategies.catalog import Catalog, load_catalog
 from strategies.errors import CatalogError, RealizerError
 from strategies.factory import REALIZER_KINDS, build_realizer
 from strategies.offline.base import parse_params
 from strategies.types import Realization, RealizeRequest
-
-OPENAI_CONF = Path(__file__).resolve().parent.parent / "conf" / "realizer" / "openai.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,49 +87,25 @@ def realize_one(args: argparse.Namespace, catalog: Catalog) -> Realization:
         seed=args.seed,
     )
     try:
+        realizer.check_task(task)
         return realizer.realize(request)
     finally:
-        close = getattr(realizer, "close", None)
-        if close:
-            close()
+        realizer.close()
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The openai realizer's options given on the command line; the rest keep the
+    `OpenAIConfig` defaults."""
     if args.realizer != "openai":
         return {}
-    options = _openai_defaults()
-    overrides = {"base_url": args.base_url, "model": args.model, "cache": args.cache}
-    options.update({k: v for k, v in overrides.items() if v is not None})
-    return options
-
-
-def _openai_defaults() -> dict[str, Any]:
-    """conf/realizer/openai.yaml with its ${oc.env:...} defaults resolved."""
-    if not OPENAI_CONF.is_file():
-        return {}
-    from omegaconf import OmegaConf
-
-    conf = OmegaConf.to_container(OmegaConf.load(OPENAI_CONF), resolve=True)
-    return dict(conf) if isinstance(conf, dict) else {}
-
-
-def local_gpu_facts() -> GpuFacts:
-    """What the local CUDA device reports about itself (no measurement); unknown without one."""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return GpuFacts()
-        p = torch.cuda.get_device_properties(0)
-        return GpuFacts(
-            name=p.name,
-            sm_count=p.multi_processor_count,
-            l2_bytes=getattr(p, "L2_cache_size", 0),
-            smem_per_block_bytes=getattr(p, "shared_memory_per_block_optin", 0),
-            compute_capability=f"{p.major}.{p.minor}",
-        )
-    except Exception:  # a broken driver must not stop prompt building
-        return GpuFacts()
+    given = {
+        "base_url": args.base_url,
+        "model": args.model,
+        "api_key_env": args.api_key_env,
+        "cache": args.cache,
+        "cache_dir": args.cache_dir,
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def print_catalog(catalog: Catalog, kind: str | None = None) -> None:
@@ -168,10 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", help="size preset or k=v,... for the task")
     p.add_argument("--seed", type=int, default=0, help="sample index (keys the response cache)")
     p.add_argument("--catalog", type=Path, help="another catalog YAML file")
-    llm = p.add_argument_group("openai realizer (defaults: conf/realizer/openai.yaml)")
-    llm.add_argument("--base-url", help="endpoint (env OPENAI_BASE_URL)")
-    llm.add_argument("--model", help="model name (env OPENAI_MODEL)")
-    llm.add_argument("--cache", choices=("off", "read_write", "replay"), help="response cache mode")
+    llm = p.add_argument_group("openai realizer (unset: strategies.openai_realizer.OpenAIConfig)")
+    env = os.environ.get
+    llm.add_argument("--base-url", default=env("OPENAI_BASE_URL"), help="endpoint (env OPENAI_BASE_URL)")
+    llm.add_argument("--model", default=env("OPENAI_MODEL"), help="model name (env OPENAI_MODEL)")
+    llm.add_argument("--api-key-env", help="variable holding the API key (default OPENAI_API_KEY)")
+    llm.add_argument("--cache", choices=CACHE_MODES, help="response cache mode (default read_write)")
+    llm.add_argument("--cache-dir", help="response cache folder (default .cache/llm)")
     return p
 
 

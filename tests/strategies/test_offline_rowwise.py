@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.tasks import Task, exec_module, load_task
 from strategies.catalog import load_catalog
 from strategies.offline.base import generators, parse_params, render_module, strategy_name
@@ -319,11 +320,7 @@ def test_kernels_accept_other_sizes() -> None:
 # ---------------------------------------------------------------- through the harness
 
 
-def _worker_evaluator() -> Any:
-    try:
-        from profiling.evaluator import EvalSettings, WorkerEvaluator
-    except ImportError:
-        pytest.skip("profiling.evaluator is not available yet")
+def _worker_evaluator() -> WorkerEvaluator:
     return WorkerEvaluator(EvalSettings(device="interpret", trials=1))
 
 

@@ -82,7 +82,6 @@ def test_openai_reply_without_code_exits_1(tmp_path):
 
 
 def test_offline_realize_writes_a_candidate(tmp_path):
-    pytest.importorskip("strategies.offline.realizer")
     first = tmp_path / "first.py"
     out = cli("--task", "softmax", "--size", "smoke", "--strategy", "tiling/rows_per_program",
               "--out", str(first))
