@@ -51,6 +51,14 @@ class Member:
     def runtime_ms(self) -> float | None:
         return self.measurement.runtime_ms if self.measurement.ok else None
 
+    @property
+    def speedup(self) -> float | None:
+        """`Measurement.speedup` (reference time / this kernel's time, interleaved in one
+        worker); exactly 1.0 for the reference itself, None when not correct."""
+        if self.id == REFERENCE_ID:
+            return 1.0
+        return self.measurement.speedup if self.measurement.ok else None
+
 
 class Clusterer(Protocol):
     """Assigns a measured kernel to a cluster (an int, stable for the run)."""
@@ -106,7 +114,7 @@ class Frontier:
         member = Member(candidate, measurement, cluster, iteration, source_hash(candidate.source))
         self._members[member.id] = member
         self._by_hash.setdefault(member.hash, member)
-        if member.runtime_ms is not None:
+        if member.speedup is not None:
             if _faster(member, self._best.get(cluster)):
                 self._best[cluster] = member
             if _faster(member, self._global_best):
@@ -118,21 +126,22 @@ class Frontier:
         return tuple(sorted(self._best))
 
     def best(self, cluster: int | None = None) -> Member | None:
-        """Fastest correct kernel (the reference included) overall, or in `cluster`."""
+        """Fastest correct kernel (highest `Member.speedup`, the reference included)
+        overall, or in `cluster`."""
         return self._global_best if cluster is None else self._best.get(cluster)
 
     def ranked(self, cluster: int | None = None, *, kernels_only: bool = False) -> list[Member]:
-        """Correct kernels, fastest first (overall, or in `cluster`); ``kernels_only``
+        """Correct kernels, fastest (highest speedup) first, overall or in `cluster`; ``kernels_only``
         leaves the reference program out (it is not a kernel to edit)."""
         pool = [
             m
             for m in self._members.values()
-            if m.runtime_ms is not None
+            if m.speedup is not None
             and (cluster is None or m.cluster == cluster)
             and not (kernels_only and m.id == REFERENCE_ID)
         ]
-        return sorted(pool, key=lambda m: (m.runtime_ms, m.iteration))
+        return sorted(pool, key=lambda m: (-m.speedup, m.iteration))  # type: ignore[operator]
 
 
 def _faster(member: Member, current: Member | None) -> bool:
-    return current is None or member.runtime_ms < current.runtime_ms  # type: ignore[operator]
+    return current is None or member.speedup > current.speedup  # type: ignore[operator]

@@ -6,7 +6,8 @@ The policy's `ParentRule` names the pool: the best kernels of the arm's cluster
 there is one. A kernel is a parent only if the realizer can still make something new
 of it with the arm's strategy: ``can_realize`` agrees, and a ``deterministic``
 realizer has not been given that (parent, strategy) pair before. The fastest such
-kernel within ``slack`` of the pool's best wins, so a search stuck at a local optimum
+kernel within ``slack`` of the pool's best wins (kernels compare by
+`Member.speedup`, never by medians of different evaluations), so a search stuck at a local optimum
 goes on from the runners-up, and an arm no kernel can serve is left out. A realizer
 that samples and accepts every request always refines the best kernel.
 """
@@ -31,8 +32,8 @@ def ranked(frontier: Frontier, rule: ParentRule, cluster: int, slack: float) -> 
     pool = frontier.ranked(cluster if rule is ParentRule.CLUSTER_BEST else None, kernels_only=True)
     if not pool:
         return [reference]
-    limit = (pool[0].runtime_ms or 0.0) * (1.0 + slack)
-    return [p for p in pool if (p.runtime_ms or 0.0) <= limit]
+    floor = (pool[0].speedup or 0.0) / (1.0 + slack)  # at most (1 + slack) times slower
+    return [p for p in pool if (p.speedup or 0.0) >= floor]
 
 
 def parents(

@@ -92,7 +92,7 @@ class Recorder:
             speedup=m.speedup if ok and m is not None else None,
             reward=float(reward),
             best_id=best.id,
-            best_speedup=best.measurement.speedup or 1.0,
+            best_speedup=best.speedup or 1.0,
             best_runtime_ms=float(best.runtime_ms or 0.0),
             tokens_prompt=(prev.tokens_prompt if prev else 0) + cost.prompt_tokens,
             tokens_completion=(prev.tokens_completion if prev else 0) + cost.completion_tokens,

@@ -139,7 +139,7 @@ class TuneResult:
     def best_speedup(self) -> float:
         """The best kernel's `Measurement.speedup` (reference time / its time, timed
         interleaved in the same worker); 1.0 when the reference is the best."""
-        return self.best.measurement.speedup or 1.0
+        return self.best.speedup or 1.0
 
     def by_strategy(self) -> dict[str, ArmSummary]:
         return summarize(self.records, key=lambda a: a.strategy)

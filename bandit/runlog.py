@@ -73,7 +73,7 @@ def candidate_dict(member: Member) -> dict[str, Any]:
         "status": str(m.status),
         "error": m.error,
         "runtime_ms": m.runtime_ms,
-        "speedup": m.speedup if m.ok else None,
+        "speedup": member.speedup,
         "cost": asdict(c.cost),
         "params": dict(c.params),
         "measurement": m.to_dict(),

@@ -221,9 +221,7 @@ class Tuner:
             self.recorder.kernel(self.frontier.add(cand, m, proposal.iteration))
         m = outcome.measurement
         ok = m is not None and m.ok
-        r = self.settings.reward(
-            proposal.parent.measurement.speedup, m.speedup if m is not None else None, ok
-        )
+        r = self.settings.reward(proposal.parent.speedup, m.speedup if m is not None else None, ok)
         self.policy.tell(proposal.arm, r)
         self._tried.add((proposal.parent.id, proposal.arm.strategy))
         best = self.frontier.best() or self.reference
