@@ -17,8 +17,6 @@ from experiments.settings import TOP_LEVEL, TrackingSettings, TuneSettings
 from profiling.evaluator import EvalSettings
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-# the tune app times torch.compile by default; the library default is still off (to align)
-TUNE_ONLY = {"baseline_compile"}
 
 
 def load(group: str, option: str) -> dict:
@@ -43,7 +41,7 @@ def test_device_presets_are_eval_settings(option):
     if option != "interpret":  # the interpreter preset deliberately differs
         default = asdict(EvalSettings())
         for key, value in section.items():
-            if key != "name" and key not in TUNE_ONLY:
+            if key != "name":
                 want = list(default[key]) if isinstance(default[key], tuple) else default[key]
                 assert value == want, f"conf/device/{option}.yaml {key}"
 
