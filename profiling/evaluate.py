@@ -12,7 +12,6 @@ error (missing file, no ``ModelNew``, unknown task or size, no GPU for
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from profiling.channel import finite_or_none
 from profiling.errors import UserError
 from profiling.evaluator import EvalSettings, WorkerEvaluator, WorkerStartError, resolve_device
 from profiling.measurement import Measurement
-from profiling.tasks import Task, TaskError, load_task, parse_python
+from profiling.tasks import Task, TaskError, load_task, module_defines_model_new, parse_python
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,18 +60,7 @@ def defines_model_new(source: str) -> bool | None:
         tree = parse_python(source)
     except (SyntaxError, ValueError):
         return None
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name == "ModelNew":
-            return True
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == "ModelNew" for t in targets):
-                return True
-        if isinstance(node, ast.Import | ast.ImportFrom) and any(
-            (a.asname or a.name) == "ModelNew" for a in node.names
-        ):
-            return True
-    return False
+    return module_defines_model_new(tree)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Task, str, EvalSettings]:

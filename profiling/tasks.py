@@ -53,6 +53,22 @@ def parse_python(source: str, filename: str = "<unknown>") -> ast.Module:
         return ast.parse(source, filename=filename)
 
 
+def module_defines_model_new(tree: ast.Module) -> bool:
+    """Whether a module binds ``ModelNew`` at top level (class, def, assignment or import)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name == "ModelNew":
+            return True
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "ModelNew" for t in targets):
+                return True
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            (a.asname or a.name) == "ModelNew" for a in node.names
+        ):
+            return True
+    return False
+
+
 class TaskError(ValueError):
     """A user-caused problem with a task: missing file, bad size, not KernelBench."""
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from profiling.errors import trim
 from strategies.errors import CatalogError
 from strategies.types import FAMILIES, RESOURCES, Strategy
 
@@ -78,7 +79,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     except OSError as e:
         raise CatalogError(f"cannot read strategy catalog {path}: {e.strerror or e}") from e
     except yaml.YAMLError as e:
-        raise CatalogError(f"{path.name}: not valid YAML: {_one_line(str(e))}") from e
+        raise CatalogError(f"{path.name}: not valid YAML: {trim(str(e))}") from e
     return parse_catalog(data, source=path.name)
 
 
@@ -157,7 +158,3 @@ def _strategy(entry: Any, where: str, kinds: tuple[str, ...]) -> Strategy:
         applies_to=tuple(applies_to),
         target=target,
     )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import openai
 
+from profiling.errors import trim
 from strategies.cache import CachedReply
 from strategies.errors import RealizerError
 
@@ -103,7 +104,7 @@ class ChatClient:
             except openai.APITimeoutError:
                 error = f"no reply within {s.timeout_s:g} s"
             except openai.APIConnectionError as e:
-                error = f"cannot reach {s.base_url}: {_one_line(str(e.__cause__ or e))}"
+                error = f"cannot reach {s.base_url}: {trim(str(e.__cause__ or e), 300)}"
                 if attempts > s.max_retries:
                     raise RealizerError(error) from None
             except openai.APIStatusError as e:
@@ -113,7 +114,7 @@ class ChatClient:
                     break  # a bad request: retrying would get the same answer
                 wait = _retry_after(e)
             except (ValueError, TypeError, AttributeError, IndexError) as e:
-                error = f"malformed reply from {s.base_url}: {_one_line(str(e))}"
+                error = f"malformed reply from {s.base_url}: {trim(str(e), 300)}"
             if attempts > s.max_retries:
                 break
             backoff = min(s.backoff_s * 2 ** (attempts - 1), s.backoff_max_s)
@@ -161,8 +162,8 @@ def _server_message(e: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and inner.get("message"):
-            return _one_line(str(inner["message"]))
-    return _one_line(e.message)
+            return trim(str(inner["message"]), 300)
+    return trim(e.message, 300)
 
 
 def _retry_after(e: openai.APIStatusError) -> float | None:
@@ -171,8 +172,3 @@ def _retry_after(e: openai.APIStatusError) -> float | None:
         return max(0.0, float(value)) if value else None
     except (ValueError, AttributeError):
         return None
-
-
-def _one_line(text: str, cap: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= cap else line[: cap - 3] + "..."

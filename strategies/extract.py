@@ -15,7 +15,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from profiling.tasks import parse_python
+from profiling.tasks import module_defines_model_new, parse_python
 
 # top-level modules a candidate may import
 ALLOWED_IMPORTS = frozenset(
@@ -130,7 +130,7 @@ def static_check(source: str) -> list[str]:
     except SyntaxError as e:
         return [f"code does not parse: {e.msg} (line {e.lineno})"]
     problems: list[str] = []
-    if not any(isinstance(n, ast.ClassDef) and n.name == "ModelNew" for n in tree.body):
+    if not module_defines_model_new(tree):
         problems.append("code does not define a top-level class ModelNew")
     for node in ast.walk(tree):
         problem = _node_problem(node)
