@@ -14,11 +14,13 @@ from typing import Any
 
 from bandit.arms import Arm
 from bandit.frontier import Member, source_hash
+from profiling.errors import trim
 from profiling.measurement import Measurement, Status
 from strategies.errors import RealizerError
 from strategies.types import Candidate, Realization, RealizationCost, Realizer, RealizeRequest
 
 REPAIRABLE = frozenset({Status.COMPILE_ERROR, Status.RUNTIME_ERROR})
+ERROR_CHARS = 300  # an iteration record's error text
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def attempt(
     real = realizer.realize(req)
     cost = real.cost
     if real.source is None:
-        return Attempt((), None, None, cost, error=_short(real.error or "no source"))
+        return Attempt((), None, None, cost, error=trim(real.error or "no source", ERROR_CHARS))
     base_id = f"c{proposal.iteration}"
     measured: list[tuple[Candidate, Measurement]] = []
     seen: dict[str, tuple[str, Measurement]] = {}
@@ -99,9 +101,5 @@ def attempt(
             break
         source, step_cost = rep.source, rep.cost
         params = rep.params or params
-    return Attempt(tuple(measured), final_id, m, cost, dup, turn, _short(error), fatal)
+    return Attempt(tuple(measured), final_id, m, cost, dup, turn, trim(error, ERROR_CHARS), fatal)
 
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
