@@ -32,6 +32,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m profiling.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", required=True, help="bundled task name or path to a KernelBench file")
+    p.add_argument(
+        "--tasks-dir", type=Path, help="folder of bundled tasks that --task names (default experiments/tasks)"
+    )
     p.add_argument("--candidate", required=True, help="Python file defining ModelNew")
     p.add_argument("--device", default="auto", choices=("cuda", "interpret", "auto"))
     p.add_argument("--size", default=None, help="size preset or k=v,... (default: the file's own)")
@@ -68,7 +71,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Task, str, EvalSettings]:
         raise UserError("--trials must be at least 1")
     if args.timeout <= 0:
         raise UserError("--timeout must be positive")
-    task = load_task(args.task, args.size)
+    task = load_task(args.task, args.size, tasks_dir=args.tasks_dir)
     for spec in args.extra_size:
         task.with_size(spec)  # validate now: a bad spec is a user error
     path = Path(args.candidate)

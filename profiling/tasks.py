@@ -37,6 +37,9 @@ from profiling import constants as consts_mod
 from profiling.constants import Constant
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where bare task names are looked up when the caller gives no ``tasks_dir``. The
+# bundled tasks belong to `experiments`, which passes its folder explicitly; this
+# default only keeps older callers (the benchmark scripts) working until they do.
 BUNDLED_TASKS_DIR = PROJECT_ROOT / "experiments" / "tasks"
 
 
@@ -122,11 +125,15 @@ class Task:
         return cls(**d)
 
 
-def bundled_task_names(tasks_dir: Path = BUNDLED_TASKS_DIR) -> list[str]:
+def bundled_task_names(tasks_dir: Path | None = None) -> list[str]:
+    """Task names in ``tasks_dir`` (files ``<name>.py``)."""
+    tasks_dir = tasks_dir or BUNDLED_TASKS_DIR
     return sorted(p.stem for p in tasks_dir.glob("*.py") if not p.name.startswith("_"))
 
 
-def find_task_file(name_or_path: str, tasks_dir: Path = BUNDLED_TASKS_DIR) -> Path:
+def find_task_file(name_or_path: str, tasks_dir: Path | None = None) -> Path:
+    """A path as given, or a bare name looked up in ``tasks_dir``."""
+    tasks_dir = tasks_dir or BUNDLED_TASKS_DIR
     p = Path(name_or_path).expanduser()
     if p.suffix == ".py" or "/" in name_or_path:
         if not p.is_file():
@@ -140,7 +147,7 @@ def find_task_file(name_or_path: str, tasks_dir: Path = BUNDLED_TASKS_DIR) -> Pa
 
 
 def load_task(
-    name_or_path: str, size: str | None = None, tasks_dir: Path = BUNDLED_TASKS_DIR
+    name_or_path: str, size: str | None = None, tasks_dir: Path | None = None
 ) -> Task:
     """Load a task by bundled name or file path, at a size (preset or ``k=v,...``)."""
     path = find_task_file(name_or_path, tasks_dir)

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         catalog = load_catalog(args.catalog)
         if args.list:
-            print_catalog(catalog, kind=load_task(args.task).kind if args.task else None)
+            kind = load_task(args.task, tasks_dir=args.tasks_dir).kind if args.task else None
+            print_catalog(catalog, kind=kind)
             return 0
         if not args.task or not args.strategy:
             raise RealizerError("give --task and --strategy (or --list)")
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def realize_one(args: argparse.Namespace, catalog: Catalog) -> Realization:
-    task = load_task(args.task, size=args.size)
+    task = load_task(args.task, size=args.size, tasks_dir=args.tasks_dir)
     try:
         strategy = catalog.get(args.strategy)
     except KeyError as e:
@@ -136,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list", action="store_true", help="print the strategy catalog (for --task's kind)")
     p.add_argument("--task", help="bundled task name or path to a KernelBench file")
+    p.add_argument(
+        "--tasks-dir", type=Path, help="folder of bundled tasks that --task names (default experiments/tasks)"
+    )
     p.add_argument("--strategy", help="strategy id, family/name (see --list)")
     p.add_argument("--realizer", choices=REALIZER_KINDS, default="offline")
     p.add_argument("--parent", help="the kernel to refine (default: the task's reference)")

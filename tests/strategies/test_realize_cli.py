@@ -93,3 +93,12 @@ def test_offline_realize_writes_a_candidate(tmp_path):
               "--parent", str(first))
     assert out.returncode == 0, out.stderr
     assert out.stdout != source and "class ModelNew" in out.stdout
+
+
+def test_tasks_dir_names_another_task_folder(tmp_path):
+    (tmp_path / "my_softmax.py").write_text((ROOT / "experiments" / "tasks" / "softmax.py").read_text())
+    out = cli("--list", "--task", "my_softmax", "--tasks-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "for softmax" in out.stdout  # KIND comes from the file, not its name
+    out = cli("--list", "--task", "softmax", "--tasks-dir", str(tmp_path))
+    assert out.returncode == 2 and "unknown task 'softmax' (bundled tasks: my_softmax)" in out.stderr
