@@ -1,13 +1,16 @@
-"""Evaluation harness: tasks, the isolated worker, correctness, timing, guards.
+"""Evaluation harness: tasks, the isolated worker, correctness, timing, roofline, guards.
 
-The public surface (see ``.notes/API.md``)::
+The public surface::
 
     from profiling import EvalSettings, WorkerEvaluator, load_task, reference_candidate_source
 
     with WorkerEvaluator(EvalSettings(device="auto")) as ev:
-        task = load_task("softmax", "smoke")
+        task = load_task("softmax", "smoke", tasks_dir=Path("experiments/tasks"))
         m = ev.evaluate(task, reference_candidate_source(task))
 
+Every evaluator follows the `Evaluator` protocol and passes the kit in
+:mod:`profiling.testing`. Hardware counters (``Measurement.counters``) are not
+collected yet; the harness's own observations are ``Measurement.diagnostics``.
 Importing this package does not import torch; the worker process does.
 """
 
@@ -20,14 +23,23 @@ from profiling.evaluator import (
     resolve_device,
 )
 from profiling.hardware import GpuFacts
-from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.measurement import (
+    HarnessDiagnostics,
+    Measurement,
+    RooflineFloor,
+    ShapeResult,
+    Status,
+    Timing,
+)
 from profiling.tasks import Task, TaskError, load_task
 
 __all__ = [
     "EvalSettings",
     "Evaluator",
     "GpuFacts",
+    "HarnessDiagnostics",
     "Measurement",
+    "RooflineFloor",
     "ShapeResult",
     "Status",
     "Task",

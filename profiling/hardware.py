@@ -22,7 +22,7 @@ _CACHE_VERSION = 1
 
 @dataclass(frozen=True)
 class GpuFacts:
-    """Facts about the target GPU quoted in prompts and used for pruning."""
+    """Facts about the target GPU, quoted in prompts and used for the roofline floor."""
 
     name: str = "unknown"
     sm_count: int = 0

@@ -1,5 +1,8 @@
 """Strategies: the catalog of optimizations, prompts, and realizers that apply them.
 
+Every realizer follows the `Realizer` protocol (optional parts defaulted by
+`BaseRealizer`) and passes the kit in :mod:`strategies.testing`.
+
 The OpenAI realizer is imported lazily (``strategies.OpenAIRealizer``) so that
 importing the package never pulls in the ``openai`` SDK.
 """
@@ -14,6 +17,7 @@ from strategies.factory import build_realizer
 from strategies.types import (
     FAMILIES,
     RESOURCES,
+    BaseRealizer,
     Candidate,
     Realization,
     RealizationCost,
@@ -25,6 +29,7 @@ from strategies.types import (
 __all__ = [
     "FAMILIES",
     "RESOURCES",
+    "BaseRealizer",
     "Candidate",
     "Catalog",
     "CatalogError",

@@ -1,4 +1,4 @@
-"""Build a realizer from its config section (``conf/realizer/<kind>.yaml`` as a plain dict)."""
+"""Build a realizer from its kind and options (the resolved realizer config section)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,9 @@ from strategies.types import BaseRealizer, Realization, RealizationCost, Realize
 
 @dataclass(frozen=True)
 class OpenAIConfig:
-    """``conf/realizer/openai.yaml`` minus ``name``; see that file for the meaning of each field."""
+    """Settings of the OpenAI-compatible realizer; these defaults are the defaults
+    (``conf/realizer/openai.yaml`` mirrors them and documents each field). Repair
+    turns are the tuner's setting, not the realizer's: `repair` answers one turn."""
 
     base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-4.1"
