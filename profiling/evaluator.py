@@ -33,7 +33,7 @@ from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
 from profiling.measurement import Measurement, Status
-from profiling.tasks import PROJECT_ROOT, Task
+from profiling.tasks import PROJECT_ROOT, SOURCE_DIR_ENV, Task
 
 STARTUP_TIMEOUT_S = 300.0  # importing torch + measuring GPU facts once; not charged to candidates
 MAX_LOG_BYTES = 16 << 20  # the worker's stdout/stderr log is truncated beyond this
@@ -123,7 +123,7 @@ class _Worker:
         self.scratch = tempfile.mkdtemp(prefix="kb-worker-")
         self.log_path = Path(self.scratch) / "worker.log"
         parent_sock, child_sock = socket.socketpair()
-        env = self._env(device, extra_env or {})
+        env = self._env(device, extra_env or {}, self.scratch)
         with open(self.log_path, "ab") as log:  # append mode: the parent may truncate it
             try:
                 self.proc = subprocess.Popen(
@@ -161,8 +161,10 @@ class _Worker:
         self.facts = GpuFacts.from_dict(hello.get("facts", {}))
 
     @staticmethod
-    def _env(device: str, extra: Mapping[str, str]) -> dict[str, str]:
+    def _env(device: str, extra: Mapping[str, str], scratch: str) -> dict[str, str]:
         set_vars = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **safe_env(extra)}
+        # candidate sources are written into the scratch folder, removed with the worker
+        set_vars[SOURCE_DIR_ENV] = str(Path(scratch) / "src")
         pypath = os.environ.get("PYTHONPATH", "")
         set_vars["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")
         if device == "interpret":

@@ -37,6 +37,9 @@ from profiling import constants as consts_mod
 from profiling.constants import Constant
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# where exec_module writes sources it has no file for (the evaluation worker points it
+# at its scratch folder, removed with the worker); default: a folder in the temp dir
+SOURCE_DIR_ENV = "KB_SOURCE_DIR"
 # Where bare task names are looked up when the caller gives no ``tasks_dir``. The
 # bundled tasks belong to `experiments`, which passes its folder explicitly; this
 # default only keeps older callers (the benchmark scripts) working until they do.
@@ -260,12 +263,16 @@ def exec_module(source: str, name: str, filename: str | None = None) -> types.Mo
 
     The source is written to a content-addressed file first (unless ``filename``
     names an existing file with exactly this text) so that ``inspect.getsource``
-    works: Triton's ``@jit`` needs it, in the interpreter too.
+    works: Triton's ``@jit`` needs it, in the interpreter too. The file goes to
+    ``$KB_SOURCE_DIR`` when set (the worker's scratch folder), else to a folder in
+    the temp dir.
     """
     path = Path(filename) if filename else None
     if path is None or not path.is_file() or path.read_text() != source:
         digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-        folder = Path(tempfile.gettempdir()) / "kernel-bandit-src"
+        folder = Path(
+            os.environ.get(SOURCE_DIR_ENV) or Path(tempfile.gettempdir()) / "kernel-bandit-src"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}_{digest}.py"
         if not path.is_file():

@@ -188,3 +188,22 @@ def test_in_place_reference_requires_the_same_input_update(interp_ev):
     pure = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x)\n"
     m = interp_ev.evaluate(t, pure)
     assert m.status is Status.INCORRECT and "in-place reference" in m.error
+
+
+def test_candidate_sources_live_in_the_worker_scratch_and_go_with_it(tmp_path, monkeypatch):
+    # a shared temp dir that would collect the files if the worker wrote there
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv("KB_SOURCE_DIR", raising=False)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    settings = EvalSettings(device="interpret", trials=1, timeout_s=60)
+    with WorkerEvaluator(settings) as ev:
+        m = ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+        assert m.status is Status.OK, m.error
+        scratch = [p for p in tmp_path.iterdir() if p.name.startswith("kb-worker-")]
+        assert len(scratch) == 1
+        written = list((scratch[0] / "src").glob("*.py"))
+        assert any("ModelNew" in p.read_text() for p in written)
+    assert not (tmp_path / "kernel-bandit-src").exists()
+    assert not scratch[0].exists()
