@@ -2,12 +2,20 @@
 
 - start: the resolved config (flattened) as params; tags task, policy, realizer,
   realizer_model, gpu, device, git_revision;
-- every iteration: reward, best_speedup, best_runtime_ms and the cumulative
-  tokens_prompt, tokens_completion, cost_usd (step = iteration), batched;
-- end: per-strategy and per-family pulls, mean reward, tokens and USD
-  (``arm.<family>.<name>.pulls``, ``family.<family>.pulls``, ...); the run
-  directory's best_kernel.py, candidates.jsonl, config.yaml and figures as artifacts
-  (asked of the `RunDirWriter` itself, so the observers' order does not matter).
+- every iteration (step = iteration), batched: the headline curves reward,
+  best_speedup, best_runtime_ms and the cumulative tokens_prompt,
+  tokens_completion, cost_usd; and the pulled arm's running pulls, mean reward,
+  tokens and USD per strategy and per family (``arm/<family>/<name>/pulls``,
+  ``family/<family>/pulls``, ...: MLflow draws keys with a ``/`` in their own
+  chart sections, after the headline curves);
+- end: the final per-arm values again at the last step; the run directory's
+  files as artifacts (asked of the `RunDirWriter` itself, so the observers' order
+  does not matter): best kernel and candidate, candidates.jsonl, runlog.jsonl,
+  report.html, tune.log, config.yaml and figures.
+
+The experiment is tagged ``mlflow.experimentKind=custom_model_development`` so
+MLflow 3 treats it as a training experiment (runs and charts), not a GenAI one
+(traces); `ui_url` gives the page that opens on the runs in any MLflow 3 UI.
 
 Every MLflow call is guarded: the first failure (unwritable store, server down)
 is reported once as a warning, tracking switches itself off, tuning goes on.
@@ -25,13 +33,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bandit.records import IterationRecord, RunStart, TuneResult
+from bandit.records import ArmSummary, IterationRecord, RunStart, TuneResult
 from experiments.report import FIGURES, RunDirWriter
 from experiments.settings import TrackingSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = "mlflow_run.json"
 CONFIG = "config.yaml"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"  # MLflow 3: a training experiment, not GenAI
 _MAX_PARAM = 6000
 _BATCH = 100
 
@@ -65,20 +75,32 @@ def iteration_metrics(r: IterationRecord) -> dict[str, float]:
     return m
 
 
+def summary_metrics(base: str, s: ArmSummary) -> dict[str, float]:
+    return {
+        f"{base}/pulls": float(s.pulls),
+        f"{base}/mean_reward": s.mean_reward,
+        f"{base}/tokens": float(s.tokens),
+        f"{base}/usd": s.usd,
+    }
+
+
 def arm_metrics(result: TuneResult) -> dict[str, float]:
-    """Per strategy (``arm.<family>.<name>.*``) and per family (``family.<family>.*``)."""
+    """Per strategy (``arm/<family>/<name>/*``) and per family (``family/<family>/*``)."""
     out: dict[str, float] = {}
-    for prefix, table in (
-        ("arm.", result.by_strategy()),
-        ("family.", result.by_family()),
-    ):
+    for prefix, table in (("arm/", result.by_strategy()), ("family/", result.by_family())):
         for key, s in table.items():
-            base = prefix + str(key).replace("/", ".")
-            out[f"{base}.pulls"] = float(s.pulls)
-            out[f"{base}.mean_reward"] = s.mean_reward
-            out[f"{base}.tokens"] = float(s.tokens)
-            out[f"{base}.usd"] = s.usd
+            out.update(summary_metrics(prefix + str(key), s))
     return out
+
+
+def ui_url(
+    experiment_id: str, run_id: str | None = None, base: str = "http://127.0.0.1:5000"
+) -> str:
+    """The MLflow UI page of an experiment's runs (or of one run's charts); the
+    ``workflowType`` parameter makes MLflow 3.x show training runs, not GenAI traces."""
+    page = f"{base}/#/experiments/{experiment_id}"
+    page += f"/runs/{run_id}/model-metrics" if run_id else "/runs"
+    return page + "?workflowType=machine_learning"
 
 
 class MlflowTracker:
@@ -103,6 +125,7 @@ class MlflowTracker:
         self._pending: list[Any] = []
         self._last_flush = 0.0
         self._skip_upto = 0  # iterations already in the MLflow run (on resume)
+        self._arms: dict[str, ArmSummary] = {}  # running per-strategy / per-family totals
         self.failed: str | None = None
 
     # -- guard -------------------------------------------------------------------------
@@ -169,13 +192,19 @@ class MlflowTracker:
     def _experiment(self, client: Any) -> str:
         exp = client.get_experiment_by_name(self.settings.experiment)
         if exp is not None:
+            if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return str(exp.experiment_id)
         location = None
         uri = self.settings.uri or ""
         if uri.startswith("sqlite:///"):  # artifacts next to the database, not in cwd
             location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
         try:
-            return str(client.create_experiment(self.settings.experiment, location))
+            return str(
+                client.create_experiment(
+                    self.settings.experiment, location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
+            )
         except Exception:  # created meanwhile by a parallel job
             exp = client.get_experiment_by_name(self.settings.experiment)
             if exp is None:
@@ -206,14 +235,18 @@ class MlflowTracker:
             self._client.log_batch(self.run_id, params=chunk)
 
     def _add(self, r: IterationRecord, flush: bool) -> None:
+        keys = (f"arm/{r.arm.strategy}", f"family/{r.arm.family}")
+        for key in keys:  # running totals count restored iterations too
+            self._arms[key] = self._arms.get(key, ArmSummary()).add(r)
         if r.iteration <= self._skip_upto:
             return
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        self._pending.extend(
-            Metric(k, float(v), ts, r.iteration) for k, v in iteration_metrics(r).items()
-        )
+        values = iteration_metrics(r)
+        for key in keys:
+            values.update(summary_metrics(key, self._arms[key]))
+        self._pending.extend(Metric(k, float(v), ts, r.iteration) for k, v in values.items())
         if flush or time.monotonic() - self._last_flush >= self.flush_s:
             self._flush()
 

@@ -72,12 +72,27 @@ def test_run_lands_in_mlflow(tmp_path, store):
     assert r.data.metrics == {**r.data.metrics, **arm_metrics(result)}
     by_strategy = result.by_strategy()
     total = sum(
-        v for k, v in r.data.metrics.items() if k.startswith("arm.") and k.endswith(".tokens")
+        v for k, v in r.data.metrics.items() if k.startswith("arm/") and k.endswith("/tokens")
     )
     assert total == sum(s.tokens for s in by_strategy.values()) == 6 * 140
-    assert any(k.startswith("family.tiling.") for k in r.data.metrics)
+    assert any(k.startswith("family/tiling/") for k in r.data.metrics)
+    # per-arm metrics are curves: one point per iteration that pulled the arm, running totals
+    for rec in result.records:
+        so_far = result.records[: rec.iteration]
+        want = sum(1 for x in so_far if x.arm.strategy == rec.arm.strategy)
+        key = f"arm/{rec.arm.strategy}/pulls"
+        hist = {m.step: m.value for m in client.get_metric_history(tracker.run_id, key)}
+        assert hist[rec.iteration] == want
+    fam_steps = set()
+    for fam in result.by_family():
+        fam_steps |= {
+            m.step for m in client.get_metric_history(tracker.run_id, f"family/{fam}/pulls")
+        }
+    assert fam_steps == {1, 2, 3, 4, 5, 6}
+    exp = client.get_experiment(r.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     names = {a.path for a in client.list_artifacts(tracker.run_id)}
-    assert {"best_kernel.py", "candidates.jsonl", "config.yaml", "figures"} <= names
+    assert {"best_kernel.py", "candidates.jsonl", "config.yaml", "runlog.jsonl", "figures"} <= names
     figs = {a.path for a in client.list_artifacts(tracker.run_id, "figures")}
     assert figs == {"figures/reward.png", "figures/cost_per_arm.png"}
     assert (
