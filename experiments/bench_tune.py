@@ -1,11 +1,16 @@
 """Tune every bundled task and print one table: what the whole product achieves.
 
     python -m experiments.bench_tune [--tasks a,b] [--iterations 40] [--policy hucb]
-        [--device cuda] [--out runs/bench_tune] [--json-out table.json] [-- extra overrides]
+        [--realizer offline] [--seed 0] [--device cuda] [--out runs/bench_tune/<now>]
+        [--json-out table.json] [-- extra overrides]
 
 Each task is one ``experiments.tune`` run (a subprocess, so a crash in one task
-does not end the benchmark) into ``<out>/<task>``, all in one MLflow experiment
-(``<out>/mlflow.db``). The table reads the run directories back:
+does not end the benchmark) into its own folder
+``<out>/<task>-<policy>-s<seed>-<realizer>``, all in one MLflow experiment
+(``<out>/mlflow.db``). ``--out`` defaults to a new timestamped folder; a run
+folder that already exists is never reused or read as this run's result (the
+row says so and the benchmark fails), and a run that exits non-zero is reported
+as failed whatever files it left. The table reads the run directories back:
 
 - eager / compile ms: the reference and ``torch.compile(reference)`` as timed by
   the harness in the first evaluation;
@@ -36,23 +41,46 @@ from experiments import TASKS_DIR
 from profiling.tasks import bundled_task_names
 
 
-def run_task(task: str, args: argparse.Namespace, out: Path, extra: list[str]) -> float:
+def run_name(task: str, args: argparse.Namespace) -> str:
+    """One folder per (task, policy, seed, realizer)."""
+    return f"{task}-{args.policy}-s{args.seed}-{args.realizer}"
+
+
+def bench_task(
+    task: str, args: argparse.Namespace, out: Path, extra: list[str], runner: Any = subprocess.run
+) -> dict[str, Any]:
+    """Run one task into a fresh folder and summarize it; never reads an older run."""
+    run_dir = out / run_name(task, args)
+    if run_dir.exists():
+        return {
+            "task": task,
+            "wall_s": 0.0,
+            "run_dir": str(run_dir),
+            "status": f"stale: {run_dir} already exists (use a new --out)",
+        }
     cmd = [
         sys.executable, "-m", "experiments.tune",
-        f"task={task}", f"policy={args.policy}", f"budget.iterations={args.iterations}",
-        f"device={args.device}", f"seed={args.seed}",
+        f"task={task}", f"policy={args.policy}", f"realizer={args.realizer}",
+        f"budget.iterations={args.iterations}", f"device={args.device}", f"seed={args.seed}",
         f"tracking.uri=sqlite:///{(out / 'mlflow.db').resolve()}",
         f"tracking.experiment={args.experiment}",
-        f"hydra.run.dir={out / task}",
+        f"hydra.run.dir={run_dir}", "progress=plain",
         *extra,
     ]  # fmt: skip
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    (out / f"{task}.log").write_text(proc.stdout + proc.stderr)
+    proc = runner(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    (out / f"{run_name(task, args)}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-        Console(stderr=True).print(f"[red]{task}: exit {proc.returncode}: {tail[0]}")
-    return time.perf_counter() - start
+        Console(stderr=True).print(f"{task}: exit {proc.returncode}: {tail[0]}", markup=False)
+        return {
+            "task": task,
+            "wall_s": wall,
+            "run_dir": str(run_dir),
+            "status": f"failed (exit {proc.returncode}): {tail[0]}",
+        }
+    return {**summarize(task, run_dir, wall), "run_dir": str(run_dir)}
 
 
 def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
@@ -119,10 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", default="", help="comma-separated bundled tasks (default: all)")
     p.add_argument("--iterations", type=int, default=40)
     p.add_argument("--policy", default="hucb")
+    p.add_argument("--realizer", default="offline")
     p.add_argument("--device", default="cuda", choices=("cuda", "interpret", "auto"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--experiment", default="bench-tune")
-    p.add_argument("--out", type=Path, default=Path("runs/bench_tune"))
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/bench_tune") / time.strftime("%Y-%m-%d_%H-%M-%S"),
+        help="a new folder per benchmark (default: runs/bench_tune/<now>)",
+    )
     p.add_argument("--json-out", type=Path)
     p.add_argument("--deadline", type=float, default=0.0,
                    help="start no new task after this many seconds (0: no limit)")  # fmt: skip
@@ -142,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.deadline and time.perf_counter() - start > args.deadline:
             Console().print(f"deadline of {args.deadline:.0f} s passed: {task} and later skipped")
             break
-        wall = run_task(task, args, args.out, args.overrides)
-        rows.append(summarize(task, args.out / task, wall))
+        rows.append(bench_task(task, args, args.out, args.overrides))
         Console().print(f"{task}: " + json.dumps(rows[-1]))
         if args.json_out:  # after every task, so a run cut short keeps what it measured
             args.json_out.write_text(json.dumps(rows, indent=2))
