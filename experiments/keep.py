@@ -144,19 +144,25 @@ def size_note(task: Task) -> str:
     return f"{task.size} ({values})"
 
 
-def header(kept: Kept, task: Task, what: str) -> str:
+def fmt_x(v: float) -> str:
+    """A speedup with three significant digits at any scale (0.000017x, not 0.000x)."""
+    return f"{v:.3f}x" if v >= 0.01 else f"{v:.3g}x"
+
+
+def header(kept: Kept, task: Task, what: str, program: str = "") -> str:
     m = kept.member.measurement
     where = m.device or "device"
     timing = " (interpreter time)" if m.timing_kind == "interpreter" else ""
     rt = f"{kept.runtime_ms:.4f} ms" if kept.runtime_ms else "runtime not measured"
     lines = [
         f"# kernel-bandit {what}: {kept.id} ({kept.chain_text})",
-        f"# {kept.speedup:.3f}x over the reference, {rt}{timing} on {where}",
+        f"# {fmt_x(kept.speedup)} over the reference, {rt}{timing} on {where}",
         f"# tuned and measured at task size {size_note(task)}",
     ]
-    if task.overrides:
+    fixed = _assigned(program) & set(task.overrides)
+    if fixed:
         own = constants(task.source)
-        values = ", ".join(f"{k}={own[k]!r}" for k in sorted(task.overrides) if k in own)
+        values = ", ".join(f"{k}={own[k]!r}" for k in sorted(fixed) if k in own)
         lines.append(
             f"# the module constants below are the task's own size ({values}); "
             "timings at that size may differ"
@@ -179,7 +185,8 @@ def write_kept(out: Outcome, task: Task, run_dir: Path) -> dict[str, Path]:
     run_dir = Path(run_dir)
     files: dict[str, Path] = {}
     path = run_dir / BEST_KERNEL
-    path.write_text(header(out.best, task, "best kernel") + program_source(out.best, task))
+    program = program_source(out.best, task)
+    path.write_text(header(out.best, task, "best kernel", program) + program)
     files["best"] = path
     if out.candidate is not None:
         if out.candidate.id == out.best.id:
@@ -187,13 +194,20 @@ def write_kept(out: Outcome, task: Task, run_dir: Path) -> dict[str, Path]:
         else:
             cpath = run_dir / BEST_CANDIDATE
             note = "# (the reference is faster; this is the best correct candidate found)\n"
+            program = program_source(out.candidate, task)
             cpath.write_text(
-                header(out.candidate, task, "best candidate")
-                + note
-                + program_source(out.candidate, task)
+                header(out.candidate, task, "best candidate", program) + note + program
             )
             files["candidate"] = cpath
     return files
+
+
+def _assigned(source: str) -> set[str]:
+    try:
+        tree = parse_python(source)
+    except SyntaxError:
+        return set()
+    return {n for n in map(_assigned_name, tree.body) if n is not None}
 
 
 def _assigned_name(node: ast.stmt) -> str | None:
@@ -222,7 +236,7 @@ def kept_facts(out: Outcome, files: Mapping[str, Path] | None = None) -> list[tu
     else:
         rt = f"{c.runtime_ms:.4f} ms" if c.runtime_ms else "-"
         rows.append(("best candidate", f"{c.id}: {c.chain_text}"))
-        rows.append(("best candidate runtime", f"{rt}, {c.speedup:.3f}x over the reference"))
+        rows.append(("best candidate runtime", f"{rt}, {fmt_x(c.speedup)} over the reference"))
         if "candidate" in files:
             rows.append(("best candidate file", str(files["candidate"])))
     rows.append(("correct candidates", f"{out.correct} of {out.tried}"))

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bandit.records import IterationRecord, RunStart, TuneResult
+from experiments.settings import PROGRESS as PROGRESS_MODES
 
-PROGRESS_MODES = ("auto", "bar", "plain")
 log = logging.getLogger("kernel_bandit")
 log.addHandler(logging.NullHandler())  # no "last resort" echo on stderr when unconfigured
 

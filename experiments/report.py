@@ -1,26 +1,40 @@
-"""What a finished run leaves behind: files in the run directory and a summary table.
+"""What a finished run leaves behind in its run directory.
 
-`RunDirWriter` (an observer) writes ``best_kernel.py`` (a KernelBench ``ModelNew``
-module), ``candidates.jsonl`` (every measured kernel, as the run log writes it:
-source, status, speedup, measurement, realizer cost) and ``figures/`` (reward per iteration with the best speedup so
-far; tokens and USD per strategy) when the run ends. `summary_tables` renders the
-final rich tables.
+`RunDirWriter` (an observer) writes, when the run ends:
+
+- ``best_kernel.py``: the fastest correct program as a KernelBench ``ModelNew``
+  module at the task's own size (its header says the size it was tuned at), and
+  ``best_candidate.py`` when the reference stayed fastest (`experiments.keep`);
+- ``candidates.jsonl``: every measured kernel, as the run log writes it;
+- ``figures/``: reward and best speedup per iteration, realizer cost per strategy
+  (`experiments.figures`; a figure without data says why);
+- ``report.html``: the summary, figures, strategy chain and best source in one
+  self-contained page (`experiments.html_report`).
+
+`summary` gives the same facts as rows for the terminal and the log.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-from rich.table import Table
 
 from bandit.records import IterationRecord, RunStart, TuneResult
 from bandit.runlog import candidate_dict, dumps
+from experiments.figures import write_figures
+from experiments.html_report import REPORT, ReportData, write_report
+from experiments.keep import BEST_KERNEL, Outcome, kept_facts, outcome, program_source, write_kept
+from experiments.summary import family_rows, summary_rows
+from profiling.tasks import Task
 
-BEST_KERNEL = "best_kernel.py"
 CANDIDATES = "candidates.jsonl"
 FIGURES = "figures"
+RUN_LOG = "runlog.jsonl"
+LOG_FILE = "tune.log"  # Hydra's job log (see conf/config.yaml)
+
+__all__ = ["BEST_KERNEL", "CANDIDATES", "FIGURES", "REPORT", "RunDirWriter", "write_candidates"]
+
+Rows = Sequence[tuple[str, str]]
 
 
 def write_candidates(result: TuneResult, path: Path) -> None:
@@ -30,69 +44,33 @@ def write_candidates(result: TuneResult, path: Path) -> None:
             fh.write(dumps(candidate_dict(member)) + "\n")
 
 
-def write_best_kernel(result: TuneResult, path: Path) -> None:
-    best = result.best
-    head = (
-        f"# kernel-bandit best kernel: {best.id} "
-        f"(strategy {best.candidate.strategy_id or 'reference'}, "
-        f"{result.best_speedup:.3f}x over the reference, {best.measurement.device or 'device'})\n"
-    )
-    path.write_text(head + best.candidate.source, encoding="utf-8")
-
-
-def write_figures(
-    records: tuple[IterationRecord, ...], result: TuneResult, folder: Path
-) -> list[Path]:
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    its = [r.iteration for r in records]
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(its, [r.reward for r in records], color="tab:blue", alpha=0.6, label="reward")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("reward")
-    ax2 = ax.twinx()
-    ax2.step(its, [r.best_speedup for r in records], where="post", color="tab:red", label="best")
-    ax2.set_ylabel("best speedup so far (x)")
-    ax.set_title("reward per iteration and best speedup so far")
-    fig.tight_layout()
-    paths.append(folder / "reward.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
-
-    by = result.by_strategy()
-    names = list(by) or ["(none)"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 0.35 * len(names) + 1.5), sharey=True)
-    a1.barh(names, [by[n].tokens for n in names] if by else [0], color="tab:purple")
-    a1.set_xlabel("tokens")
-    a2.barh(names, [by[n].usd for n in names] if by else [0], color="tab:green")
-    a2.set_xlabel("USD")
-    fig.suptitle("realizer cost per strategy")
-    fig.tight_layout()
-    paths.append(folder / "cost_per_arm.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
-    return paths
-
-
 class RunDirWriter:
-    """Observer: writes best_kernel.py, candidates.jsonl and figures/ at the end.
+    """Observer: writes the run's files (module doc) at the end.
 
-    `write` writes them once per result and returns their paths, so an observer that
-    uploads them (MLflow) calls it itself and never depends on the observers' order.
+    `write` writes them once per result and returns their paths (with the run log and
+    the log file when present), so an observer that uploads them (MLflow) calls it
+    itself and never depends on the observers' order. `info` rows (task, policy, ...)
+    and `extra_rows()` (e.g. the MLflow run) head and close the summary.
     """
 
-    def __init__(self, run_dir: Path, figures: bool = True) -> None:
-        self.run_dir, self.figures = Path(run_dir), figures
+    def __init__(
+        self,
+        run_dir: Path,
+        figures: bool = True,
+        info: Mapping[str, str] | None = None,
+        extra_rows: Callable[[], Rows] | None = None,
+        report: bool = True,
+    ) -> None:
+        self.run_dir, self.figures, self.report = Path(run_dir), figures, report
+        self.info = dict(info or {})
+        self.extra_rows = extra_rows
+        self.task: Task | None = None
         self._written: tuple[TuneResult, list[Path]] | None = None
+        self._files: dict[str, Path] = {}
+        self._outcome: Outcome | None = None
 
     def on_start(self, start: RunStart) -> None:
+        self.task = start.task
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
     def on_iteration(self, record: IterationRecord) -> None:
@@ -101,68 +79,42 @@ class RunDirWriter:
     def on_end(self, result: TuneResult) -> None:
         self.write(result)
 
+    def summary(self, result: TuneResult) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
+        """The summary rows and the per-family rows (terminal, log, report.html)."""
+        out = self._outcome if self._outcome is not None else outcome(result)
+        extra = list(self.extra_rows()) if self.extra_rows is not None else []
+        rows = summary_rows(result, self.info, out, kept_facts(out, self._files), extra)
+        return rows, family_rows(result)
+
     def write(self, result: TuneResult) -> list[Path]:
         """The run's files (written on the first call for `result`)."""
         if self._written is not None and self._written[0] is result:
             return self._written[1]
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        paths = [self.run_dir / BEST_KERNEL, self.run_dir / CANDIDATES]
-        write_best_kernel(result, paths[0])
-        write_candidates(result, paths[1])
-        if self.figures and result.records:
-            paths += write_figures(result.records, result, self.run_dir / FIGURES)
+        self._outcome = out = outcome(result)
+        task = self.task or Task(name=self.run_dir.name, path="", source="", kind="")
+        self._files = write_kept(out, task, self.run_dir)
+        paths = sorted(set(self._files.values()))
+        paths.append(self.run_dir / CANDIDATES)
+        write_candidates(result, paths[-1])
+        figures: list[Path] = []
+        if self.figures:
+            figures = write_figures(result.records, result.by_strategy(), self.run_dir / FIGURES)
+            paths += figures
+        if self.report:
+            shown = out.candidate or out.best
+            rows, families = self.summary(result)
+            data = ReportData(
+                title=f"kernel-bandit: {task.name} ({task.size})",
+                rows=rows,
+                families=families,
+                chain=shown.chain,
+                chain_label="fastest program" if shown is out.best else "best candidate",
+                source_label=self._files.get("candidate", self._files["best"]).name,
+                source=program_source(shown, task),
+                figures=figures,
+            )
+            paths.append(write_report(data, self.run_dir))
+        paths += [p for p in (self.run_dir / RUN_LOG, self.run_dir / LOG_FILE) if p.is_file()]
         self._written = (result, paths)
         return paths
-
-
-def _x(v: float | None) -> str:
-    return f"{v:.3f}x" if v else "not measured"
-
-
-def summary_tables(
-    result: TuneResult, info: Mapping[str, str], best_path: Path | None, mlflow_run: str | None
-) -> tuple[Table, Table]:
-    """The final summary (one row per fact) and the per-family pulls/reward table."""
-    best, m = result.best, result.best.measurement
-    last = result.records[-1] if result.records else None
-    interp = m.timing_kind == "interpreter"
-    t = Table(title="kernel-bandit run", show_header=False, title_justify="left")
-    t.add_column("", style="bold")
-    t.add_column("")
-    for k, v in info.items():
-        t.add_row(k, v)
-    is_ref = best.id == result.reference.id
-    t.add_row(
-        "best kernel",
-        "the reference (no candidate beat it)"
-        if is_ref
-        else f"{best.id} ({best.candidate.strategy_id}, parent {best.candidate.parent_id})",
-    )
-    speedup = result.best_speedup  # the best kernel's Measurement.speedup
-    t.add_row("speedup over eager", _x(speedup) + (" (interpreter time)" if interp else ""))
-    t.add_row("speedup over torch.compile", _x(m.speedup_vs_compile))
-    rt = best.runtime_ms
-    t.add_row("best runtime", f"{rt:.4f} ms" + (" (interpreter)" if interp else "") if rt else "-")
-    t.add_row("iterations", str(len(result.records)))
-    t.add_row(
-        "tokens (prompt / completion)",
-        f"{last.tokens_prompt:,} / {last.tokens_completion:,}" if last else "0 / 0",
-    )
-    t.add_row("cost", f"${last.cost_usd:.4f}" if last else "$0.0000")
-    t.add_row("stop reason", result.stop_reason)
-    t.add_row("best kernel file", str(best_path) if best_path else "-")
-    t.add_row("MLflow run", mlflow_run or "not tracked")
-
-    f = Table(title="per family", title_justify="left")
-    for col in ("family", "pulls", "mean reward", "correct", "tokens", "USD"):
-        f.add_column(col, justify="left" if col == "family" else "right")
-    for fam, s in result.by_family().items():
-        f.add_row(
-            fam,
-            str(s.pulls),
-            f"{s.mean_reward:.3f}",
-            str(s.successes),
-            f"{s.tokens:,}",
-            f"{s.usd:.4f}",
-        )
-    return t, f

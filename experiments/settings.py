@@ -23,8 +23,9 @@ DEVICES = ("auto", "cuda", "interpret")
 EXECUTORS = ("local",)
 TOP_LEVEL = (
     "task", "policy", "realizer", "budget", "device", "executor", "tracking", "reward",
-    "seed", "parent_slack", "resume",
+    "seed", "parent_slack", "resume", "progress",
 )  # fmt: skip
+PROGRESS = ("auto", "bar", "plain")  # auto: a bar on a terminal, plain lines otherwise
 _TUNER = TunerSettings()
 
 
@@ -83,6 +84,7 @@ class TuneSettings:
     seed: int = _TUNER.seed
     resume: str | None = None
     parent_slack: float = _TUNER.parent_slack
+    progress: str = "auto"
 
     def tuner(self) -> TunerSettings:
         """What the tuner reads of this config."""
@@ -118,6 +120,9 @@ class TuneSettings:
             )
         size = task.get("size")
         spec = RewardSpec()
+        progress = str(cfg.get("progress", "auto"))
+        if progress not in PROGRESS:
+            raise ValueError(f"progress must be one of {', '.join(PROGRESS)}, got {progress!r}")
         return cls(
             task=TaskSettings(
                 str(_required(task, "task", "name")), None if size is None else str(size)
@@ -150,6 +155,7 @@ class TuneSettings:
             seed=_int(cfg.get("seed", _TUNER.seed), "seed", low=0),
             resume=None if cfg.get("resume") is None else str(cfg["resume"]),
             parent_slack=_nonneg(cfg.get("parent_slack", _TUNER.parent_slack), "parent_slack"),
+            progress=progress,
         )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from rich.table import Table
 
 from bandit.records import TuneResult
-from experiments.keep import Outcome
+from experiments.keep import Outcome, fmt_x
 
 FAMILY_COLUMNS = (
     "family",
@@ -32,7 +32,7 @@ FAMILY_NOTE = (
 
 
 def _x(v: float | None) -> str:
-    return f"{v:.3f}x" if v else "not measured"
+    return fmt_x(v) if v else "not measured"
 
 
 def summary_rows(
@@ -82,7 +82,7 @@ def family_rows(result: TuneResult) -> list[tuple[str, ...]]:
                 str(fam),
                 str(s.pulls),
                 str(s.successes),
-                f"{best[fam]:.3f}x" if fam in best else "-",
+                fmt_x(best[fam]) if fam in best else "-",
                 f"{s.mean_reward:.3f}",
                 f"{s.tokens:,}",
                 f"{s.usd:.4f}",

@@ -2,13 +2,15 @@
 
 - start: the resolved config (flattened) as params; tags task, policy, realizer,
   realizer_model, gpu, device, git_revision;
-- every iteration (step = iteration), batched: the headline curves reward,
-  best_speedup, best_runtime_ms and the cumulative tokens_prompt,
-  tokens_completion, cost_usd; and the pulled arm's running pulls, mean reward,
-  tokens and USD per strategy and per family (``arm/<family>/<name>/pulls``,
-  ``family/<family>/pulls``, ...: MLflow draws keys with a ``/`` in their own
-  chart sections, after the headline curves);
-- end: the final per-arm values again at the last step; the run directory's
+- every iteration (step = iteration), batched: the headline curves
+  ``headline/reward``, ``headline/best_speedup``, ``headline/best_runtime_ms`` and
+  the cumulative ``headline/tokens_prompt``, ``headline/tokens_completion``,
+  ``headline/cost_usd``; and the pulled arm's running pulls, mean reward, tokens
+  and USD per strategy and per family (``per_strategy/<family>/<name>/pulls``,
+  ``per_family/<family>/pulls``, ...). MLflow's run page draws one chart section
+  per key prefix, sorted by name, so the headline section comes first;
+- end: the final per-arm values again at the last step, ``summary/best_speedup``
+  and ``summary/best_runtime_ms`` (one point each, last section); the run directory's
   files as artifacts (asked of the `RunDirWriter` itself, so the observers' order
   does not matter): best kernel and candidate, candidates.jsonl, runlog.jsonl,
   report.html, tune.log, config.yaml and figures.
@@ -40,6 +42,10 @@ from experiments.settings import TrackingSettings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = "mlflow_run.json"
 CONFIG = "config.yaml"
+HEADLINE = "headline/"  # metric key prefixes: MLflow sorts its chart sections by them
+PER_STRATEGY = "per_strategy/"
+PER_FAMILY = "per_family/"
+FINAL = "summary/"  # one point at the end: its section comes last
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"  # MLflow 3: a training experiment, not GenAI
 _MAX_PARAM = 6000
@@ -72,7 +78,7 @@ def iteration_metrics(r: IterationRecord) -> dict[str, float]:
     }
     if r.speedup is not None:
         m["speedup"] = r.speedup
-    return m
+    return {HEADLINE + k: v for k, v in m.items()}
 
 
 def summary_metrics(base: str, s: ArmSummary) -> dict[str, float]:
@@ -85,9 +91,10 @@ def summary_metrics(base: str, s: ArmSummary) -> dict[str, float]:
 
 
 def arm_metrics(result: TuneResult) -> dict[str, float]:
-    """Per strategy (``arm/<family>/<name>/*``) and per family (``family/<family>/*``)."""
+    """Per strategy (``per_strategy/<family>/<name>/*``) and per family
+    (``per_family/<family>/*``)."""
     out: dict[str, float] = {}
-    for prefix, table in (("arm/", result.by_strategy()), ("family/", result.by_family())):
+    for prefix, table in ((PER_STRATEGY, result.by_strategy()), (PER_FAMILY, result.by_family())):
         for key, s in table.items():
             out.update(summary_metrics(prefix + str(key), s))
     return out
@@ -183,7 +190,7 @@ class MlflowTracker:
         else:
             self.run_id = saved
             client.update_run(saved, status="RUNNING")
-            history = client.get_metric_history(saved, "reward")
+            history = client.get_metric_history(saved, HEADLINE + "reward")
             self._skip_upto = max((m.step for m in history), default=0)
         for r in start.records:  # restored iterations not yet in this MLflow run
             self._add(r, flush=False)
@@ -235,7 +242,7 @@ class MlflowTracker:
             self._client.log_batch(self.run_id, params=chunk)
 
     def _add(self, r: IterationRecord, flush: bool) -> None:
-        keys = (f"arm/{r.arm.strategy}", f"family/{r.arm.family}")
+        keys = (PER_STRATEGY + r.arm.strategy, PER_FAMILY + r.arm.family)
         for key in keys:  # running totals count restored iterations too
             self._arms[key] = self._arms.get(key, ArmSummary()).add(r)
         if r.iteration <= self._skip_upto:
@@ -262,9 +269,9 @@ class MlflowTracker:
         self._flush()
         ts = int(time.time() * 1000)
         step = len(result.records)
-        final = {**arm_metrics(result), "final.best_speedup": result.best_speedup}
+        final = {**arm_metrics(result), FINAL + "best_speedup": result.best_speedup}
         if result.best.runtime_ms:
-            final["final.best_runtime_ms"] = result.best.runtime_ms
+            final[FINAL + "best_runtime_ms"] = result.best.runtime_ms
         metrics = [Metric(k, float(v), ts, step) for k, v in final.items()]
         for chunk in _chunks(metrics, 1000):
             self._client.log_batch(self.run_id, metrics=chunk)

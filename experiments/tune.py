@@ -11,10 +11,20 @@ Examples::
 The whole config is resolved here into typed records (`experiments.settings`);
 nothing below sees a DictConfig. User errors (unknown task or policy, bad value,
 unreachable endpoint, wrong API key) print one line on stderr and exit 2.
+
+Output reads the same in a terminal and in a log: progress is a bar on a terminal
+and one plain line per iteration otherwise (``progress=auto|bar|plain``); the
+summary is a table on a terminal and aligned plain text otherwise (nothing cut).
+Everything also goes through the ``kernel_bandit`` logger into the run's
+``tune.log`` (Hydra's job log; a resume appends to the resumed run's). A run that
+stops before it starts (a user error) or a resume leaves no empty run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -31,9 +41,10 @@ from bandit.policies import make_policy
 from bandit.records import TuneResult
 from bandit.tuner import TuneError, Tuner
 from experiments import TASKS_DIR
-from experiments.progress import ProgressBar
-from experiments.report import BEST_KERNEL, RunDirWriter, summary_tables
+from experiments.progress import log, make_progress
+from experiments.report import LOG_FILE, RunDirWriter
 from experiments.settings import TuneSettings, flatten
+from experiments.summary import render_plain, render_tables
 from profiling.errors import UserError
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
@@ -51,7 +62,16 @@ EXIT_INTERRUPTED = 130
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    code = run_app(cfg)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    hydra_dir = Path(hc.runtime.output_dir)
+    sweep = (str(hc.sweep.dir), int(hc.job.num)) if hc.mode == RunMode.MULTIRUN else None
+    try:
+        code = run_app(cfg, sweep=sweep)
+    finally:
+        _drop_if_unused(hydra_dir)
     if code:
         raise SystemExit(code)
 
@@ -61,15 +81,18 @@ def run_app(
     run_dir: Path | None = None,
     out: Console | None = None,
     err: Console | None = None,
+    sweep: tuple[str, int] | None = None,
 ) -> int:
     """Run one tuning run from a composed config; returns the exit code.
 
     `run_dir` defaults to Hydra's output directory (or the resumed run's folder).
+    `sweep`: the sweep folder and job number of a multirun job (tagged in MLflow).
     """
     out = out or Console()
     err = err or Console(stderr=True, highlight=False)
     try:
         plain, run_dir, resumed = _prepare(cfg, run_dir)
+        _log_into(run_dir)
         if resumed:
             _say(
                 err,
@@ -95,10 +118,19 @@ def run_app(
 
     from profiling.evaluator import WorkerEvaluator, WorkerStartError
 
-    progress = ProgressBar(settings.budget.iterations, console=err)
-    writer = RunDirWriter(run_dir)
+    progress = make_progress(settings.progress, settings.budget.iterations, console=err)
+    info = {
+        "task": f"{settings.task.name} (size {task.size}) on {device}",
+        "policy / realizer": f"{settings.policy.name} / {settings.realizer.model}",
+        "seed": str(settings.seed),
+        "run directory": str(run_dir),
+    }
+    if sweep is not None:
+        info["sweep"] = f"{sweep[0]} (job {sweep[1]})"
+    tracker: MlflowTracker | None = None
+    writer = RunDirWriter(run_dir, info=info, extra_rows=lambda: _mlflow_rows(settings, tracker))
     observers: list[Observer] = [progress, writer]
-    tracker = _tracker(settings, writer, plain, err)
+    tracker = _tracker(settings, writer, plain, err, sweep)
     if tracker is not None:
         observers.append(tracker)
     try:
@@ -131,7 +163,7 @@ def run_app(
         progress.stop()
         realizer.close()
 
-    _print_summary(out, result, settings, device, run_dir, tracker)
+    _print_summary(out, writer, result)
     if result.error is not None:
         _say(
             err,
@@ -221,8 +253,21 @@ def _strategies(kind: str) -> tuple[Strategy, ...]:
     return load_catalog().for_kind(kind)
 
 
+def run_name(settings: TuneSettings, run_dir: Path, sweep: tuple[str, int] | None) -> str:
+    """A unique MLflow run name: task, policy, seed, and the run folder or sweep job."""
+    head = f"{settings.task.name}-{settings.policy.name}-s{settings.seed}"
+    if sweep is not None:
+        folder = Path(sweep[0])
+        return f"{head}-sweep-{folder.parent.name}_{folder.name}-job{sweep[1]}"
+    return f"{head}-{run_dir.parent.name}_{run_dir.name}"
+
+
 def _tracker(
-    settings: TuneSettings, writer: RunDirWriter, plain: dict, err: Console
+    settings: TuneSettings,
+    writer: RunDirWriter,
+    plain: dict,
+    err: Console,
+    sweep: tuple[str, int] | None = None,
 ) -> MlflowTracker | None:
     if not settings.tracking.enabled:
         return None
@@ -230,7 +275,9 @@ def _tracker(
 
     params = flatten({k: v for k, v in plain.items() if k != "resume"})
     tags = {"realizer_model": settings.realizer.model, "seed": str(settings.seed)}
-    name = f"{settings.task.name}-{settings.policy.name}-s{settings.seed}"
+    if sweep is not None:
+        tags.update(sweep=sweep[0], sweep_job=str(sweep[1]))
+    name = run_name(settings, writer.run_dir, sweep)
     return MlflowTracker(
         settings.tracking,
         writer,
@@ -244,32 +291,82 @@ def _tracker(
 # -- output ----------------------------------------------------------------------------
 
 
-def _print_summary(
-    out: Console,
-    result: TuneResult,
-    settings: TuneSettings,
-    device: str,
-    run_dir: Path,
-    tracker: MlflowTracker | None,
-) -> None:
-    info = {
-        "task": f"{settings.task.name} (size {settings.task.size or 'default'}) on {device}",
-        "policy / realizer": f"{settings.policy.name} / {settings.realizer.model}",
-        "seed": str(settings.seed),
-        "run directory": str(run_dir),
-    }
-    best_path = run_dir / BEST_KERNEL
-    run_id = tracker.run_id if tracker is not None and tracker.failed is None else None
-    summary, families = summary_tables(
-        result, info, best_path if best_path.is_file() else None, run_id
-    )
-    out.print(summary)
-    out.print(families)
+def _mlflow_rows(settings: TuneSettings, tracker: MlflowTracker | None) -> list[tuple[str, str]]:
+    if tracker is None or tracker.failed is not None or tracker.run_id is None:
+        return [("MLflow run", "not tracked")]
+    from experiments.tracking import ui_url
+
+    uri = settings.tracking.uri or ""
+    return [
+        ("MLflow run", tracker.run_id),
+        ("MLflow charts", ui_url(str(tracker.experiment_id), tracker.run_id)),
+        ("MLflow UI", f"mlflow ui --backend-store-uri {uri}"),
+    ]
+
+
+def _print_summary(out: Console, writer: RunDirWriter, result: TuneResult) -> None:
+    """A table on a terminal; aligned plain text otherwise (nothing wrapped or cut).
+    The plain text also goes to the log."""
+    rows, families = writer.summary(result)
+    text = render_plain(rows, families)
+    log.info(text)
+    if out.is_terminal:
+        for table in render_tables(rows, families):
+            out.print(table)
+    else:
+        out.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+# -- the log file and the run folder ---------------------------------------------------
+
+
+RUN_LOG_HANDLER = "kb_run_log"  # the job log's handler in conf/config.yaml
+
+
+def _file_handlers() -> list[logging.FileHandler]:
+    """Hydra's job log handler (named in conf/config.yaml); none outside Hydra."""
+    return [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.FileHandler) and h.name == RUN_LOG_HANDLER
+    ]
+
+
+def _log_into(run_dir: Path) -> None:
+    """Point Hydra's job log (a file handler on the root logger) at `run_dir`/tune.log,
+    appending: a resume keeps writing the resumed run's log."""
+    target = os.path.abspath(run_dir / LOG_FILE)
+    for h in _file_handlers():
+        if h.baseFilename == target:
+            continue
+        h.close()
+        h.baseFilename, h.mode = target, "a"
+        h.stream = None  # reopened lazily on the next record (delay)
+
+
+def _drop_if_unused(folder: Path) -> None:
+    """Remove the folder Hydra made for this job when the run never used it (a user
+    error before the start, or a resume elsewhere), and its date folder if empty."""
+    if not folder.is_dir() or (folder / "config.yaml").is_file():
+        return
+    target = os.path.abspath(folder / LOG_FILE)
+    for h in _file_handlers():
+        if h.baseFilename == target:
+            h.close()
+    leftovers = [p for p in folder.iterdir() if p.name not in (LOG_FILE, ".hydra")]
+    if leftovers:
+        return
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # the date folder, when this was its only run
 
 
 def _say(console: Console, line: str) -> None:
-    """One plain line (no markup, no wrapping): errors, warnings, notes."""
+    """One plain line (no markup, no wrapping): errors, warnings, notes; logged too."""
     console.print(line, soft_wrap=True, markup=False, highlight=False)
+    log.log(logging.WARNING if line.startswith(("error", "warning")) else logging.INFO, line)
 
 
 def _one_line(e: BaseException | str) -> str:

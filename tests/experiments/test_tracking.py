@@ -65,28 +65,30 @@ def test_run_lands_in_mlflow(tmp_path, store):
     assert r.data.tags["stop_reason"] == "iterations 6/6"
     assert r.data.params["seed"] == "0" and r.data.params["device.extra_sizes"] == "[]"
     for key in ("reward", "best_speedup", "best_runtime_ms", "tokens_prompt", "cost_usd"):
-        hist = client.get_metric_history(tracker.run_id, key)
+        hist = client.get_metric_history(tracker.run_id, "headline/" + key)
         assert [m.step for m in sorted(hist, key=lambda m: m.step)] == [1, 2, 3, 4, 5, 6]
-    tokens = client.get_metric_history(tracker.run_id, "tokens_prompt")
+    tokens = client.get_metric_history(tracker.run_id, "headline/tokens_prompt")
     assert max(m.value for m in tokens) == 600
     assert r.data.metrics == {**r.data.metrics, **arm_metrics(result)}
     by_strategy = result.by_strategy()
     total = sum(
-        v for k, v in r.data.metrics.items() if k.startswith("arm/") and k.endswith("/tokens")
+        v
+        for k, v in r.data.metrics.items()
+        if k.startswith("per_strategy/") and k.endswith("/tokens")
     )
     assert total == sum(s.tokens for s in by_strategy.values()) == 6 * 140
-    assert any(k.startswith("family/tiling/") for k in r.data.metrics)
+    assert any(k.startswith("per_family/tiling/") for k in r.data.metrics)
     # per-arm metrics are curves: one point per iteration that pulled the arm, running totals
     for rec in result.records:
         so_far = result.records[: rec.iteration]
         want = sum(1 for x in so_far if x.arm.strategy == rec.arm.strategy)
-        key = f"arm/{rec.arm.strategy}/pulls"
+        key = f"per_strategy/{rec.arm.strategy}/pulls"
         hist = {m.step: m.value for m in client.get_metric_history(tracker.run_id, key)}
         assert hist[rec.iteration] == want
     fam_steps = set()
     for fam in result.by_family():
         fam_steps |= {
-            m.step for m in client.get_metric_history(tracker.run_id, f"family/{fam}/pulls")
+            m.step for m in client.get_metric_history(tracker.run_id, f"per_family/{fam}/pulls")
         }
     assert fam_steps == {1, 2, 3, 4, 5, 6}
     exp = client.get_experiment(r.info.experiment_id)
@@ -107,7 +109,7 @@ def test_resume_continues_the_same_mlflow_run(tmp_path, store):
     _, second = run(tmp_path / "run", store, 7)
     assert second.run_id == first.run_id
     client = mlflow.MlflowClient(tracking_uri=store)
-    steps = sorted(m.step for m in client.get_metric_history(first.run_id, "reward"))
+    steps = sorted(m.step for m in client.get_metric_history(first.run_id, "headline/reward"))
     assert steps == [1, 2, 3, 4, 5, 6, 7]
 
 

@@ -143,6 +143,7 @@ def test_cli_user_error_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown task 'nope'")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # no empty run folder left behind
 
 
 # -- end to end --------------------------------------------------------------------------
@@ -166,6 +167,21 @@ def test_end_to_end_offline(tmp_path, store, task, policy):
     for name in ("runlog.jsonl", "best_kernel.py", "candidates.jsonl", "config.yaml"):
         assert (run_dir / name).is_file(), name
     assert "ModelNew" in (run_dir / "best_kernel.py").read_text()
+    # something to keep: the best correct candidate is named with its chain and file
+    facts = dict(
+        line.strip().split("  ", 1)
+        for line in out.splitlines()
+        if line.startswith("  ") and "  " in line.strip()
+    )
+    assert (
+        facts["best candidate"].strip().startswith("c")
+        and "reference -> " in facts["best candidate"]
+    )
+    kept = Path(facts["best candidate file"].strip())
+    assert kept.is_file() and kept.parent == run_dir
+    assert str(run_dir / "best_kernel.py") in out  # whole paths in a piped summary
+    page = (run_dir / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Strategy chain" in page
 
     client, run = _mlflow_run(store, run_dir)
     assert run.info.run_id in out
@@ -176,14 +192,20 @@ def test_end_to_end_offline(tmp_path, store, task, policy):
     assert run.data.params["task.name"] == task and run.data.params["task.size"] == "smoke"
     assert run.data.params["budget.iterations"] == "4" and run.data.params["seed"] == "0"
     for key in ("reward", "best_speedup", "best_runtime_ms", "tokens_prompt", "cost_usd"):
-        assert len(client.get_metric_history(run.info.run_id, key)) == 4, key
+        assert len(client.get_metric_history(run.info.run_id, "headline/" + key)) == 4, key
     pulls = {
-        k: v for k, v in run.data.metrics.items() if k.startswith("arm.") and k.endswith(".pulls")
+        k: v
+        for k, v in run.data.metrics.items()
+        if k.startswith("per_strategy/") and k.endswith("/pulls")
     }
     assert sum(pulls.values()) == 4
-    assert any(k.startswith("family.") and k.endswith(".mean_reward") for k in run.data.metrics)
+    assert any(k.startswith("per_family/") and k.endswith("/mean_reward") for k in run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"best_kernel.py", "candidates.jsonl", "config.yaml", "figures"} <= artifacts
+    want = {"best_kernel.py", "candidates.jsonl", "config.yaml", "runlog.jsonl", "report.html"}
+    assert want | {"figures"} <= artifacts
+    assert run.info.run_name == f"{task}-{policy}-s0-{tmp_path.name}_run"
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     rows = [json.loads(x) for x in (run_dir / "candidates.jsonl").read_text().splitlines()]
     assert rows[0]["id"] == "ref" and rows[0]["status"] == "ok"
     assert all({"source", "status", "measurement", "cost"} <= set(r) for r in rows)
@@ -197,7 +219,24 @@ def test_cli_run_from_the_repo_root(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "speedup over eager" in proc.stdout and "iterations 2/2" in proc.stdout
-    assert (tmp_path / "run" / "best_kernel.py").is_file()
+    run = tmp_path / "run"
+    assert (run / "best_kernel.py").is_file()
+    # piped: plain progress lines, whole paths, and the same in tune.log
+    assert "iteration 2/2: " in proc.stderr and "\x1b" not in proc.stderr + proc.stdout
+    assert str(run / "best_kernel.py") in proc.stdout
+    log = (run / "tune.log").read_text()
+    assert "iteration 1/2: " in log and "iteration 2/2: " in log
+    assert "kernel-bandit run" in log and str(run / "best_kernel.py") in log
+    assert not (run / ".hydra").exists()
+    # a resume writes into the resumed run (its log grows) and leaves no new folder
+    again = subprocess.run(
+        [sys.executable, "-m", "experiments.tune", f"resume={run}",
+         f"hydra.run.dir={tmp_path}/other"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert not (tmp_path / "other").exists()
+    assert "resuming" in (run / "tune.log").read_text()
 
 
 def test_auto_without_cuda_is_a_smoke_dry_run(tmp_path, monkeypatch):
@@ -232,6 +271,10 @@ def test_multirun_lands_in_one_experiment(tmp_path):
         ("ucb", "0"),
         ("ucb", "1"),
     ]
+    assert {r.data.tags["sweep"] for r in runs} == {str(tmp_path / "sweep")}
+    assert sorted(r.data.tags["sweep_job"] for r in runs) == ["0", "1", "2", "3"]
+    names = [r.info.run_name for r in runs]
+    assert len(set(names)) == 4 and all("-sweep-" in n for n in names)
 
 
 # -- the LLM realizer against the fake chat-completions server ------------------------------
@@ -291,15 +334,17 @@ def test_openai_realizer_token_totals_reach_mlflow(tmp_path, store):
     _client, run = _mlflow_run(store, run_dir)
     assert run.data.tags["realizer"] == "openai" and run.data.tags["realizer_model"] == "fake-model"
     m = run.data.metrics
-    arm_tokens = sum(v for k, v in m.items() if k.startswith("arm.") and k.endswith(".tokens"))
+    arm_tokens = sum(
+        v for k, v in m.items() if k.startswith("per_strategy/") and k.endswith("/tokens")
+    )
     family_tokens = sum(
-        v for k, v in m.items() if k.startswith("family.") and k.endswith(".tokens")
+        v for k, v in m.items() if k.startswith("per_family/") and k.endswith("/tokens")
     )
     assert arm_tokens == family_tokens == usage.total_tokens
-    assert m["tokens_prompt"] == usage.prompt_tokens
-    assert m["tokens_completion"] == usage.completion_tokens
+    assert m["headline/tokens_prompt"] == usage.prompt_tokens
+    assert m["headline/tokens_completion"] == usage.completion_tokens
     expected_usd = (usage.prompt_tokens * 1.0 + usage.completion_tokens * 2.0) / 1e6
-    assert m["cost_usd"] == pytest.approx(expected_usd)
+    assert m["headline/cost_usd"] == pytest.approx(expected_usd)
 
 
 def test_refused_key_stops_cleanly_and_resume_continues(tmp_path, store):
@@ -328,6 +373,6 @@ def test_refused_key_stops_cleanly_and_resume_continues(tmp_path, store):
     assert sum(x["type"] == "candidate" and x["id"] == "ref" for x in lines) == 1
     client, run = _mlflow_run(store, run_dir)
     assert run.info.status == "FINISHED"
-    steps = sorted(x.step for x in client.get_metric_history(run.info.run_id, "reward"))
+    steps = sorted(x.step for x in client.get_metric_history(run.info.run_id, "headline/reward"))
     assert steps == [1, 2, 3, 4]
     assert not (tmp_path / "ignored").exists()
