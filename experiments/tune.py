@@ -92,6 +92,11 @@ def run_app(
     err = err or Console(stderr=True, highlight=False)
     try:
         plain, run_dir, resumed = _prepare(cfg, run_dir)
+        if not resumed and (run_dir / RUN_LOG).is_file():  # never overwrite another run
+            raise UserError(
+                f"{run_dir} already holds a run: continue it with resume={run_dir}, "
+                "or choose another run directory"
+            )
         _log_into(run_dir)
         if resumed:
             _say(

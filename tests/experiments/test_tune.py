@@ -134,6 +134,16 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, overrides, message):
     assert not (tmp_path / "run" / "runlog.jsonl").exists()
 
 
+def test_a_run_directory_that_holds_a_run_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "runlog.jsonl").write_text('{"type": "header"}\n')
+    (run / "config.yaml").write_text("seed: 7\n")
+    code, _out, err = app(run, "tracking=none", "device=interpret")
+    assert code == 2 and f"{run} already holds a run: continue it with resume={run}" in err
+    assert (run / "config.yaml").read_text() == "seed: 7\n"
+
+
 def test_cli_user_error_has_no_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.tune", "task.name=nope", "tracking=none",
