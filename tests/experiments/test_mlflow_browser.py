@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -101,12 +102,12 @@ def ui(tmp_path_factory):
             time.sleep(0.3)
         with Browser(CHROMIUM) as browser:
             yield base, tracker, browser
-    finally:
-        server.terminate()
+    finally:  # the server and its workers: one process group, started for this test
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
         log.close()
 
