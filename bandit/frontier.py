@@ -12,21 +12,15 @@ would plug in there without touching the tuner.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from profiling.landscape import source_hash as source_hash  # re-exported
 from profiling.measurement import Measurement
 from strategies.types import Candidate
 
 REFERENCE_ID = "ref"  # the task's reference program, measured first as the baseline
-
-
-def source_hash(source: str) -> str:
-    """Content hash that ignores trailing whitespace and blank lines at either end."""
-    text = "\n".join(line.rstrip() for line in source.splitlines()).strip("\n")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

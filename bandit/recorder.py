@@ -9,7 +9,6 @@ is appended to the log with the policy's state, and is fanned out to observers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,18 +18,27 @@ from bandit.frontier import Member
 from bandit.observer import Observer, Observers
 from bandit.records import NO_CANDIDATE, IterationRecord, RunStart, TuneResult
 from bandit.runlog import LoggedRun, RunLog
+from profiling.clock import Clock
 
 
 class Recorder:
-    def __init__(self, run_log: RunLog | None, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        run_log: RunLog | None,
+        observers: Sequence[Observer] = (),
+        clock: Clock | None = None,
+    ) -> None:
+        """`clock` measures the run's wall seconds (real time by default; a
+        `VirtualClock` under replay, which the tuner charges recorded seconds)."""
         self.run_log = run_log
+        self.clock = clock or Clock()
         self.observers = Observers(observers)
         self.records: list[IterationRecord] = []
         self._seconds0 = 0.0  # wall seconds of the run before this process (on resume)
         self._t0: float | None = None
 
     def start_clock(self) -> None:
-        self._t0 = time.monotonic()
+        self._t0 = self.clock.now()
 
     def spend(self) -> Spend:
         last = self.records[-1] if self.records else None
@@ -38,7 +46,7 @@ class Recorder:
             iterations=len(self.records),
             tokens=last.tokens if last else 0,
             usd=last.cost_usd if last else 0.0,
-            seconds=self._seconds0 + (time.monotonic() - self._t0 if self._t0 is not None else 0.0),
+            seconds=self._seconds0 + (self.clock.now() - self._t0 if self._t0 is not None else 0.0),
         )
 
     def open(self, header: Mapping[str, Any]) -> LoggedRun | None:

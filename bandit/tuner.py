@@ -26,6 +26,7 @@ from bandit.recorder import Recorder
 from bandit.records import IterationRecord, RunStart, TuneResult
 from bandit.reward import RewardSpec
 from bandit.runlog import RunLog
+from profiling.clock import Clock
 from profiling.evaluator import Evaluator, reference_candidate_source
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
@@ -63,9 +64,12 @@ class Tuner:
         clusterer: Clusterer | None = None,
         reference_source: str | None = None,
         meta: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """`strategies`: those that apply to the task's kind (`Strategy.applies`) and whose
-        target the evaluator's device runs become arms. `meta` goes into the run log header."""
+        target the evaluator's device runs become arms. `meta` goes into the run log header.
+        `clock` measures the run's seconds: real time by default; under replay a
+        `VirtualClock`, charged every evaluation's (recorded) ``wall_s``."""
         self.task, self.evaluator, self.realizer, self.policy = task, evaluator, realizer, policy
         self.settings = settings or TunerSettings()
         self.device = evaluator.device
@@ -76,7 +80,10 @@ class Tuner:
         )
         self._by_id = {s.id: s for s in self.strategies}
         self.frontier = Frontier(clusterer)
-        self.recorder = Recorder(RunLog(run_log) if run_log is not None else None, observers)
+        self.clock = clock or Clock()
+        self.recorder = Recorder(
+            RunLog(run_log) if run_log is not None else None, observers, self.clock
+        )
         self._reference_source = reference_source
         self._meta = dict(meta or {})
         self._tried: set[tuple[str, str]] = set()  # (parent id, strategy id) proposed so far
@@ -178,7 +185,11 @@ class Tuner:
 
     def _evaluate(self, source: str) -> Measurement:
         cached = self._replay.pop(source_hash(source), None)
-        return cached if cached is not None else self.evaluator.evaluate(self.task, source)
+        if cached is not None:
+            return cached
+        m = self.evaluator.evaluate(self.task, source)
+        self.clock.charge(m.wall_s)
+        return m
 
     # -- ask / realize / tell ------------------------------------------------------------
 

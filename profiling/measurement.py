@@ -26,6 +26,8 @@ class Status(str, Enum):
     TIMEOUT = "timeout"
     CRASHED = "crashed"
     REJECTED = "rejected"
+    # replay only: the kernel is not in the recorded landscape (never a guessed timing)
+    NOT_RECORDED = "not_recorded"
 
     def __str__(self) -> str:  # so f-strings print "ok", not "Status.OK"
         return self.value

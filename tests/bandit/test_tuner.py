@@ -105,10 +105,10 @@ def test_token_and_usd_budgets_count_realizer_costs():
 
 
 def test_seconds_budget(monkeypatch):
-    import bandit.recorder as tuner_mod
+    import profiling.clock as clock_mod
 
     clock = iter(range(0, 1000, 7))  # every monotonic() call advances 7 s
-    monkeypatch.setattr(tuner_mod.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(clock_mod.time, "monotonic", lambda: float(next(clock)))
     result = make_tuner().run(Budget(seconds=60))
     assert result.stop_reason.startswith("seconds ")
     assert 0 < len(result.records) < 20

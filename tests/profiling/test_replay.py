@@ -1,0 +1,128 @@
+"""The replay evaluator: recorded hits with seeded noise, explicit misses, recorded seconds."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from profiling.clock import Clock, VirtualClock
+from profiling.evaluator import reference_candidate_source
+from profiling.landscape import LandscapeError
+from profiling.measurement import Status
+from profiling.replay import ReplayEvaluator, ReplaySettings, jitter
+from profiling.tasks import load_task
+from tests.fakes.landscapes import SYNTHETIC_GPU, synthetic_landscape
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("softmax")
+
+
+@pytest.fixture(scope="module")
+def landscape(task, tmp_path_factory):
+    return synthetic_landscape(task, tmp_path_factory.mktemp("land") / "softmax.jsonl", depth=1)
+
+
+def _kernel(landscape, depth=1):
+    return next(e for e in landscape.entries.values() if e.depth == depth and e.samples[0].ok)
+
+
+def test_the_synthetic_landscape_says_so(landscape):
+    assert landscape.header.synthetic and "not a measurement" in landscape.header.gpu.name
+    assert landscape.header.reference_hash in landscape and len(landscape) > 5
+
+
+def test_a_hit_serves_the_recorded_measurement_and_its_seconds(task, landscape):
+    ev = ReplayEvaluator(landscape, noise="none")
+    ref = ev.evaluate(task, reference_candidate_source(task))
+    want = landscape.get(landscape.header.reference_hash).samples[0]
+    assert ref == want and ref.ok and ref.wall_s == want.wall_s > 0
+    assert ev.gpu_facts() == SYNTHETIC_GPU and ev.device == "cuda" and ev.hits == 1
+
+
+def test_a_miss_is_an_explicit_status_with_no_timing_and_no_seconds(task, landscape):
+    ev = ReplayEvaluator(landscape)
+    m = ev.evaluate(task, "class ModelNew: pass  # never recorded\n")
+    assert m.status is Status.NOT_RECORDED and not m.ok
+    assert m.runtime_ms is None and m.wall_s == 0.0 and "not in the recorded landscape" in m.error
+    assert ev.misses == 1 and ev.hits == 0
+    other = task.with_size("smoke")
+    m = ev.evaluate(other, reference_candidate_source(task))
+    assert m.status is Status.NOT_RECORDED and "size 'smoke'" in m.error
+
+
+def test_noise_is_seeded_per_kernel_and_serving_and_stays_near_the_record(task, landscape):
+    entry = _kernel(landscape)
+    source_of = {landscape.header.reference_hash: reference_candidate_source(task)}
+    from strategies.catalog import load_catalog
+    from strategies.offline.realizer import OfflineRealizer
+    from strategies.space import SpaceWalker, runnable_strategies
+
+    walker = SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), "softmax", "cuda"))
+    source_of.update({n.hash: n.source for n in walker.breadth_first(1)})
+    src = source_of[entry.hash]
+    a, b = ReplayEvaluator(landscape, seed=1), ReplayEvaluator(landscape, seed=1)
+    first = [a.evaluate(task, src).runtime_ms for _ in range(5)]
+    assert first == [b.evaluate(task, src).runtime_ms for _ in range(5)]  # same seed, same draws
+    assert len(set(first)) > 1  # each serving draws anew
+    c = ReplayEvaluator(landscape, seed=2)
+    assert [c.evaluate(task, src).runtime_ms for _ in range(5)] != first
+    rec = entry.samples[0].shapes[0].candidate
+    se = 1.2533 * (rec.p80_ms - rec.p20_ms) / 1.6832 / rec.reps**0.5
+    assert all(abs(x - rec.median_ms) <= 3 * se + 1e-12 for x in first)
+
+
+def test_several_samples_are_drawn_from_not_jittered():
+    import random
+
+    from profiling.measurement import Measurement, ShapeResult, Timing
+
+    t = Timing(1.0, 0.5, 1.5, 4)
+    m = Measurement(Status.OK, shapes=(ShapeResult("default", t, t),))
+    out = jitter(m, random.Random(0))
+    assert out.shapes[0].candidate.median_ms != 1.0 and out.shapes[0].reference.median_ms != 1.0
+    assert out.shapes[0].candidate.p80_ms - out.shapes[0].candidate.p20_ms == pytest.approx(1.0)
+
+
+def test_for_task_loads_the_given_file_and_refuses_another_tasks(task, landscape):
+    ev = ReplayEvaluator.for_task(task, ReplaySettings(landscape=str(landscape.path)))
+    assert len(ev.landscape) == len(landscape)
+    with pytest.raises(LandscapeError, match="recorded for task 'softmax'"):
+        ReplayEvaluator.for_task(load_task("rmsnorm"), ReplaySettings(landscape=str(landscape.path)))
+    with pytest.raises(LandscapeError, match="no landscape file"):
+        ReplayEvaluator.for_task(task, ReplaySettings(landscape="/nonexistent/x.jsonl"))
+    with pytest.raises(ValueError, match=r"replay\.noise"):
+        ReplaySettings(noise="loud")
+
+
+def test_virtual_clock_serial_and_concurrent_lanes():
+    c = VirtualClock()
+    c.charge(2.0)
+    assert c.now() == 2.0
+    c.charge(1.0, lane=0)
+    c.charge(3.0, lane=1)
+    c.charge(1.5, lane=0)
+    assert c.now() == 5.0  # lanes run side by side: the busiest one counts
+    c.settle()
+    c.charge(1.0, lane=0)
+    assert c.now() == 6.0
+    c.charge(0.5)  # a serial charge waits for the lanes
+    assert c.now() == 6.5
+    with pytest.raises(ValueError):
+        c.charge(float("nan"))
+    threads = [threading.Thread(target=c.charge, args=(0.25, i % 2)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert c.now() == pytest.approx(7.5)
+
+
+def test_the_real_clock_ignores_charges():
+    c = Clock()
+    t = c.now()
+    c.charge(1e6)
+    c.settle()
+    assert c.now() - t < 1.0 and not c.virtual
