@@ -1,0 +1,88 @@
+"""Recording landscapes: best-first / depth / sample walks, resume, time budget, the CLI."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from experiments.record_landscape import Walk, main, record_task
+from profiling.landscape import load_landscape
+from profiling.replay import ReplayEvaluator
+from profiling.tasks import load_task
+from strategies.catalog import load_catalog
+from strategies.offline.realizer import OfflineRealizer
+from tests.fakes.landscapes import synthetic_landscape
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("softmax")
+
+
+@pytest.fixture(scope="module")
+def gpu(task, tmp_path_factory):
+    """A stand-in GPU: the replay of a synthetic depth-3 landscape (a real Evaluator peer)."""
+    land = synthetic_landscape(task, tmp_path_factory.mktemp("g") / "truth.jsonl", depth=3)
+    return land
+
+
+def _record(task, gpu, walk, out, **kw):
+    ev = ReplayEvaluator(gpu, noise="none")
+    return record_task(task, ev, OfflineRealizer(), list(load_catalog()), walk, out, **kw), ev
+
+
+def test_best_first_expands_the_fastest_kernels_first(task, gpu, tmp_path):
+    rec, ev = _record(task, gpu, Walk("best-first", count=30), tmp_path / "l.jsonl")
+    land = load_landscape(tmp_path / "l.jsonl")
+    assert rec.kernels == len(land) == 31 and rec.new == 31 and ev.misses == 0  # 30 + the reference
+    assert land.header.reference_hash in land and land.header.mode == "best-first 30"
+    depth1 = [e for e in land.entries.values() if e.depth == 1]
+    best1 = min((e for e in depth1 if e.best_ms), key=lambda e: e.best_ms)
+    deeper = [e for e in land.entries.values() if e.depth == 2]
+    assert deeper and all(e.chain[0] == best1.chain[0] for e in deeper)  # the best one's children
+    assert rec.best_speedup and rec.best_speedup > 1
+
+
+def test_depth_walk_is_exhaustive_and_a_rerun_resumes_without_measuring_again(task, gpu, tmp_path):
+    out = tmp_path / "l.jsonl"
+    rec, _ = _record(task, gpu, Walk("depth", depth=1), out)
+    n1 = sum(1 for e in gpu.entries.values() if e.depth <= 1)
+    assert rec.kernels == rec.new == n1 and rec.max_depth == 1 and rec.complete
+    again, ev = _record(task, gpu, Walk("depth", depth=1), out)
+    assert again.new == 0 and ev.hits == 0 and again.kernels == n1
+    deeper, _ = _record(task, gpu, Walk("depth", depth=2), out)
+    assert deeper.kernels == sum(1 for e in gpu.entries.values() if e.depth <= 2)
+    assert deeper.new == deeper.kernels - n1
+
+
+def test_a_time_budget_stops_the_walk_and_says_so(task, gpu, tmp_path):
+    ticks = itertools.count()
+    rec, _ = _record(task, gpu, Walk("depth", depth=3), tmp_path / "l.jsonl",
+                     deadline=10.0, clock=lambda: float(next(ticks)))
+    assert not rec.complete and 0 < rec.new < 12
+
+
+def test_sample_and_repeats(task, gpu, tmp_path):
+    rec, _ = _record(task, gpu, Walk("sample", count=12, depth=3, seed=1), tmp_path / "l.jsonl",
+                     repeats=2)
+    land = load_landscape(tmp_path / "l.jsonl")
+    assert rec.kernels == 13 and all(len(e.samples) == 2 for e in land.entries.values())
+
+
+def test_cli_user_errors_are_one_line(capsys):
+    assert main(["--task", "no_such_task", "--device", "interpret"]) == 2
+    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--task", "softmax", "--depth", "-1"])
+
+
+@pytest.mark.slow
+def test_cli_dry_run_on_the_interpreter(tmp_path, capsys):
+    out = tmp_path / "softmax.jsonl"
+    assert main(["--task", "softmax", "--size", "smoke", "--device", "interpret",
+                 "--best-first", "2", "--out", str(out)]) == 0
+    land = load_landscape(out)
+    assert len(land) == 3 and land.header.size == "smoke" and land.header.device == "interpret"
+    assert all(e.samples[0].wall_s > 0 for e in land.entries.values())
+    assert "recorded landscapes" in capsys.readouterr().out
