@@ -75,6 +75,7 @@ def iteration_metrics(r: IterationRecord) -> dict[str, float]:
         "tokens_prompt": float(r.tokens_prompt),
         "tokens_completion": float(r.tokens_completion),
         "cost_usd": r.cost_usd,
+        "wall_s": r.wall_s,
     }
     if r.speedup is not None:
         m["speedup"] = r.speedup
@@ -269,7 +270,12 @@ class MlflowTracker:
         self._flush()
         ts = int(time.time() * 1000)
         step = len(result.records)
-        final = {**arm_metrics(result), FINAL + "best_speedup": result.best_speedup}
+        final = {
+            **arm_metrics(result),
+            FINAL + "best_speedup": result.best_speedup,
+            # replay: iterations whose kernel was outside the recorded landscape
+            FINAL + "not_recorded": float(sum(r.status == "not_recorded" for r in result.records)),
+        }
         if result.best.runtime_ms:
             final[FINAL + "best_runtime_ms"] = result.best.runtime_ms
         metrics = [Metric(k, float(v), ts, step) for k, v in final.items()]
