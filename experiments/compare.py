@@ -42,7 +42,7 @@ class CompareError(Exception):
 # -- reading MLflow -------------------------------------------------------------------
 
 
-def _client(uri: str) -> Any:
+def mlflow_client(uri: str) -> Any:
     import logging
 
     from mlflow import MlflowClient
@@ -59,7 +59,7 @@ def _history(client: Any, run_id: str, key: str) -> np.ndarray:
 
 def fetch_runs(uri: str, experiment: str, sweep: str | None = None) -> tuple[str, list[RunCurve]]:
     """The experiment's id and a `RunCurve` per finished tuning run (summaries excluded)."""
-    client = _client(uri)
+    client = mlflow_client(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         raise CompareError(f"no MLflow experiment {experiment!r} at {uri}")
@@ -182,7 +182,7 @@ def log_summary(uri: str, experiment_id: str, runs: Sequence[RunCurve], files: S
     """A summary run with the files as artifacts; every compared run is tagged with its id."""
     from mlflow.entities import RunTag
 
-    client = _client(uri)
+    client = mlflow_client(uri)
     run = client.create_run(experiment_id, run_name=name,
                             tags={"kind": SUMMARY_KIND, "compared_runs": str(len(runs))})
     rid = run.info.run_id
