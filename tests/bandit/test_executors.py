@@ -8,7 +8,24 @@ import sys
 import pytest
 
 from bandit.executors import ExecutorError, LocalExecutor, make_executor, visible_gpus
-from bandit.executors.testing import TASK, ExecutorConformance, sleepy
+from bandit.executors.testing import RAISE, TASK, ExecutorConformance, SleepyEvaluator, sleepy
+from profiling.measurement import Status
+from profiling.testing import EvaluatorCase, EvaluatorConformance
+
+
+class TestKitEvaluatorConforms(EvaluatorConformance):
+    @pytest.fixture
+    def evaluator_case(self):
+        return EvaluatorCase(make=lambda: SleepyEvaluator(0), task=TASK, expected={"abc": Status.OK})
+
+
+class TestLocalExecutorIsAnEvaluator(EvaluatorConformance):
+    @pytest.fixture
+    def evaluator_case(self):
+        return EvaluatorCase(
+            make=lambda: LocalExecutor(sleepy(), 2), task=TASK,
+            expected={"abc": Status.OK, RAISE: Status.CRASHED},
+        )
 
 
 class TestLocalExecutor(ExecutorConformance):

@@ -12,6 +12,7 @@ from bandit.policies import make_policy
 from bandit.tuner import Tuner
 from experiments.compare import CompareError, compare, fetch_runs, main
 from experiments.compare_stats import RunCurve, interval, mann_whitney, summarize
+from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings
 from experiments.tracking import MlflowTracker
 from profiling.clock import VirtualClock
@@ -37,7 +38,8 @@ def store(tmp_path_factory):
             run_dir = root / f"{policy}-{seed}"
             run_dir.mkdir()
             tracker = MlflowTracker(
-                TrackingSettings(True, uri, "cmp"), run_dir, {"policy.name": policy},
+                TrackingSettings(True, uri, "cmp"), RunDirWriter(run_dir, figures=False),
+                {"policy.name": policy},
                 {"seed": str(seed), "sweep": "s1"}, run_name=f"{policy}-{seed}",
             )
             tuner = Tuner(task, ReplayEvaluator(land, seed=seed), OfflineRealizer(),

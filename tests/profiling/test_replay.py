@@ -12,6 +12,7 @@ from profiling.landscape import LandscapeError
 from profiling.measurement import Status
 from profiling.replay import ReplayEvaluator, ReplaySettings, jitter
 from profiling.tasks import load_task
+from profiling.testing import EvaluatorCase, EvaluatorConformance
 from tests.fakes.landscapes import SYNTHETIC_GPU, synthetic_landscape
 
 
@@ -126,3 +127,17 @@ def test_the_real_clock_ignores_charges():
     c.charge(1e6)
     c.settle()
     assert c.now() - t < 1.0 and not c.virtual
+
+
+class TestReplayEvaluatorConforms(EvaluatorConformance):
+    @pytest.fixture
+    def evaluator_case(self, task, landscape):
+        from strategies.catalog import load_catalog
+        from strategies.offline.realizer import OfflineRealizer
+        from strategies.space import SpaceWalker, runnable_strategies
+
+        walker = SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), "softmax", "cuda"))
+        expected = {n.source: landscape.get(n.hash).samples[0].status for n in walker.breadth_first(1)}
+        assert Status.OK in expected.values()
+        expected["class ModelNew: pass  # not recorded\n"] = Status.NOT_RECORDED
+        return EvaluatorCase(make=lambda: ReplayEvaluator(landscape, seed=0), task=task, expected=expected)
