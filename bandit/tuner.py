@@ -10,7 +10,7 @@ again. Given the same seed and the same measurements, a run is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from bandit.arms import Arm
 from bandit.attempt import Attempt, Proposal, attempt
 from bandit.budget import Budget, Spend
+from bandit.executors.base import Evaluated
 from bandit.frontier import REFERENCE_ID, Clusterer, Frontier, Member, source_hash
 from bandit.observer import Observer
 from bandit.parents import parents
@@ -33,6 +34,8 @@ from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.types import Candidate, Realizer, RealizeRequest, Strategy
+
+Run = Callable[[str], Evaluated]  # evaluates a source somewhere; says on which worker
 
 
 class TuneError(RuntimeError):
@@ -147,7 +150,7 @@ class Tuner:
                 self.policy.load_state_dict(dict(logged.policy_state))
         if REFERENCE_ID not in self.frontier:
             source = self._reference_source or reference_candidate_source(self.task)
-            m = self._evaluate(source)
+            m = self.measure(source)
             if not m.ok or not m.runtime_ms:
                 raise TuneError(
                     f"the reference program of task {self.task.name!r} failed to evaluate "
@@ -183,12 +186,19 @@ class Tuner:
             "meta": self._meta,
         }
 
-    def _evaluate(self, source: str) -> Measurement:
+    def measure(self, source: str, run: Run | None = None) -> Measurement:
+        """Evaluate `source` (a resumed run's unfinished measurement is reused) and charge
+        its seconds to the clock. `run`: evaluate elsewhere (an executor's worker; the
+        `Evaluated.lane` it reports is the clock lane), else on the tuner's evaluator."""
         cached = self._replay.pop(source_hash(source), None)
         if cached is not None:
             return cached
-        m = self.evaluator.evaluate(self.task, source)
-        self.clock.charge(m.wall_s)
+        if run is None:
+            m, lane = self.evaluator.evaluate(self.task, source), None
+        else:
+            done = run(source)
+            m, lane = done.measurement, done.lane
+        self.clock.charge(m.wall_s, lane)
         return m
 
     # -- ask / realize / tell ------------------------------------------------------------
@@ -200,6 +210,8 @@ class Tuner:
         if not allowed:
             raise TuneError(self._no_arms())
         arm = self.policy.ask(tuple(allowed))
+        # taken now, not at tell: a batch of asks never proposes one pair twice
+        self._tried.add((allowed[arm].id, arm.strategy))
         iteration, self._next_iteration = self._next_iteration, self._next_iteration + 1
         return Proposal(iteration, arm, allowed[arm], self._request(arm, allowed[arm], iteration))
 
@@ -214,12 +226,14 @@ class Tuner:
             self.settings.seed * 1_000_003 + iteration,
         )
 
-    def realize(self, proposal: Proposal) -> Attempt:
-        """Realize, evaluate (reusing known measurements) and repair. Raises RealizerError."""
+    def realize(self, proposal: Proposal, run: Run | None = None) -> Attempt:
+        """Realize, evaluate (reusing known measurements) and repair. Raises RealizerError.
+        Touches no tuner state but the clock, so a round's proposals may be realized in
+        parallel threads (`bandit.rounds`); `run` as in `measure`."""
         return attempt(
             proposal,
             self.realizer,
-            self._evaluate,
+            lambda source: self.measure(source, run),
             self.frontier.lookup,
             self.settings.repair_turns,
         )
