@@ -3,3 +3,4 @@
 from pathlib import Path
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"  # handed to profiling.tasks.load_task
+LANDSCAPES_DIR = Path(__file__).resolve().parent / "landscapes"  # committed, recorded on GPUs

@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments import LANDSCAPES_DIR, TASKS_DIR
 from profiling.evaluator import EvalSettings, Evaluator
 from profiling.landscape import (
-    LANDSCAPES_DIR,
     Landscape,
     LandscapeError,
     LandscapeHeader,
@@ -47,8 +47,8 @@ from profiling.landscape import (
     landscape_path,
 )
 from profiling.measurement import Measurement
-from profiling.tasks import PROJECT_ROOT, Task, TaskError, bundled_task_names, load_task
-from strategies.space import Node, SpaceWalker, runnable_strategies
+from profiling.tasks import Task, TaskError, bundled_task_names, load_task
+from strategies.space import Node, SpaceWalker, realizer_version, runnable_strategies
 from strategies.types import Realizer, Strategy
 
 EXIT_USER_ERROR = 2
@@ -82,19 +82,6 @@ class TaskRecord:
     max_depth: int
     seconds: float
     complete: bool  # the walk ended before the time budget
-
-
-def realizer_version() -> str:
-    """A fingerprint of the code that writes kernels (every file under strategies/)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    root = PROJECT_ROOT / "strategies"
-    for p in sorted(root.rglob("*")):
-        if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts:
-            digest.update(p.relative_to(root).as_posix().encode())
-            digest.update(p.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def record_task(
@@ -262,8 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     realizer = OfflineRealizer()
     try:
-        names = bundled_task_names() if args.all else [args.task]
-        tasks = [load_task(n, args.size) for n in names]
+        names = bundled_task_names(TASKS_DIR) if args.all else [args.task]
+        tasks = [load_task(n, args.size, TASKS_DIR) for n in names]
         for t in tasks:
             realizer.check_task(t)
     except (TaskError, ValueError) as e:
@@ -288,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[TaskRecord] = []
     with WorkerEvaluator(settings) as evaluator, _Progress(len(tasks), walk) as progress:
         for i, task in enumerate(tasks):
-            out = args.out if args.out else landscape_path(task.name, task.size, args.out_dir)
+            out = args.out if args.out else landscape_path(args.out_dir, task.name, task.size)
             deadline = None
             if args.budget_s is not None:
                 left = args.budget_s - (time.monotonic() - start)

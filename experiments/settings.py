@@ -18,12 +18,13 @@ from bandit.budget import Budget
 from bandit.reward import RewardSpec
 from bandit.tuner import TunerSettings
 from profiling.evaluator import EvalSettings
+from profiling.replay import ReplaySettings
 
-DEVICES = ("auto", "cuda", "interpret")
-EXECUTORS = ("local",)
+DEVICES = ("auto", "cuda", "interpret", "replay")
+EXECUTORS = ("local", "ray")
 TOP_LEVEL = (
     "task", "policy", "realizer", "budget", "device", "executor", "tracking", "reward",
-    "seed", "parent_slack", "resume", "progress",
+    "seed", "parent_slack", "resume", "progress", "replay",
 )  # fmt: skip
 PROGRESS = ("auto", "bar", "plain")  # auto: a bar on a terminal, plain lines otherwise
 _TUNER = TunerSettings()
@@ -61,7 +62,9 @@ class DeviceSettings:
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    name: str = "local"  # candidates evaluated one at a time by one local worker
+    name: str = "local"  # "local": worker processes here; "ray": Ray actors
+    workers: int | None = None  # None: one per visible GPU (one on the interpreter / replay)
+    batch: int = 1  # proposals per round, realized and evaluated in parallel
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class TuneSettings:
     resume: str | None = None
     parent_slack: float = _TUNER.parent_slack
     progress: str = "auto"
+    replay: ReplaySettings | None = None  # device=replay only
 
     def tuner(self) -> TunerSettings:
         """What the tuner reads of this config."""
@@ -103,7 +107,7 @@ class TuneSettings:
         budget = _section(cfg, "budget", tuple(f.name for f in fields(Budget)))
         evaluation = tuple(f.name for f in fields(EvalSettings) if f.name != "device")
         device = _section(cfg, "device", ("name", "resolved", *evaluation))
-        executor = _section(cfg, "executor", ("name",))
+        executor = _section(cfg, "executor", tuple(f.name for f in fields(ExecutorSettings)))
         tracking = _section(cfg, "tracking", tuple(f.name for f in fields(TrackingSettings)))
         reward = dict(cfg.get("reward") or {})
         _known(reward, tuple(f.name for f in fields(RewardSpec)), "reward")
@@ -118,6 +122,7 @@ class TuneSettings:
             raise ValueError(
                 f"executor {executor_name!r} is not available (executors: {', '.join(EXECUTORS)})"
             )
+        workers = executor.get("workers")
         size = task.get("size")
         spec = RewardSpec()
         progress = str(cfg.get("progress", "auto"))
@@ -138,7 +143,11 @@ class TuneSettings:
             ),
             budget=Budget(**{k: budget.get(k) for k in ("iterations", "tokens", "usd", "seconds")}),
             device=DeviceSettings(device_name, _evaluation(device, evaluation)),
-            executor=ExecutorSettings(executor_name),
+            executor=ExecutorSettings(
+                executor_name,
+                None if workers is None else _int(workers, "executor.workers", 1),
+                _int(executor.get("batch", ExecutorSettings.batch), "executor.batch", 1),
+            ),
             tracking=TrackingSettings(
                 enabled=bool(tracking.get("enabled", TrackingSettings.enabled))
                 and tracking.get("uri") is not None,
@@ -156,7 +165,23 @@ class TuneSettings:
             resume=None if cfg.get("resume") is None else str(cfg["resume"]),
             parent_slack=_nonneg(cfg.get("parent_slack", _TUNER.parent_slack), "parent_slack"),
             progress=progress,
+            replay=_replay(cfg, device_name),
         )
+
+
+def _replay(cfg: Mapping[str, Any], device: str) -> ReplaySettings | None:
+    """The replay section (device=replay only), seeded with the run's seed."""
+    if device != "replay":
+        if cfg.get("replay") is not None:
+            raise ValueError("the replay section needs device=replay")
+        return None
+    section = _section(cfg, "replay", ("landscape", "noise"))
+    landscape = section.get("landscape")
+    return ReplaySettings(
+        landscape=None if landscape in (None, "") else str(landscape),
+        noise=str(section.get("noise", ReplaySettings.noise)),
+        seed=_int(cfg.get("seed", _TUNER.seed), "seed", low=0),
+    )
 
 
 def _evaluation(device: Mapping[str, Any], keys: tuple[str, ...]) -> EvalSettings:

@@ -27,7 +27,6 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from rich.console import Console
 from bandit.observer import Observer
 from bandit.policies import make_policy
 from bandit.records import TuneResult
+from bandit.rounds import run_rounds
 from bandit.tuner import TuneError, Tuner
 from experiments import TASKS_DIR
 from experiments.progress import log, make_progress
@@ -52,7 +52,6 @@ from strategies.types import Realizer, Strategy
 
 if TYPE_CHECKING:
     from experiments.tracking import MlflowTracker
-    from profiling.evaluator import EvalSettings
 
 CONFIG_FILE = "config.yaml"
 RUN_LOG = "runlog.jsonl"
@@ -121,8 +120,17 @@ def run_app(
     if not resumed:
         (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
 
-    from profiling.evaluator import WorkerEvaluator, WorkerStartError
+    from experiments.evaluation import open_evaluation
+    from profiling.evaluator import WorkerStartError
 
+    try:
+        evaluation = open_evaluation(settings, task, device, realizer)
+    except UserError as e:
+        realizer.close()
+        _say(err, f"error: {_one_line(e)}")
+        return EXIT_USER_ERROR
+    for note in evaluation.notes:
+        _say(err, note)
     progress = make_progress(settings.progress, settings.budget.iterations, console=err)
     info = {
         "task": f"{settings.task.name} (size {task.size}) on {device}",
@@ -135,14 +143,14 @@ def run_app(
     tracker: MlflowTracker | None = None
     writer = RunDirWriter(run_dir, info=info, extra_rows=lambda: _mlflow_rows(settings, tracker))
     observers: list[Observer] = [progress, writer]
-    tracker = _tracker(settings, writer, plain, err, sweep)
+    tracker = _tracker(settings, writer, plain, err, sweep, evaluation.landscape)
     if tracker is not None:
         observers.append(tracker)
     try:
-        with WorkerEvaluator(_eval_settings(settings, device)) as evaluator:
+        with evaluation.executor as executor:
             tuner = Tuner(
                 task,
-                evaluator,
+                executor,
                 realizer,
                 policy,
                 strategies,
@@ -150,12 +158,16 @@ def run_app(
                 run_log=run_dir / RUN_LOG,
                 observers=observers,
                 meta={"config": plain},
+                clock=evaluation.clock,
             )
             try:
                 tuner.start()  # measures the reference, or restores a resumed run
             except ValueError as e:  # a run log that belongs to another run
                 raise TuneError(str(e)) from e
-            result = tuner.run(settings.budget)
+            if settings.executor.batch > 1:
+                result = run_rounds(tuner, executor, settings.budget, settings.executor.batch)
+            else:
+                result = tuner.run(settings.budget)
     except TuneError as e:
         progress.stop()
         _say(err, f"error: {_one_line(e)}")
@@ -209,6 +221,8 @@ def _task_and_device(settings: TuneSettings) -> tuple[Task, str, str | None]:
     from profiling.evaluator import resolve_device
 
     want = settings.device.name
+    if want == "replay":  # a recorded landscape of the task at its size (see experiments.evaluation)
+        return load_task(settings.task.name, settings.task.size, TASKS_DIR), "replay", None
     device = resolve_device(want)
     if want == "cuda" and device != "cuda":
         raise UserError("device=cuda but no CUDA device is visible (use device=interpret or auto)")
@@ -239,12 +253,6 @@ def _effective(plain: dict, task: Task, device: str, settings: TuneSettings) -> 
     }
 
 
-def _eval_settings(settings: TuneSettings, device: str) -> EvalSettings:
-    """The device section with the resolved device (torch.compile timed on CUDA only)."""
-    ev = settings.device.evaluation
-    return replace(ev, device=device, baseline_compile=ev.baseline_compile and device == "cuda")
-
-
 def _realizer(settings: TuneSettings) -> Realizer:
     from strategies.factory import build_realizer
 
@@ -273,6 +281,7 @@ def _tracker(
     plain: dict,
     err: Console,
     sweep: tuple[str, int] | None = None,
+    landscape: str | None = None,
 ) -> MlflowTracker | None:
     if not settings.tracking.enabled:
         return None
@@ -281,7 +290,9 @@ def _tracker(
     params = flatten({k: v for k, v in plain.items() if k != "resume"})
     tags = {"realizer_model": settings.realizer.model, "seed": str(settings.seed)}
     if sweep is not None:
-        tags.update(sweep=sweep[0], sweep_job=str(sweep[1]))
+        tags.update(sweep=sweep[0], sweep_job=str(sweep[1]))  # experiments.compare --sweep
+    if landscape is not None:
+        tags["replay"] = landscape[:5000]
     name = run_name(settings, writer.run_dir, sweep)
     return MlflowTracker(
         settings.tracking,

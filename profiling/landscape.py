@@ -33,11 +33,9 @@ from typing import Any, TextIO
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
-from profiling.tasks import PROJECT_ROOT
 
 FORMAT = "kernel-bandit-landscape"
 VERSION = 1
-LANDSCAPES_DIR = PROJECT_ROOT / "experiments" / "landscapes"
 _DERIVED = (
     "runtime_ms",
     "ref_runtime_ms",
@@ -161,8 +159,8 @@ class Landscape:
 # -- files --------------------------------------------------------------------------
 
 
-def landscape_path(task: str, size: str = "default", folder: Path = LANDSCAPES_DIR) -> Path:
-    """Where the committed landscape of a bundled task at a size lives."""
+def landscape_path(folder: Path, task: str, size: str = "default") -> Path:
+    """The landscape of `task` at `size` in `folder` (experiments/landscapes for the committed ones)."""
     stem = task if size == "default" else f"{task}@{_safe(size)}"
     return folder / f"{stem}.jsonl"
 

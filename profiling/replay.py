@@ -46,9 +46,9 @@ class ReplaySettings:
             raise ValueError(f"replay.noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}")
 
 
-def resolve_landscape(settings: ReplaySettings, task: str, size: str) -> Path:
-    """The landscape file to replay for a task: the given one, else the committed one."""
-    return Path(settings.landscape) if settings.landscape else landscape_path(task, size)
+def resolve_landscape(settings: ReplaySettings, task: str, size: str, folder: Path) -> Path:
+    """The landscape file to replay for a task: the given one, else the task's in `folder`."""
+    return Path(settings.landscape) if settings.landscape else landscape_path(folder, task, size)
 
 
 class ReplayEvaluator:
@@ -67,9 +67,10 @@ class ReplayEvaluator:
         self.misses = 0
 
     @classmethod
-    def for_task(cls, task: Task, settings: ReplaySettings) -> ReplayEvaluator:
-        """Load the landscape for `task` (LandscapeError, one line, when absent or another task's)."""
-        path = resolve_landscape(settings, task.name, task.size)
+    def for_task(cls, task: Task, settings: ReplaySettings, folder: Path) -> ReplayEvaluator:
+        """Load the landscape for `task`: ``settings.landscape``, else the task's in `folder`
+        (LandscapeError, one line, when absent or another task's)."""
+        path = resolve_landscape(settings, task.name, task.size, folder)
         landscape = load_landscape(path)
         landscape.check_task(task.name, task.size)
         return cls(landscape, noise=settings.noise, seed=settings.seed)

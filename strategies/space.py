@@ -11,9 +11,11 @@ sources. Walks: `breadth_first` (every kernel up to a depth) and `random_walks`
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from profiling.evaluator import reference_candidate_source
@@ -31,6 +33,18 @@ class Node:
     depth: int
     chain: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def realizer_version() -> str:
+    """A fingerprint of the code that writes kernels (every .py and .yaml under strategies/):
+    a landscape recorded with another version may miss kernels this one writes."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts:
+            digest.update(p.relative_to(root).as_posix().encode())
+            digest.update(p.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def runnable_strategies(strategies: Iterable[Strategy], kind: str, device: str) -> tuple[Strategy, ...]:

@@ -7,6 +7,7 @@ import pytest
 from bandit.budget import Budget
 from bandit.policies import make_policy
 from bandit.tuner import Tuner
+from experiments import TASKS_DIR
 from profiling.clock import VirtualClock
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
@@ -17,7 +18,7 @@ from tests.fakes.landscapes import synthetic_landscape
 
 @pytest.fixture(scope="module")
 def task():
-    return load_task("softmax")
+    return load_task("softmax", None, TASKS_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 from bandit.budget import Budget
 from bandit.policies import make_policy
 from bandit.tuner import Tuner
+from experiments import TASKS_DIR
 from experiments.compare import CompareError, compare, fetch_runs, main
 from experiments.compare_stats import RunCurve, interval, mann_whitney, summarize
 from experiments.report import RunDirWriter
@@ -30,7 +31,7 @@ SEEDS = (0, 1, 2)
 def store(tmp_path_factory):
     """A small replayed sweep: 2 policies x 3 seeds on a synthetic softmax landscape."""
     root = tmp_path_factory.mktemp("sweep")
-    task = load_task("softmax")
+    task = load_task("softmax", None, TASKS_DIR)
     land = synthetic_landscape(task, root / "softmax.jsonl", depth=2)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     for policy in POLICIES:

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from experiments import TASKS_DIR
 from experiments.record_landscape import Walk, main, record_task
 from profiling.landscape import load_landscape
 from profiling.replay import ReplayEvaluator
@@ -17,7 +18,7 @@ from tests.fakes.landscapes import synthetic_landscape
 
 @pytest.fixture(scope="module")
 def task():
-    return load_task("softmax")
+    return load_task("softmax", None, TASKS_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import yaml
 from bandit.budget import Budget
 from bandit.reward import RewardSpec
 from bandit.tuner import TunerSettings
-from experiments.settings import TOP_LEVEL, TrackingSettings, TuneSettings
+from experiments.settings import TOP_LEVEL, ExecutorSettings, TrackingSettings, TuneSettings
 from profiling.evaluator import EvalSettings
+from profiling.replay import ReplaySettings
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -51,7 +52,15 @@ def test_tracking_and_budget_presets_are_their_records():
     assert set(load("tracking", "none")) == names(TrackingSettings)
     for option in ("default", "smoke"):
         assert set(load("budget", option)) == names(Budget)
-    assert set(load("executor", "local")) == {"name"}
+    for option in ("local", "ray"):
+        assert set(load("executor", option)) == names(ExecutorSettings)
+        assert {k: v for k, v in load("executor", option).items() if k != "name"} == {
+            "workers": ExecutorSettings.workers, "batch": ExecutorSettings.batch
+        }
+    replay = load("device", "replay")  # a global package: device.name and the replay section
+    assert replay["device"] == {"name": "replay"}
+    assert set(replay["replay"]) == names(ReplaySettings) - {"seed"}
+    assert replay["replay"]["noise"] == ReplaySettings.noise
 
 
 def test_realizer_presets_hold_only_known_options():
@@ -83,3 +92,21 @@ def test_unknown_keys_are_named():
         TuneSettings.from_plain({**base, "device": {"speed": 1}})
     with pytest.raises(ValueError, match=r"unknown key\(s\) in the config: sede"):
         TuneSettings.from_plain({**base, "sede": 1})
+
+
+def test_replay_and_executor_settings():
+    base = {"task": {"name": "softmax"}, "policy": {"name": "hucb"}, "realizer": {"name": "offline"},
+            "budget": {"iterations": 1}, "device": {"name": "replay"}, "executor": {},
+            "tracking": {}, "seed": 3}  # fmt: skip
+    s = TuneSettings.from_plain({**base, "replay": {"landscape": "x.jsonl", "noise": "none"}})
+    assert s.replay == ReplaySettings("x.jsonl", "none", 3) and s.executor == ExecutorSettings()
+    with pytest.raises(ValueError, match="config group 'replay' is missing"):
+        TuneSettings.from_plain(base)
+    with pytest.raises(ValueError, match=r"replay\.noise"):
+        TuneSettings.from_plain({**base, "replay": {"noise": "loud"}})
+    with pytest.raises(ValueError, match="needs device=replay"):
+        TuneSettings.from_plain({**base, "device": {}, "replay": {}})
+    s = TuneSettings.from_plain({**base, "replay": {}, "executor": {"name": "ray", "workers": 2, "batch": 4}})
+    assert s.executor == ExecutorSettings("ray", 2, 4)
+    with pytest.raises(ValueError, match=r"executor\.batch must be >= 1"):
+        TuneSettings.from_plain({**base, "replay": {}, "executor": {"batch": 0}})

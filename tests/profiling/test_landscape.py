@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
@@ -120,8 +121,8 @@ def test_check_task_and_paths():
     land.check_task("softmax", "default")
     with pytest.raises(LandscapeError, match="not 'softmax' at size 'smoke'"):
         land.check_task("softmax", "smoke")
-    assert landscape_path("softmax").name == "softmax.jsonl"
-    assert landscape_path("softmax", "rows=8,dim=64").name == "softmax@rows=8,dim=64.jsonl"
+    assert landscape_path(Path("/x"), "softmax") == Path("/x/softmax.jsonl")
+    assert landscape_path(Path("/x"), "softmax", "rows=8,dim=64").name == "softmax@rows=8,dim=64.jsonl"
 
 
 def test_source_hash_ignores_trailing_whitespace_and_is_the_frontiers():

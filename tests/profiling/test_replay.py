@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.clock import Clock, VirtualClock
 from profiling.evaluator import reference_candidate_source
 from profiling.landscape import LandscapeError
@@ -18,7 +19,7 @@ from tests.fakes.landscapes import SYNTHETIC_GPU, synthetic_landscape
 
 @pytest.fixture(scope="module")
 def task():
-    return load_task("softmax")
+    return load_task("softmax", None, TASKS_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +89,17 @@ def test_several_samples_are_drawn_from_not_jittered():
 
 
 def test_for_task_loads_the_given_file_and_refuses_another_tasks(task, landscape):
-    ev = ReplayEvaluator.for_task(task, ReplaySettings(landscape=str(landscape.path)))
+    folder = landscape.path.parent
+    ev = ReplayEvaluator.for_task(task, ReplaySettings(landscape=str(landscape.path)), folder)
+    assert len(ev.landscape) == len(landscape)
+    ev = ReplayEvaluator.for_task(task, ReplaySettings(), folder)  # the task's own file there
     assert len(ev.landscape) == len(landscape)
     with pytest.raises(LandscapeError, match="recorded for task 'softmax'"):
-        ReplayEvaluator.for_task(load_task("rmsnorm"), ReplaySettings(landscape=str(landscape.path)))
+        ReplayEvaluator.for_task(
+            load_task("rmsnorm", None, TASKS_DIR), ReplaySettings(landscape=str(landscape.path)), folder
+        )
     with pytest.raises(LandscapeError, match="no landscape file"):
-        ReplayEvaluator.for_task(task, ReplaySettings(landscape="/nonexistent/x.jsonl"))
+        ReplayEvaluator.for_task(task, ReplaySettings(), folder / "empty")
     with pytest.raises(ValueError, match=r"replay\.noise"):
         ReplaySettings(noise="loud")
 

@@ -1,0 +1,121 @@
+"""Where a tuning run's candidates are evaluated, built from its settings.
+
+`open_evaluation` turns the resolved device and executor settings into an
+`Evaluation`: the executor (local worker processes, one per visible GPU, or Ray
+actors), the clock the tuner charges (real time, or a `VirtualClock` under
+replay) and notes for the user (a synthetic landscape, one recorded with another
+realizer version). Problems the user can fix (no landscape for the task, Ray not
+installed) are one-line `UserError`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bandit.executors import BaseExecutor, ExecutorError, make_executor, visible_gpus
+from experiments import LANDSCAPES_DIR
+from experiments.settings import TuneSettings
+from profiling.clock import Clock, VirtualClock
+from profiling.errors import UserError
+from profiling.evaluator import EvalSettings, Evaluator
+from profiling.landscape import LandscapeError
+from profiling.replay import ReplayEvaluator
+from profiling.tasks import Task
+from strategies.space import realizer_version
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    executor: BaseExecutor  # also the tuner's `Evaluator`
+    clock: Clock
+    notes: tuple[str, ...] = ()
+    landscape: str | None = None  # replay: what is replayed (for tags and tables)
+
+
+@dataclass(frozen=True)
+class WorkerFactory:
+    """Builds worker `i`'s `WorkerEvaluator` (picklable, so Ray actors can call it too).
+
+    ``gpus``: pin worker `i` to ``gpus[i]`` through CUDA_VISIBLE_DEVICES (local
+    executor on CUDA); empty: leave the environment alone (Ray assigns the GPU).
+    """
+
+    settings: EvalSettings
+    gpus: tuple[str, ...] = ()
+
+    def __call__(self, index: int) -> Evaluator:
+        from profiling.evaluator import WorkerEvaluator
+
+        env = {"CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else None
+        return WorkerEvaluator(self.settings, env=env)
+
+
+@dataclass(frozen=True)
+class SharedEvaluator:
+    """Every worker uses the same (thread-safe) evaluator: a replay."""
+
+    evaluator: Evaluator
+
+    def __call__(self, index: int) -> Evaluator:
+        return self.evaluator
+
+
+def eval_settings(settings: TuneSettings, device: str) -> EvalSettings:
+    """The device section with the resolved device (torch.compile timed on CUDA only)."""
+    ev = settings.device.evaluation
+    return replace(ev, device=device, baseline_compile=ev.baseline_compile and device == "cuda")
+
+
+def open_evaluation(settings: TuneSettings, task: Task, device: str, realizer: str) -> Evaluation:
+    """The executor and clock for a run on `device` ("cuda", "interpret" or "replay")."""
+    ex = settings.executor
+    notes: list[str] = []
+    try:
+        if device == "replay":
+            assert settings.replay is not None
+            try:
+                replay = ReplayEvaluator.for_task(task, settings.replay, LANDSCAPES_DIR)
+            except LandscapeError as e:
+                raise UserError(
+                    f"{e} (record one on a GPU: python -m experiments.record_landscape "
+                    f"--task {task.name}, or set replay.landscape=FILE)"
+                ) from None
+            notes += _replay_notes(replay, realizer)
+            executor = make_executor(ex.name, SharedEvaluator(replay), ex.workers or 1, "cuda")
+            return Evaluation(executor, VirtualClock(), tuple(notes), replay.landscape.describe())
+        gpus = tuple(visible_gpus()) if device == "cuda" else ()
+        if device == "cuda" and ex.workers is not None and ex.workers > max(len(gpus), 1):
+            raise UserError(
+                f"executor.workers={ex.workers} but {len(gpus)} GPU(s) are visible "
+                "(one worker per GPU)"
+            )
+        workers = ex.workers or (max(len(gpus), 1) if ex.name == "local" else None)
+        pin = gpus if ex.name == "local" and device == "cuda" else ()
+        factory = WorkerFactory(eval_settings(settings, device), pin)
+        executor = make_executor(ex.name, factory, workers, device)
+        if ex.batch < executor.workers:
+            notes.append(
+                f"note: {executor.workers} workers but executor.batch={ex.batch}: "
+                f"at most {ex.batch} of them busy at a time"
+            )
+        return Evaluation(executor, Clock(), tuple(notes))
+    except ExecutorError as e:
+        raise UserError(str(e)) from None
+
+
+def _replay_notes(replay: ReplayEvaluator, realizer: str) -> list[str]:
+    h = replay.landscape.header
+    notes = [f"replaying {replay.landscape.describe()}; seconds are recorded GPU seconds"]
+    if h.synthetic:
+        notes.append("warning: this landscape is SYNTHETIC (generated for tests, not measured)")
+    if realizer != h.realizer:
+        notes.append(
+            f"warning: the landscape holds kernels of the {h.realizer} realizer, this run uses "
+            f"{realizer}: its kernels will be not_recorded misses"
+        )
+    elif not h.synthetic and h.realizer_version != realizer_version():
+        notes.append(
+            f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
+            f"this is {realizer_version()}: kernels it now writes differently are not_recorded misses"
+        )
+    return notes
