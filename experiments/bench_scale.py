@@ -1,0 +1,211 @@
+"""Benchmark scaling out: evaluations per minute with 1..N workers, and batch rounds.
+
+Two measurements on one task (default softmax at its benchmark size):
+
+1. Throughput: for n = 1 .. N workers (one per visible GPU), a fresh local
+   executor evaluates ``--throughput`` distinct offline-realizer kernels (never
+   the same kernel twice across n); candidates evaluated per minute, worker start
+   (first evaluation: the reference) shown apart.
+2. Tuning runs at equal iterations: the real tuner (hucb, offline realizer, seed
+   0) for ``--iterations`` iterations in rounds of k = 1 and k = 4 on all N
+   workers; wall seconds (worker start and the reference included), seconds per
+   iteration and best speedup. On one GPU,
+   k=4 vs k=1 shows how much realization overlaps evaluation.
+
+Every configuration gets a fresh worker and an empty Triton cache, so no run
+reuses another's compilations. Prints a table; ``--json FILE`` writes it.
+
+    python -m experiments.bench_scale                       # on a GPU host (~2-3 min on one H200)
+    python -m experiments.bench_scale --device interpret --size smoke --iterations 4 --throughput 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from bandit.budget import Budget
+from bandit.executors import LocalExecutor, visible_gpus
+from bandit.policies import make_policy
+from bandit.rounds import run_rounds
+from bandit.tuner import Tuner
+from experiments import TASKS_DIR
+from profiling.evaluator import EvalSettings, Evaluator, reference_candidate_source
+from profiling.tasks import Task, TaskError, load_task
+from strategies.catalog import load_catalog
+from strategies.offline.realizer import OfflineRealizer
+from strategies.space import SpaceWalker, runnable_strategies
+
+CUDA = EvalSettings(device="cuda")  # what device=cuda runs (5 trials, torch.compile baseline)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    workers: int
+    candidates: int
+    seconds: float
+    per_minute: float
+    start_s: float  # first evaluation (the reference) on every worker: startup + compile
+
+
+@dataclass(frozen=True)
+class RunTiming:
+    batch: int
+    workers: int
+    iterations: int
+    seconds: float
+    s_per_iteration: float
+    best_speedup: float
+    evaluations: int
+    stop_reason: str
+
+
+class _Fresh:
+    """Worker `i` of one configuration: pinned to its GPU, with its own empty Triton cache."""
+
+    def __init__(self, settings: EvalSettings, gpus: Sequence[str], cache: str) -> None:
+        self.settings, self.gpus, self.cache = settings, list(gpus), cache
+
+    def __call__(self, index: int) -> Evaluator:
+        from profiling.evaluator import WorkerEvaluator
+
+        env = {"TRITON_CACHE_DIR": f"{self.cache}/w{index}"}
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[index]
+        return WorkerEvaluator(self.settings, env=env)
+
+
+def kernels(task: Task, device: str, count: int) -> list[str]:
+    """`count` distinct kernels of the offline realizer's space, nearest the reference first."""
+    strategies = runnable_strategies(load_catalog(), task.kind, device)
+    walker = SpaceWalker(OfflineRealizer(), task, strategies)
+    out = []
+    for node in walker.breadth_first(4):
+        if node.depth > 0:
+            out.append(node.source)
+            if len(out) == count:
+                break
+    return out
+
+
+def throughput(task: Task, settings: EvalSettings, gpus: Sequence[str], n: int,
+               sources: Sequence[str]) -> Throughput:
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
+        _Fresh(settings, gpus[:n], cache), n
+    ) as ex:
+        t0 = time.monotonic()
+        ex.map(task, [reference_candidate_source(task)] * n)  # starts every worker
+        start = time.monotonic() - t0
+        t0 = time.monotonic()
+        done = ex.map(task, sources)
+        elapsed = time.monotonic() - t0
+    assert len(done) == len(sources)
+    return Throughput(n, len(sources), elapsed, 60.0 * len(sources) / elapsed, start)
+
+
+def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers: int,
+               batch: int, iterations: int) -> RunTiming:
+    device = settings.device
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
+        _Fresh(settings, gpus[:workers], cache), workers
+    ) as ex:
+        strategies = runnable_strategies(load_catalog(), task.kind, device)
+        tuner = Tuner(task, ex, OfflineRealizer(), make_policy("hucb", 0), strategies)
+        t0 = time.monotonic()
+        result = run_rounds(tuner, ex, Budget(iterations=iterations), batch)
+        elapsed = time.monotonic() - t0
+    n = len(result.records)
+    return RunTiming(batch, workers, n, elapsed, elapsed / max(n, 1), result.best_speedup,
+                     len(result.members), result.stop_reason)
+
+
+def _table(rows_t: Sequence[Throughput], rows_r: Sequence[RunTiming], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console() if Console().is_terminal else Console(width=150)
+    t = Table(title=f"{title}: candidates evaluated per minute")
+    for col in ("workers", "candidates", "seconds", "per minute", "worker start s"):
+        t.add_column(col, justify="right")
+    for r in rows_t:
+        t.add_row(str(r.workers), str(r.candidates), f"{r.seconds:.1f}", f"{r.per_minute:.1f}",
+                  f"{r.start_s:.1f}")
+    console.print(t)
+    t = Table(title=f"{title}: tuning runs at equal iterations (hucb, offline realizer, seed 0)")
+    for col in ("batch k", "workers", "iterations", "wall s", "s / iteration", "best speedup",
+                "kernels measured", "stop"):
+        t.add_column(col, justify="left" if col == "stop" else "right")
+    for r in rows_r:
+        t.add_row(str(r.batch), str(r.workers), str(r.iterations), f"{r.seconds:.1f}",
+                  f"{r.s_per_iteration:.2f}", f"{r.best_speedup:.3f}", str(r.evaluations),
+                  r.stop_reason)
+    console.print(t)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.bench_scale",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--task", default="softmax")
+    ap.add_argument("--size", default=None, help="size preset or k=v,...")
+    ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
+    ap.add_argument("--max-workers", type=int, default=None, help="default: every visible GPU")
+    ap.add_argument("--throughput", type=int, default=16, help="kernels per throughput point")
+    ap.add_argument("--iterations", type=int, default=40)
+    ap.add_argument("--batches", default="1,4", help="round sizes to compare")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    try:
+        batches = [int(b) for b in args.batches.split(",") if b.strip()]
+        if not batches or min(batches) < 1 or args.throughput < 1 or args.iterations < 1:
+            raise ValueError
+    except ValueError:
+        print("error: --batches, --throughput and --iterations take positive whole numbers",
+              file=sys.stderr)
+        return 2
+    try:
+        task = load_task(args.task, args.size, TASKS_DIR)
+        OfflineRealizer().check_task(task)
+    except (TaskError, ValueError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    gpus = visible_gpus() if args.device == "cuda" else []
+    if args.device == "cuda" and not gpus:
+        print("error: no CUDA device is visible (use --device interpret for a dry run)",
+              file=sys.stderr)
+        return 2
+    n_max = args.max_workers or max(len(gpus), 1)
+    if args.device == "cuda" and n_max > len(gpus):
+        print(f"error: --max-workers {n_max} but {len(gpus)} GPU(s) are visible", file=sys.stderr)
+        return 2
+    settings = CUDA if args.device == "cuda" else replace(
+        CUDA, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0)
+    pool = kernels(task, args.device, args.throughput * n_max)
+    rows_t: list[Throughput] = []
+    for n in range(1, n_max + 1):
+        sources = pool[(n - 1) * args.throughput : n * args.throughput]
+        print(f"throughput with {n} worker(s): {len(sources)} kernels ...", file=sys.stderr, flush=True)
+        rows_t.append(throughput(task, settings, gpus, n, sources))
+    rows_r: list[RunTiming] = []
+    for k in batches:
+        print(f"tuning run, rounds of {k} on {n_max} worker(s), {args.iterations} iterations ...",
+              file=sys.stderr, flush=True)
+        rows_r.append(tuning_run(task, settings, gpus, n_max, k, args.iterations))
+    title = f"{task.name} ({task.size}) on {args.device}"
+    _table(rows_t, rows_r, title)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "task": task.name, "size": task.size, "device": args.device, "gpus": gpus,
+            "throughput": [asdict(r) for r in rows_t], "runs": [asdict(r) for r in rows_r],
+        }, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
