@@ -14,6 +14,16 @@ Walks (one per run):
 - ``--depth D``: every kernel within D strategy moves (softmax: 15 at depth 1,
   108 at depth 2, 501 at depth 3).
 - ``--sample N [--max-depth D]``: N kernels from random walks up to D moves deep.
+- ``--tune N [--policies a,b] [--seeds S] [--iterations I]``: the kernels real
+  tuning runs visit (every policy x seeds 0..S-1, I iterations each, kernels
+  measured before served from the file) until N are recorded: those runs then
+  replay without a miss; other seeds, and noise, stray from them.
+
+Tuning runs go deep (each improvement is one more move), so a replay of any
+finite landscape meets kernels outside it: they are ``not_recorded`` misses and
+``experiments.compare`` reports them per policy. On a synthetic stand-in for
+softmax, at about 100 kernels best-first misses least; from a few hundred
+kernels on, ``--tune`` serves its recorded seeds best.
 
 Examples::
 
@@ -39,12 +49,14 @@ from pathlib import Path
 
 from experiments import LANDSCAPES_DIR, TASKS_DIR
 from profiling.evaluator import EvalSettings, Evaluator
+from profiling.hardware import GpuFacts
 from profiling.landscape import (
     Landscape,
     LandscapeError,
     LandscapeHeader,
     LandscapeWriter,
     landscape_path,
+    source_hash,
 )
 from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
@@ -52,21 +64,29 @@ from strategies.space import Node, SpaceWalker, realizer_version, runnable_strat
 from strategies.types import Realizer, Strategy
 
 EXIT_USER_ERROR = 2
+TUNE_DEPTH = -1  # kernels recorded from tuning runs: their strategy moves are not tracked
 # the evaluation settings of `device=cuda` (conf/device/cuda.yaml): recorded seconds
 # per evaluation are then what a tuning run on the GPU pays
 CUDA_SETTINGS = EvalSettings(device="cuda", trials=5, baseline_compile=True, timeout_s=120.0)
 
 
+POLICIES = ("hucb", "ucb", "thompson", "egreedy", "random", "greedy", "best_of_n")
+
+
 @dataclass(frozen=True)
 class Walk:
-    mode: str  # "best-first" | "depth" | "sample"
-    count: int = 60  # best-first / sample: kernels to record
-    depth: int = 2  # depth: moves; sample: the longest walk
-    seed: int = 0
+    mode: str  # "best-first" | "depth" | "sample" | "tune"
+    count: int = 60  # best-first / sample / tune: kernels to record
+    depth: int = 2  # depth: moves; sample: the longest walk; tune: iterations per run
+    seed: int = 0  # sample: walk seed; tune: how many seeds (0 .. seed-1) per policy
+    policies: tuple[str, ...] = POLICIES  # tune
 
     def describe(self) -> str:
         if self.mode == "depth":
             return f"depth {self.depth}"
+        if self.mode == "tune":
+            return (f"tune {self.count} ({'/'.join(self.policies)} x seeds 0-{self.seed - 1}, "
+                    f"{self.depth} iterations each)")
         if self.mode == "sample":
             return f"sample {self.count} (walks up to {self.depth} moves, seed {self.seed})"
         return f"best-first {self.count}"
@@ -143,9 +163,13 @@ def record_task(
                 on_measure(node, m)
             return m
 
-        for _ in _walk(walker, walk, measure, lambda: len(measured)):
-            if out_of_time:
-                break
+        if walk.mode == "tune":
+            _tune_walk(task, evaluator, realizer, walker.strategies, walk, measure,
+                       measured.__contains__, lambda: len(measured) >= walk.count + 1)
+        else:
+            for _ in _walk(walker, walk, measure, lambda: len(measured)):
+                if out_of_time:
+                    break
     ref = measured.get(walker.root.hash)
     ref_ms = ref.runtime_ms if ref is not None and ref.ok else None
     best = min(
@@ -162,6 +186,54 @@ def record_task(
         seconds=clock() - t0,
         complete=not out_of_time,
     )
+
+
+class _Stop(Exception):
+    """The recording's kernel count or time budget is reached: end the tuning run."""
+
+
+def _tune_walk(
+    task: Task,
+    evaluator: Evaluator,
+    realizer: Realizer,
+    strategies: Sequence[Strategy],
+    walk: Walk,
+    measure: Callable[[Node], Measurement | None],
+    known: Callable[[str], bool],
+    full: Callable[[], bool],
+) -> None:
+    """Record what real tuning runs visit: every policy for seeds 0 .. walk.seed-1, each
+    `walk.depth` iterations; kernels measured before are served from the recording.
+    Ends when `full()` (kernel count reached) or `measure` says the time is up (None)."""
+    from bandit.budget import Budget
+    from bandit.policies import make_policy
+    from bandit.tuner import TuneError, Tuner
+
+    class Recording:
+        device = evaluator.device
+
+        def gpu_facts(self) -> GpuFacts:
+            return evaluator.gpu_facts()
+
+        def close(self) -> None:
+            """The wrapped evaluator is closed by its owner."""
+
+        def evaluate(self, task: Task, source: str) -> Measurement:
+            h = source_hash(source)
+            m = measure(Node(source, h, TUNE_DEPTH)) if known(h) or not full() else None
+            if m is None:
+                raise _Stop
+            return m
+
+    for seed in range(walk.seed):
+        for policy in walk.policies:
+            tuner = Tuner(task, Recording(), realizer, make_policy(policy, seed), strategies)
+            try:
+                tuner.run(Budget(iterations=walk.depth))
+            except _Stop:
+                return
+            except TuneError:  # e.g. the reference failed: no run can go on
+                return
 
 
 def _walk(
@@ -220,6 +292,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     mode.add_argument("--best-first", type=int, metavar="N", help="record N kernels, best first (default 60)")
     mode.add_argument("--depth", type=int, metavar="D", help="every kernel within D moves")
     mode.add_argument("--sample", type=int, metavar="N", help="N kernels from random walks")
+    mode.add_argument("--tune", type=int, metavar="N",
+                      help="N kernels that tuning runs visit (--policies x --seeds, --iterations each)")
+    ap.add_argument("--policies", default=",".join(POLICIES), help="--tune: policies to run")
+    ap.add_argument("--seeds", type=int, default=2, help="--tune: seeds 0 .. S-1 per policy")
+    ap.add_argument("--iterations", type=int, default=40, help="--tune: iterations per run")
     ap.add_argument("--max-depth", type=int, default=6, help="--sample: longest walk (default 6)")
     ap.add_argument("--seed", type=int, default=0, help="--sample: walk seed")
     ap.add_argument("--repeats", type=int, default=1, help="measurements per kernel (noise samples)")
@@ -229,7 +306,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"),
                     help="interpret: a CPU dry run of the recorder (not a landscape to commit)")
     args = ap.parse_args(argv)
-    for name in ("best_first", "depth", "sample", "repeats"):
+    for name in ("best_first", "depth", "sample", "tune", "repeats", "seeds", "iterations"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "depth" else 1):
             ap.error(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -240,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.depth is not None:
         walk = Walk("depth", depth=args.depth)
+    elif args.tune is not None:
+        policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+        walk = Walk("tune", count=args.tune, depth=args.iterations, seed=args.seeds,
+                    policies=policies)
     elif args.sample is not None:
         walk = Walk("sample", count=args.sample, depth=args.max_depth, seed=args.seed)
     else:

@@ -87,3 +87,24 @@ def test_cli_dry_run_on_the_interpreter(tmp_path, capsys):
     assert len(land) == 3 and land.header.size == "smoke" and land.header.device == "interpret"
     assert all(e.samples[0].wall_s > 0 for e in land.entries.values())
     assert "recorded landscapes" in capsys.readouterr().out
+
+
+def test_tune_walk_records_what_tuning_runs_visit_and_replays_them(task, gpu, tmp_path):
+    from bandit.budget import Budget
+    from bandit.policies import make_policy
+    from bandit.tuner import Tuner
+    from profiling.clock import VirtualClock
+
+    out = tmp_path / "l.jsonl"
+    walk = Walk("tune", count=500, depth=10, seed=1, policies=("hucb", "random"))
+    rec, _ = _record(task, gpu, walk, out)
+    land = load_landscape(out)
+    assert rec.complete and rec.kernels == len(land) < 22  # 2 runs of 10 iterations, shared kernels
+    assert all(e.depth in (0, -1) for e in land.entries.values())
+    for policy in ("hucb", "random"):  # the recorded runs replay without a miss
+        ev = ReplayEvaluator(land, noise="none")
+        Tuner(task, ev, OfflineRealizer(), make_policy(policy, 0),
+              load_catalog().for_kind("softmax"), clock=VirtualClock()).run(Budget(iterations=10))
+        assert ev.misses == 0 and ev.hits > 5
+    small, _ = _record(task, gpu, Walk("tune", count=5, depth=10, seed=1), tmp_path / "s.jsonl")
+    assert small.kernels == 6  # the count bounds the recording (the reference included)
