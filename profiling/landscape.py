@@ -70,6 +70,9 @@ class LandscapeHeader:
     recorded_at: str = ""
     synthetic: bool = False  # generated, not measured: for tests only
     note: str = ""
+    # recorded with lighter settings than a tuning run's: evaluation seconds x this ~ the
+    # seconds the tune app's device=cuda settings take (calibrated on the reference)
+    seconds_scale: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -94,6 +97,7 @@ class LandscapeHeader:
                 recorded_at=str(d.get("recorded_at", "")),
                 synthetic=bool(d.get("synthetic", False)),
                 note=str(d.get("note", "")),
+                seconds_scale=float(d.get("seconds_scale", 1.0)),
             )
         except KeyError as e:
             raise LandscapeError(f"landscape header lacks {e.args[0]!r}") from None

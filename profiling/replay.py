@@ -3,7 +3,8 @@
 In the manner of Kernel Tuner's simulation mode, `ReplayEvaluator` answers
 `evaluate(task, source)` from a `Landscape` (:mod:`profiling.landscape`): the
 recorded measurement of the source's hash, with recorded noise drawn from a
-seeded generator, and its recorded evaluation seconds in ``wall_s`` (which the
+seeded generator, and its recorded evaluation seconds in ``wall_s`` (times the
+landscape's ``seconds_scale`` when it was recorded with lighter settings; the
 tuner charges to its clock, a `profiling.clock.VirtualClock` under replay). A
 source outside the landscape is an explicit miss: status ``not_recorded``, an
 error naming the landscape, no timing and no evaluation seconds — never a guess.
@@ -99,11 +100,15 @@ class ReplayEvaluator:
             self._served[key] = n + 1
             self.hits += 1
         if self.noise == "none":
-            return entry.samples[0]
-        rng = random.Random(f"{self.seed}:{key}:{n}")
-        if len(entry.samples) > 1:
-            return entry.samples[rng.randrange(len(entry.samples))]
-        return jitter(entry.samples[0], rng)
+            m = entry.samples[0]
+        else:
+            rng = random.Random(f"{self.seed}:{key}:{n}")
+            if len(entry.samples) > 1:
+                m = entry.samples[rng.randrange(len(entry.samples))]
+            else:
+                m = jitter(entry.samples[0], rng)
+        scale = h.seconds_scale
+        return m if scale == 1.0 else replace(m, wall_s=m.wall_s * scale)
 
     def _miss(self, error: str) -> Measurement:
         return Measurement.failure(

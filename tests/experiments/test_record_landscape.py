@@ -13,6 +13,7 @@ from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
 from strategies.offline.realizer import OfflineRealizer
+from strategies.space import SpaceWalker
 from tests.fakes.landscapes import synthetic_landscape
 
 
@@ -108,3 +109,27 @@ def test_tune_walk_records_what_tuning_runs_visit_and_replays_them(task, gpu, tm
         assert ev.misses == 0 and ev.hits > 5
     small, _ = _record(task, gpu, Walk("tune", count=5, depth=10, seed=1), tmp_path / "s.jsonl")
     assert small.kernels == 6  # the count bounds the recording (the reference included)
+
+
+def test_fast_recording_rescales_seconds_to_the_full_settings(task, gpu, tmp_path):
+    from dataclasses import replace as dc_replace
+
+    class Slower(ReplayEvaluator):  # the "full settings" evaluator: three times the seconds
+        def evaluate(self, task, source):
+            m = super().evaluate(task, source)
+            return dc_replace(m, wall_s=3 * m.wall_s)
+
+    ev = ReplayEvaluator(gpu, noise="none")
+    out = tmp_path / "l.jsonl"
+    record_task(task, ev, OfflineRealizer(), list(load_catalog()), Walk("depth", depth=1), out,
+                full=Slower(gpu, noise="none"))
+    land = load_landscape(out)
+    assert land.header.seconds_scale == pytest.approx(3.0)
+    ref = land.get(land.header.reference_hash).samples[0]
+    truth_ref = gpu.get(land.header.reference_hash).samples[0]
+    assert ref.wall_s == pytest.approx(3 * truth_ref.wall_s)  # the reference: measured in full
+    kernel = next(e for e in land.entries.values() if e.depth == 1)
+    served = ReplayEvaluator(land, noise="none")
+    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().for_kind("softmax"))
+    src = {n.hash: n.source for n in walker.breadth_first(1)}[kernel.hash]
+    assert served.evaluate(task, src).wall_s == pytest.approx(3 * kernel.samples[0].wall_s)
