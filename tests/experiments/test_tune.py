@@ -278,6 +278,8 @@ def test_multirun_lands_in_one_experiment(tmp_path):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name("sweep")
     runs = client.search_runs([exp.experiment_id])
+    runs = [r for r in runs if r.data.tags.get("kind") != "comparison"]  # the sweep's summary
+    assert f"comparison of this sweep: {tmp_path}/sweep/compare/summary.md" in proc.stdout
     assert sorted((r.data.tags["policy"], r.data.params["seed"]) for r in runs) == [
         ("random", "0"),
         ("random", "1"),
