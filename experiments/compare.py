@@ -71,6 +71,7 @@ def fetch_runs(uri: str, experiment: str, sweep: str | None = None) -> tuple[str
         token = page.token
         if not token:
             break
+    print(f"reading {len(found)} runs of experiment {experiment!r} ...", file=sys.stderr, flush=True)
     curves = []
     for run in found:
         tags, metrics = run.data.tags, run.data.metrics

@@ -81,7 +81,8 @@ def open_evaluation(settings: TuneSettings, task: Task, device: str, realizer: s
                     f"--task {task.name}, or set replay.landscape=FILE)"
                 ) from None
             notes += _replay_notes(replay, realizer)
-            executor = make_executor(ex.name, SharedEvaluator(replay), ex.workers or 1, "cuda")
+            # replay needs no GPU: Ray actors then hold none
+            executor = make_executor(ex.name, SharedEvaluator(replay), ex.workers or 1, "replay")
             return Evaluation(executor, VirtualClock(), tuple(notes), replay.landscape.describe())
         gpus = tuple(visible_gpus()) if device == "cuda" else ()
         if device == "cuda" and ex.workers is not None and ex.workers > max(len(gpus), 1):

@@ -67,6 +67,15 @@ class ReplayEvaluator:
         self.hits = 0
         self.misses = 0
 
+    def __getstate__(self) -> dict[str, object]:  # picklable (Ray actors get a copy)
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @classmethod
     def for_task(cls, task: Task, settings: ReplaySettings, folder: Path) -> ReplayEvaluator:
         """Load the landscape for `task`: ``settings.landscape``, else the task's in `folder`

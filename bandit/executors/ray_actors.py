@@ -90,8 +90,8 @@ class RayExecutor(BaseExecutor):
             raise ExecutorError(f"an executor needs at least one worker, got {workers}")
         self.workers = workers
         remote = ray.remote(num_gpus=gpus_per_worker, max_concurrency=1)(_Actor)
-        self._actors = [remote.remote(factory, i) for i in range(workers)]
         try:
+            self._actors = [remote.remote(factory, i) for i in range(workers)]
             self.device = ray.get(self._actors[0].device.remote())
             self._facts: GpuFacts = ray.get(self._actors[0].gpu_facts.remote())
         except Exception as e:

@@ -86,3 +86,15 @@ def test_make_executor_local_and_unknown(monkeypatch):
         make_executor("dask", sleepy())
     with pytest.raises(ExecutorError, match="at least one worker"):
         LocalExecutor(sleepy(), 0)
+
+
+@pytest.mark.slow
+def test_an_unpicklable_factory_is_a_one_line_executor_error(ray_two_fake_gpus):
+    import threading
+
+    from bandit.executors.ray_actors import RayExecutor
+
+    lock = threading.Lock()
+    with pytest.raises(ExecutorError, match="Ray workers did not start") as e:
+        RayExecutor(lambda i: lock, 1)
+    assert "\n" not in str(e.value)

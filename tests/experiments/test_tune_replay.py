@@ -64,3 +64,33 @@ def test_a_replayed_sweep_ends_with_its_comparison(tmp_path, landscape):
     assert f"comparison of this sweep: {tmp_path}/sweep/compare/summary.md" in proc.stdout
     summary = (tmp_path / "sweep" / "compare" / "summary.md").read_text()
     assert "| hucb | 2 |" in summary and "| random | 2 |" in summary
+
+
+def test_ray_without_ray_is_a_one_line_error(tmp_path, landscape, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kw):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kw)
+
+    monkeypatch.delitem(sys.modules, "ray", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    code, _out, err = app(tmp_path / "run", "device=replay", f"replay.landscape={landscape}",
+                          "tracking=none", "executor=ray")
+    assert code == 2 and err.count("\n") == 1
+    assert "executor=ray needs Ray, an optional extra: pip install 'kernel-bandit[ray]'" in err
+
+
+@pytest.mark.slow
+def test_replay_on_ray_actors(tmp_path, landscape):
+    ray = pytest.importorskip("ray")  # an optional third-party extra
+    try:
+        code, _out, err = app(tmp_path / "run", "device=replay", f"replay.landscape={landscape}",
+                              "tracking=none", "budget.iterations=4", "executor=ray",
+                              "executor.workers=2", "executor.batch=2")
+        assert code == 0, err
+    finally:
+        ray.shutdown()

@@ -147,3 +147,11 @@ class TestReplayEvaluatorConforms(EvaluatorConformance):
         assert Status.OK in expected.values()
         expected["class ModelNew: pass  # not recorded\n"] = Status.NOT_RECORDED
         return EvaluatorCase(make=lambda: ReplayEvaluator(landscape, seed=0), task=task, expected=expected)
+
+
+def test_a_replay_evaluator_pickles_with_its_landscape(task, landscape):
+    import pickle
+
+    ev = pickle.loads(pickle.dumps(ReplayEvaluator(landscape, seed=4)))
+    assert ev.seed == 4 and len(ev.landscape) == len(landscape)
+    assert ev.evaluate(task, reference_candidate_source(task)).ok  # the lock is back
