@@ -22,6 +22,7 @@ from profiling.landscape import LandscapeError
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import Task
 from strategies.space import realizer_version
+from strategies.types import Realizer
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def eval_settings(settings: TuneSettings, device: str) -> EvalSettings:
     return replace(ev, device=device, baseline_compile=ev.baseline_compile and device == "cuda")
 
 
-def open_evaluation(settings: TuneSettings, task: Task, device: str, realizer: str) -> Evaluation:
+def open_evaluation(
+    settings: TuneSettings, task: Task, device: str, realizer: Realizer
+) -> Evaluation:
     """The executor and clock for a run on `device` ("cuda", "interpret" or "replay")."""
     ex = settings.executor
     notes: list[str] = []
@@ -104,19 +107,19 @@ def open_evaluation(settings: TuneSettings, task: Task, device: str, realizer: s
         raise UserError(str(e)) from None
 
 
-def _replay_notes(replay: ReplayEvaluator, realizer: str) -> list[str]:
+def _replay_notes(replay: ReplayEvaluator, realizer: Realizer) -> list[str]:
     h = replay.landscape.header
     notes = [f"replaying {replay.landscape.describe()}; seconds are recorded GPU seconds"]
     if h.synthetic:
         notes.append("warning: this landscape is SYNTHETIC (generated for tests, not measured)")
-    if realizer != h.realizer:
+    if realizer.name != h.realizer:
         notes.append(
             f"warning: the landscape holds kernels of the {h.realizer} realizer, this run uses "
-            f"{realizer}: its kernels will be not_recorded misses"
+            f"{realizer.name}: its kernels will be not_recorded misses"
         )
-    elif not h.synthetic and h.realizer_version != realizer_version():
+    elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer)):
         notes.append(
             f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
-            f"this is {realizer_version()}: kernels it now writes differently are not_recorded misses"
+            f"this is {now}: kernels it now writes differently are not_recorded misses"
         )
     return notes

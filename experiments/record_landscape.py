@@ -11,8 +11,8 @@ Walks (one per run):
 - ``--best-first N`` (default, N=60): like the tuner, expand the fastest kernel
   measured so far (all its one-move children), then the next fastest, ...
   until N kernels are recorded: the part of the space tuning runs visit.
-- ``--depth D``: every kernel within D strategy moves (softmax: 15 at depth 1,
-  108 at depth 2, 501 at depth 3).
+- ``--depth D``: every kernel within D strategy moves (softmax: about 15 at depth 1,
+  100 at depth 2, 500 at depth 3).
 - ``--sample N [--max-depth D]``: N kernels from random walks up to D moves deep.
 - ``--tune N [--policies a,b] [--seeds S] [--iterations I]``: the kernels real
   tuning runs visit (every policy x seeds 0..S-1, I iterations each, kernels

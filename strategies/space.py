@@ -12,6 +12,7 @@ sources. Walks: `breadth_first` (every kernel up to a depth) and `random_walks`
 from __future__ import annotations
 
 import hashlib
+import inspect
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,14 +36,17 @@ class Node:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def realizer_version() -> str:
-    """A fingerprint of the code that writes kernels (every .py and .yaml under strategies/):
-    a landscape recorded with another version may miss kernels this one writes."""
+def realizer_version(realizer: Realizer) -> str:
+    """A fingerprint of the code that writes the realizer's kernels: every .py file of the
+    package its class lives in (the offline realizer: strategies/offline/) and the strategy
+    catalog. A landscape recorded with another version may miss kernels this one writes."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for p in sorted(root.rglob("*")):
-        if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts:
-            digest.update(p.relative_to(root).as_posix().encode())
+    package = Path(inspect.getfile(type(realizer))).resolve().parent
+    catalog = Path(__file__).resolve().parent / "catalog.yaml"
+    files = [*sorted(package.rglob("*.py")), catalog]
+    for p in files:
+        if "__pycache__" not in p.parts and p.is_file():
+            digest.update(p.name.encode())
             digest.update(p.read_bytes())
     return digest.hexdigest()[:12]
 

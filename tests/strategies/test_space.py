@@ -1,0 +1,45 @@
+"""The space walker over the offline realizer, and the realizer fingerprint."""
+
+from __future__ import annotations
+
+from experiments import TASKS_DIR
+from profiling.landscape import source_hash
+from profiling.tasks import load_task
+from strategies.catalog import load_catalog
+from strategies.offline.realizer import OfflineRealizer
+from strategies.space import SpaceWalker, realizer_version, runnable_strategies
+
+
+def _walker():
+    task = load_task("softmax", None, TASKS_DIR)
+    return SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), task.kind, "cuda"))
+
+
+def test_breadth_first_counts_and_chains():
+    nodes = list(_walker().breadth_first(2))
+    assert nodes[0].depth == 0 and nodes[0].chain == ()
+    assert len({n.hash for n in nodes}) == len(nodes)  # every source once
+    assert all(n.hash == source_hash(n.source) for n in nodes)
+    depth1 = [n for n in nodes if n.depth == 1]
+    assert 5 < len(depth1) <= len(_walker().strategies) and all(len(n.chain) == 1 for n in depth1)
+    assert all(len(n.chain) == 2 and n.chain[0] in {d.chain[0] for d in depth1}
+               for n in nodes if n.depth == 2)
+
+
+def test_random_walks_are_seeded_and_bounded():
+    a = [n.hash for n in _walker().random_walks(20, 4, seed=1)]
+    b = [n.hash for n in _walker().random_walks(20, 4, seed=1)]
+    assert a == b and len(a) == len(set(a)) == 20
+    assert max(n.depth for n in _walker().random_walks(30, 3, seed=2)) <= 3
+
+
+def test_runnable_strategies_keep_cuda_ones_for_cuda_only():
+    cat = list(load_catalog())
+    on_cuda = runnable_strategies(cat, "gelu", "cuda")
+    on_cpu = runnable_strategies(cat, "gelu", "interpret")
+    assert {s.target for s in on_cpu} == {"triton"} and len(on_cuda) >= len(on_cpu)
+
+
+def test_the_fingerprint_is_stable_and_short():
+    v = realizer_version(OfflineRealizer())
+    assert v == realizer_version(OfflineRealizer()) and len(v) == 12
