@@ -224,7 +224,7 @@ def _table(records: Sequence[TaskRecord]) -> None:
         table.add_column(col, justify="left" if col in ("task", "file") else "right")
     for r in records:
         table.add_row(r.task, str(r.kernels), str(r.new), str(r.max_depth),
-                      f"{r.best_speedup:.2f}" if r.best_speedup else "-", f"{r.seconds:.0f}",
+                      f"{r.best_speedup:.3g}" if r.best_speedup else "-", f"{r.seconds:.0f}",
                       str(r.path) + ("" if r.complete else " (partial)"))
     console = Console()
     if not console.is_terminal:
