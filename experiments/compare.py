@@ -30,6 +30,7 @@ import numpy as np
 
 from experiments.compare_figures import all_figures
 from experiments.compare_stats import PolicySummary, RunCurve, pooled_tests, summarize
+from experiments.tracking import FINAL, HEADLINE, PER_FAMILY
 
 EXIT_USER_ERROR = 2
 SUMMARY_KIND = "comparison"
@@ -77,18 +78,19 @@ def fetch_runs(uri: str, experiment: str, sweep: str | None = None) -> tuple[str
         tags, metrics = run.data.tags, run.data.metrics
         if tags.get("kind") == SUMMARY_KIND or "policy" not in tags or "task" not in tags:
             continue
-        best = _history(client, run.info.run_id, "best_speedup")
+        rid = run.info.run_id
+        best = _history(client, rid, HEADLINE + "best_speedup")
         if not len(best):
             continue
         n = len(best)
-        tokens = _history(client, run.info.run_id, "tokens_prompt")
-        tokens = tokens + _history(client, run.info.run_id, "tokens_completion")
-        usd = _history(client, run.info.run_id, "cost_usd")
-        seconds = _history(client, run.info.run_id, "wall_s")
-        families = {
-            k.split(".")[1]: (v, metrics.get(k.rsplit(".", 1)[0] + ".usd", 0.0))
+        tokens = _fit(_history(client, rid, HEADLINE + "tokens_prompt"), n)
+        tokens = tokens + _fit(_history(client, rid, HEADLINE + "tokens_completion"), n)
+        usd = _history(client, rid, HEADLINE + "cost_usd")
+        seconds = _history(client, rid, HEADLINE + "wall_s")
+        families = {  # per_family/<family>/pulls and .../usd, their last values
+            k[len(PER_FAMILY) : -len("/pulls")]: (v, metrics.get(k[: -len("pulls")] + "usd", 0.0))
             for k, v in metrics.items()
-            if k.startswith("family.") and k.endswith(".pulls")
+            if k.startswith(PER_FAMILY) and k.endswith("/pulls")
         }
         curves.append(
             RunCurve(
@@ -97,11 +99,11 @@ def fetch_runs(uri: str, experiment: str, sweep: str | None = None) -> tuple[str
                 policy=tags["policy"],
                 seed=int(tags.get("seed", 0) or 0),
                 best=best,
-                tokens=_fit(tokens, n),
+                tokens=tokens,
                 usd=_fit(usd, n),
                 seconds=_fit(seconds, n, np.nan),
                 families=families,
-                misses=int(metrics.get("final.not_recorded", 0)),
+                misses=int(metrics.get(FINAL + "not_recorded", 0)),
             )
         )
     if not curves:
