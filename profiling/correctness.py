@@ -81,14 +81,28 @@ def _describe(obj: Any) -> str:
     return type(obj).__name__
 
 
+CHUNK = 1 << 24  # elements per comparison chunk: temporaries stay ~1 GB whatever the output size
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1)
+
+
+def _chunks(n: int) -> range:
+    return range(0, n, CHUNK)
+
+
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
-    """||out - ref|| / ||ref|| over finite entries, in float64."""
-    d = out.detach().double() - ref.detach().double()
-    finite = torch.isfinite(ref)
-    d = torch.where(finite, d, torch.zeros_like(d))
-    r = torch.where(finite, ref.double(), torch.zeros_like(d))
-    num = float(torch.linalg.vector_norm(d))
-    den = float(torch.linalg.vector_norm(r))
+    """||out - ref|| / ||ref|| over finite entries, in float64 (chunked: bounded memory)."""
+    o, r = _flat(out.detach()), _flat(ref.detach())
+    num = den = 0.0
+    for s in _chunks(o.numel()):
+        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+        finite = torch.isfinite(rc)
+        rc = torch.where(finite, rc, 0.0)
+        num += float(torch.where(finite, oc - rc, 0.0).square().sum())
+        den += float(rc.square().sum())
+    num, den = num**0.5, den**0.5
     if den == 0.0:
         return 0.0 if num == 0.0 else float("inf")
     return num / den
@@ -112,17 +126,22 @@ def compare_tensor(
         )
     if out.numel() == 0:
         return Comparison(True)
+    o, r = _flat(out), _flat(ref.detach())
     if not (out.is_floating_point() or out.is_complex()):
-        if torch.equal(out, ref):
+        bad = sum(int((o[s : s + CHUNK] != r[s : s + CHUNK]).sum()) for s in _chunks(o.numel()))
+        if not bad:
             return Comparison(True)
-        bad = int((out != ref).sum())
         return Comparison(False, f"{label}: {bad} of {out.numel()} values differ", float("inf"))
-    o = out.double()
-    r = ref.double()
-    o_fin = torch.isfinite(o)
-    r_fin = torch.isfinite(r)
-    same_special = (~o_fin) & (~r_fin) & ((o == r) | (torch.isnan(o) & torch.isnan(r)))
-    bad_special = int(((~o_fin) & ~same_special).sum()) + int(((~r_fin) & o_fin).sum())
+    bad_special = 0
+    sq_ref = 0.0
+    n_fin = 0
+    for s in _chunks(o.numel()):
+        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+        o_fin, r_fin = torch.isfinite(oc), torch.isfinite(rc)
+        same = (~o_fin) & (~r_fin) & ((oc == rc) | (torch.isnan(oc) & torch.isnan(rc)))
+        bad_special += int(((~o_fin) & ~same).sum()) + int(((~r_fin) & o_fin).sum())
+        sq_ref += float(torch.where(r_fin, rc, 0.0).square().sum())
+        n_fin += int(r_fin.sum())
     if bad_special:
         return Comparison(
             False,
@@ -130,19 +149,26 @@ def compare_tensor(
             float("inf"),
         )
     rel = relative_error(out, ref)
-    fin = r_fin
-    rf = torch.where(fin, r, torch.zeros_like(r))
-    of = torch.where(fin, o, torch.zeros_like(o))
-    n_fin = max(int(fin.sum()), 1)
-    rms = float(torch.linalg.vector_norm(rf)) / n_fin**0.5
-    diff = (of - rf).abs()
-    allowed = tol.atol * rms + tol.rtol * rf.abs()
-    viol = diff > allowed
-    n_bad = int(viol.sum())
-    if n_bad:
-        idx = int(torch.argmax(torch.where(viol, diff - allowed, torch.zeros_like(diff))))
+    rms = sq_ref**0.5 / max(n_fin, 1) ** 0.5
+    n_bad = 0
+    worst: tuple[float, int] | None = None  # (excess, flat index)
+    for s in _chunks(o.numel()):
+        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+        fin = torch.isfinite(rc)
+        rf = torch.where(fin, rc, 0.0)
+        excess = (torch.where(fin, oc, 0.0) - rf).abs() - (tol.atol * rms + tol.rtol * rf.abs())
+        viol = excess > 0
+        nb = int(viol.sum())
+        if nb:
+            n_bad += nb
+            i = int(torch.argmax(torch.where(viol, excess, 0.0)))
+            e = float(excess[i])
+            if worst is None or e > worst[0]:
+                worst = (e, s + i)
+    if worst is not None:
+        idx = worst[1]
         pos = tuple(int(i) for i in torch.unravel_index(torch.tensor(idx), tuple(out.shape)))
-        got, want = float(o.reshape(-1)[idx]), float(r.reshape(-1)[idx])
+        got, want = float(o[idx]), float(r[idx])
         return Comparison(
             False,
             f"{label}: {n_bad} of {out.numel()} elements outside tolerance "
@@ -216,3 +242,54 @@ def input_check(cand_in: list[Any], inputs: list[Any], ref_in: list[Any]) -> str
             if not cmp.ok:
                 return f"input {i} after the call differs from the in-place reference's: {cmp.error}"
     return None
+
+
+def storages(x: Any) -> set[tuple[str, int]]:
+    out: set[tuple[str, int]] = set()
+    for t in flatten_output(x):
+        if isinstance(t, torch.Tensor) and t.numel() > 0:
+            out.add((t.device.type, t.untyped_storage().data_ptr()))
+    return out
+
+
+def aliasing_error(out: Any, cand_in: Sequence[Any], ref_out: Any, ref_in: Sequence[Any]) -> str | None:
+    """An output sharing storage with an input is rejected, unless the reference's does too.
+
+    (An in-place reference that returns its input makes the same of the candidate legal.)
+    """
+    ref_alias = storages(ref_out) & storages(list(ref_in))
+    for i, o in enumerate(flatten_output(out)):
+        if not isinstance(o, torch.Tensor) or o.numel() == 0:
+            continue
+        key = (o.device.type, o.untyped_storage().data_ptr())
+        for j, x in enumerate(cand_in):
+            if isinstance(x, torch.Tensor) and x.numel() > 0:
+                if (x.device.type, x.untyped_storage().data_ptr()) == key and not ref_alias:
+                    which = f"output[{i}]" if isinstance(out, tuple | list) else "output"
+                    return f"{which} shares storage with input {j} (the reference returns a new tensor)"
+    return None
+
+
+def fingerprint(x: Any) -> tuple[int, ...]:
+    """A cheap digest of the bytes of every tensor in ``x`` (chunked; bounded memory).
+
+    Used to notice writes into an output after the call that produced it returned.
+    """
+    out: list[int] = []
+    for t in flatten_output(x):
+        if not isinstance(t, torch.Tensor) or t.numel() == 0:
+            continue
+        flat = t.detach().reshape(-1)
+        words = flat.view(torch.uint8) if flat.element_size() == 1 else None
+        if words is None:
+            try:
+                words = flat.view(torch.int16 if flat.element_size() == 2 else torch.int32)
+            except RuntimeError:
+                words = flat.contiguous().view(torch.uint8)
+        s1 = s2 = 0
+        for s in range(0, words.numel(), CHUNK):
+            w = words[s : s + CHUNK].to(torch.int64)
+            s1 += int(w.sum())
+            s2 += int((w * (torch.arange(w.numel(), device=w.device) % 251 + 1)).sum())
+        out += [s1, s2]
+    return tuple(out)

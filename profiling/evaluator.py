@@ -32,6 +32,7 @@ from profiling.channel import Channel, ChannelClosed, ChannelTimeout
 from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
+from profiling.input_probes import odd_size_specs
 from profiling.measurement import Measurement, Status
 from profiling.tasks import PROJECT_ROOT, SOURCE_DIR_ENV, Task
 
@@ -49,6 +50,8 @@ class EvalSettings:
     warmup_ms: float = 25.0
     rep_ms: float = 100.0
     check_floor: bool = True  # reject results faster than the roofline floor
+    probes: bool = True  # signed/wide-range inputs, an odd size, a trial after timing
+    cpu_limit_s: float | None = None  # CPU seconds per evaluation (None: 4 x timeout_s)
 
 
 class Evaluator(Protocol):
@@ -104,6 +107,17 @@ def for_device(task: Task, device: str) -> Task:
     return replace(task, overrides={**task.overrides, "DTYPE": "float32"})
 
 
+def odd_size_tasks(task: Task, device: str) -> list[Task]:
+    """The task at sizes that are no multiple of a common block size (tried in order)."""
+    out = []
+    for spec in odd_size_specs(constants(task.source), task.overrides):
+        try:
+            out.append(for_device(task.with_size(spec), device))
+        except ValueError:  # TaskError: a constant the source cannot take
+            continue
+    return out
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "still running"
@@ -129,6 +143,7 @@ class _Worker:
                 self.proc = subprocess.Popen(
                     [
                         sys.executable,
+                        *(["-P"] if sys.version_info >= (3, 11) else []),  # no cwd on sys.path
                         "-m",
                         "profiling.worker",
                         "--fd",
@@ -165,6 +180,14 @@ class _Worker:
         set_vars = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **safe_env(extra)}
         # candidate sources are written into the scratch folder, removed with the worker
         set_vars[SOURCE_DIR_ENV] = str(Path(scratch) / "src")
+        # temporary files (Triton's ptxas inputs, candidate sources) stay in the worker's
+        # scratch folder; the Inductor cache stays shared between workers
+        set_vars["TMPDIR"] = scratch
+        set_vars.setdefault(
+            "TORCHINDUCTOR_CACHE_DIR",
+            os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+            or os.path.join(tempfile.gettempdir(), f"torchinductor_{_user()}"),
+        )
         pypath = os.environ.get("PYTHONPATH", "")
         set_vars["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")
         if device == "interpret":
@@ -216,6 +239,15 @@ class _Worker:
                 self.chan.send({"op": "exit"})
             self.wait_exit(10)
         self._finalizer()  # kills the group (if anything is left) and reaps
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):
+        return str(os.getuid())
 
 
 def _exited(pid: int) -> bool:
@@ -328,6 +360,7 @@ class WorkerEvaluator:
         s = self.settings
         task = for_device(task, self.device)
         extras = [for_device(task.with_size(spec), self.device) for spec in s.extra_sizes]
+        probe_tasks = odd_size_tasks(task, self.device) if s.probes else []
         worker = self._ensure_worker()
         nonce = secrets.token_hex(16)
         request: dict[str, Any] = {
@@ -335,6 +368,7 @@ class WorkerEvaluator:
             "nonce": nonce,
             "task": task.to_dict(),
             "extra_tasks": [t.to_dict() for t in extras],
+            "probe_tasks": [t.to_dict() for t in probe_tasks],
             "source": source,
             "seed": secrets.randbelow(2**31 - 10_000),
             "settings": {
@@ -343,6 +377,8 @@ class WorkerEvaluator:
                 "warmup_ms": s.warmup_ms,
                 "rep_ms": s.rep_ms,
                 "check_floor": s.check_floor,
+                "probes": s.probes,
+                "cpu_limit_s": s.cpu_limit_s if s.cpu_limit_s is not None else 4 * s.timeout_s,
             },
         }
         worker.trim_log()
@@ -362,6 +398,11 @@ class WorkerEvaluator:
             tail = worker.log_tail(offset)
             code = self._discard_worker()
             what = _describe_exit(code) if exited else f"protocol broken: {e}"
+            if code == -signal.SIGXCPU:
+                limit = request["settings"]["cpu_limit_s"]
+                return self._failure(
+                    Status.TIMEOUT, f"CPU time limit of {limit:g} s exceeded (worker killed)", t0
+                )
             return self._failure(
                 Status.CRASHED, trim(f"worker died ({what})" + (f": {tail}" if tail else "")), t0
             )

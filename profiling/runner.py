@@ -4,14 +4,20 @@ Order of work (each stage can end the evaluation with a status):
 
 1. trusted preparation (task module, optional ``torch.compile`` of the
    reference, warmed before any candidate code is loaded);
-2. the candidate module is executed; timers and torch are checked for patches;
+2. the static check (:mod:`profiling.static_check`); the candidate module is
+   executed; timers and torch are checked for patches;
 3. Model and ModelNew are built from ``get_init_inputs()`` under one seed and
    the reference's parameters copied into ModelNew where names and shapes match;
 4. correctness trials, each with fresh inputs from a fresh seed: candidate
-   first on cloned inputs, then the reference (TF32 off), inputs compared
-   afterwards, outputs compared by dtype tolerance; extra sizes likewise;
-5. timing (interleaved, rotating input sets, L2 flushed, timed outputs
-   re-checked), hidden-work check, roofline floor, guards again.
+   first on cloned inputs (at an address that moves between trials), then the
+   reference (TF32 off); inputs compared afterwards, an output aliasing an
+   input rejected, outputs compared by dtype tolerance; then the probes of
+   :mod:`profiling.input_probes` (signed and wide-range inputs, an odd size)
+   and the extra sizes likewise;
+5. timing (:mod:`profiling.timed`: interleaved, rotating input sets sized to
+   free memory, L2 flushed, timed outputs re-checked at random positions, the
+   last output re-fingerprinted after a pause), hidden-work check, roofline
+   floor, guards again, a last trial on fresh inputs, no threads left behind.
 """
 
 from __future__ import annotations
@@ -25,34 +31,37 @@ from typing import Any
 
 import torch
 
-from profiling import timing
+from profiling import sandbox, timing
 from profiling.correctness import (
+    TOLERANCES,
     Tolerance,
+    aliasing_error,
     compare_outputs,
     input_check,
     output_dtypes,
     relative_error,
+    storages,
     tolerance_for,
 )
 from profiling.errors import Verdict, classify, trim
 from profiling.guards import library_thread
-from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status, Timing
+from profiling.input_probes import input_domain, offset_clone, probe_inputs, reference_allows
+from profiling.measurement import Measurement, ShapeResult, Status
+from profiling.memory import PeakTracker, tensor_bytes
 from profiling.resources import kernel_resources
-from profiling.roofline import compute_floor, floor_violation, task_flops
-from profiling.state import (
-    RunSettings,
-    WorkerState,
-    clone_all,
-    copy_matching_state,
-    cuda_healthy,
-    listify,
-    seed_all,
-    to_device,
-)
+from profiling.state import RunSettings, WorkerState, clone_all, copy_matching_state, cuda_healthy
+from profiling.state import listify, seed_all, to_device
+from profiling.static_check import rejection
 from profiling.tasks import Task, exec_module
+from profiling.timed import TimedStage
 
 CANDIDATE_MODULE = "kb_candidate"
-TIMING_SETS = 3
+# fp32 tasks may opt into lower precision with a module constant PRECISION = one of these
+PRECISIONS = {"bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANCES[torch.float16]}
+
+
+class TaskFailure(Verdict):
+    """The reference or the task's own code failed (not the candidate's fault)."""
 
 
 class Evaluation:
@@ -66,6 +75,7 @@ class Evaluation:
         settings: RunSettings,
         seed: int,
         extra_tasks: Sequence[Task] = (),
+        probe_tasks: Sequence[Task] = (),
     ) -> None:
         self.state = state
         self.task = task
@@ -73,10 +83,16 @@ class Evaluation:
         self.settings = settings
         self.seed = seed
         self.extra_tasks = list(extra_tasks)
+        self.probe_tasks = list(probe_tasks)
         self.trials_done = 0
         self.max_rel = 0.0
         self.counters: dict[str, float] = {}
         self.cand_module: types.ModuleType | None = None
+        self.restart_after = False
+        self.io_bytes: tuple[int, int] = (0, 0)  # the task's input and output bytes
+        self.threads_before: set[int | None] = set()
+        self.module: types.ModuleType | None = None
+        self.last_out_storages: set[tuple[str, int]] = set()
 
     # -- calling candidate and reference code ------------------------------
     def cand(self, fn: Callable[[], Any], stage: str = "") -> Any:
@@ -84,10 +100,12 @@ class Evaluation:
             out = fn()
             if self.state.cuda:
                 timing._synchronize()
+            self.check_sandbox()
             return out
         except Verdict:
             raise
         except BaseException as e:
+            self.check_sandbox()
             c = classify(e, CANDIDATE_MODULE)
             restart = c.cuda_fatal or (self.state.cuda and not cuda_healthy())
             text = (
@@ -105,7 +123,7 @@ class Evaluation:
         except BaseException as e:
             print(traceback.format_exc(), file=sys.stderr)
             # the candidate may have broken shared state (or the task is broken): start clean
-            raise Verdict(Status.RUNTIME_ERROR, trim(f"reference model failed: {e}"), True) from e
+            raise TaskFailure(Status.RUNTIME_ERROR, trim(f"reference model failed: {e}"), True) from e
         finally:
             self.state.flags.write(saved)
 
@@ -114,6 +132,27 @@ class Evaluation:
         if err:
             raise Verdict(Status.REJECTED, f"{err} ({when})", restart=True)
 
+    @staticmethod
+    def check_sandbox() -> None:
+        seen = sandbox.take_violations()
+        if seen:
+            more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+            raise Verdict(Status.REJECTED, trim(seen[0] + more), restart=True)
+
+    def check_threads(self, when: str) -> None:
+        left = [
+            t
+            for t in threading.enumerate()
+            if t.ident not in self.threads_before and t.is_alive() and not library_thread(t)
+        ]
+        if left:
+            raise Verdict(
+                Status.REJECTED,
+                f"candidate left {len(left)} thread(s) running {when} (work deferred past the "
+                "call's return?)",
+                restart=True,
+            )
+
     # -- stages -----------------------------------------------------------
     def load_candidate(self) -> Any:
         try:
@@ -121,6 +160,9 @@ class Evaluation:
         except (SyntaxError, ValueError) as e:
             c = classify(e if isinstance(e, SyntaxError) else SyntaxError(str(e)))
             raise Verdict(Status.SYNTAX_ERROR, c.error) from e
+        why = rejection(self.source)
+        if why:
+            raise Verdict(Status.REJECTED, why)
         self.cand_module = self.cand(lambda: exec_module(self.source, CANDIDATE_MODULE), "import")
         self.check_guards("at import")
         model_new = vars(self.cand_module).get("ModelNew")
@@ -144,38 +186,83 @@ class Evaluation:
             new = self.cand(lambda: new.to(dev).eval(), "ModelNew.to")
         return ref, new
 
+    def trial(
+        self, ref: Any, new: Any, inputs: list[Any], t: int, tols: list[Tolerance], label: str
+    ) -> tuple[list[Tolerance], float]:
+        """One correctness trial on ``inputs``; returns the tolerances and the relative error.
+
+        Memory: inputs, the candidate's clone, the reference's clone and both outputs
+        (3I + 2O); the clones are dropped before the tolerance probe.
+        """
+        cand_in = offset_clone(inputs, t)
+        out = self.cand(lambda: new(*cand_in), "forward")
+        ref_in = clone_all(inputs)
+        ref_out = self.ref(ref, *ref_in)
+        if not any(self.io_bytes):
+            self.io_bytes = (tensor_bytes(inputs), tensor_bytes([ref_out]))
+        problem = input_check(cand_in, inputs, ref_in) or aliasing_error(
+            out, cand_in, ref_out, ref_in
+        )
+        if problem:
+            raise Verdict(Status.INCORRECT, trim(f"{label}{problem}"))
+        del cand_in, ref_in
+        if not tols:
+            tols = self._tolerances(ref, inputs, ref_out)
+        self.last_out_storages = storages(out)
+        cmp = compare_outputs(out, ref_out, tols)
+        if not cmp.ok:
+            raise Verdict(Status.INCORRECT, trim(f"{label}trial {t + 1}: {cmp.error}"))
+        return tols, cmp.rel_error
+
     def trials(
-        self, mod: types.ModuleType, model_new: Any, n: int, seed: int, keep: int, label: str = ""
-    ) -> tuple[Any, Any, list[list[Any]], list[Any], list[Tolerance]]:
-        """Correctness trials; returns models, kept input sets, their ref outputs, tolerances."""
+        self, mod: types.ModuleType, model_new: Any, n: int, seed: int, label: str = ""
+    ) -> tuple[Any, Any, list[Tolerance]]:
+        """Correctness trials with fresh inputs each; returns the models and tolerances."""
         ref, new = self.build(mod, model_new, seed)
-        kept_in: list[list[Any]] = []
-        kept_out: list[Any] = []
         tols: list[Tolerance] = []
-        for t in range(max(n, keep)):
+        for t in range(n):
             inputs = self.inputs(mod, seed + 1 + t)
-            if t < n:
-                cand_in = clone_all(inputs)
-                out = self.cand(lambda cand_in=cand_in: new(*cand_in), "forward")
-            ref_in = clone_all(inputs)
-            ref_out = self.ref(ref, *ref_in)
-            if not tols:
-                tols = self._tolerances(ref, inputs, ref_out)
-            if t < n:
-                mutation = input_check(cand_in, inputs, ref_in)
-                if mutation:
-                    raise Verdict(Status.INCORRECT, f"{label}{mutation}")
-                cmp = compare_outputs(out, ref_out, tols)
-                self.max_rel = max(self.max_rel, cmp.rel_error)
-                if not cmp.ok:
-                    raise Verdict(Status.INCORRECT, trim(f"{label}trial {t + 1}: {cmp.error}"))
-                if not label:
-                    self.trials_done = t + 1
-                del out, cand_in
-            if t < keep:
-                kept_in.append(inputs)
-                kept_out.append(ref_out)
-        return ref, new, kept_in, kept_out, tols
+            tols, rel = self.trial(ref, new, inputs, t, tols, label)
+            self.max_rel = max(self.max_rel, rel)
+            if not label:
+                self.trials_done = t + 1
+            del inputs
+        return ref, new, tols
+
+    def value_probes(
+        self, mod: types.ModuleType, ref: Any, new: Any, tols: list[Tolerance]
+    ) -> None:
+        """Signed and wide-range inputs, where the reference allows them."""
+        domain = input_domain(mod)
+        base = self.inputs(mod, self.seed + 700)
+        seen = self.ref(ref, *clone_all(base))
+        for i, kind in enumerate(("signed", "wide")):
+            probe = probe_inputs(base, kind, domain, self.seed + 701 + i)
+            if probe is None:
+                continue
+            allowed = reference_allows(self.ref(ref, *clone_all(probe)), seen)
+            if not allowed:
+                self.counters[f"probe_{kind}_skipped"] = 1.0
+                continue
+            label = "signed inputs: " if kind == "signed" else "wide-range inputs (|x|~1e5): "
+            self.trial(ref, new, probe, 1 + i, tols, label)
+            del probe
+
+    def size_probe(self, model_new: Any) -> None:
+        """The first odd size at which the reference runs; the candidate must be right there."""
+        for task in self.probe_tasks:
+            emod = self.state.task_module(task)
+            try:
+                ref, _ = self.build(emod, model_new, self.seed + 900)
+                ref_out = self.ref(ref, *self.inputs(emod, self.seed + 901))
+                del ref_out
+            except TaskFailure:
+                continue
+            self.trials(emod, model_new, 1, self.seed + 900, f"odd size {task.size}: ")
+            self.counters["probe_size_checked"] = 1.0
+            return
+        if self.probe_tasks:
+            self.counters["probe_size_skipped"] = 1.0
 
     def inputs(self, mod: types.ModuleType, seed: int) -> list[Any]:
         """``get_inputs()`` under ``seed``, created directly on the GPU when it allows."""
@@ -197,12 +284,13 @@ class Evaluation:
         except Exception as e:
             print(traceback.format_exc(), file=sys.stderr)
             text = trim(f"task {what} failed: {type(e).__name__}: {e}")
-            raise Verdict(Status.RUNTIME_ERROR, text, True) from e
+            raise TaskFailure(Status.RUNTIME_ERROR, text, True) from e
 
     def _tolerances(self, ref: Any, inputs: list[Any], ref_out: Any) -> list[Tolerance]:
         dtypes = output_dtypes(ref_out)
+        opted = PRECISIONS.get(str(getattr(self.module, "PRECISION", "fp32")))
         tf32_err = None
-        if self.state.cuda and torch.float32 in dtypes:
+        if self.state.cuda and torch.float32 in dtypes and opted is None:
             probe = self.ref(
                 ref, *clone_all(inputs), matmul_tf32=True, cudnn_tf32=True, precision="high"
             )
@@ -213,12 +301,16 @@ class Evaluation:
                 and r.dtype == torch.float32
                 and isinstance(p, torch.Tensor)
             ]
+            del probe
             tf32_err = max(errs, default=0.0)
             self.counters["tf32_reference_error"] = tf32_err
-        return [
-            tolerance_for(d, tf32_err) if d is not None else tolerance_for(torch.float32)
-            for d in dtypes
-        ]
+        out = []
+        for d in dtypes:
+            if d == torch.float32 and opted is not None:
+                out.append(opted)
+            else:
+                out.append(tolerance_for(d or torch.float32, tf32_err))
+        return out
 
     def compiled_reference(self, mod: types.ModuleType) -> Any:
         """torch.compile(reference), cached per task in this worker (None if it fails)."""
@@ -242,107 +334,39 @@ class Evaluation:
         self.state.guard.refresh()  # compilation is trusted work; no candidate is loaded yet
         return compiled
 
-    def time_it(
-        self,
-        ref: Any,
-        new: Any,
-        sets: list[list[Any]],
-        outs: list[Any],
-        tols: list[Tolerance],
-        compiled: Any,
-    ) -> dict[str, Timing]:
-        state = self.state
-        flags = state.flags
-
-        def check(k: int, out: Any) -> str | None:
-            c = compare_outputs(out, outs[k], tols)
-            return None if c.ok else c.error
-
-        # the reference runs under the harness's numerics flags (TF32 off), set outside the timer
-        hooks = {"enter": flags.enter_ref, "exit": flags.write}
-        contenders = [
-            timing.Contender("reference", ref, timing.make_buffers(sets[0]), **hooks),
-            timing.Contender("candidate", new, timing.make_buffers(sets[0]), check=check),
-        ]
-        if compiled is not None:
-            contenders.append(
-                timing.Contender("compiled", compiled, timing.make_buffers(sets[0]), **hooks)
-            )
-        if state.cuda:
-            if state.flusher is None:
-                state.flusher = timing.L2Flusher(state.facts.l2_bytes, state.torch_device)
-            clock: Any = timing.CudaClock()
-            cfg = timing.TimingConfig(
-                warmup_ms=self.settings.warmup_ms, rep_ms=self.settings.rep_ms
-            )
-            flush = state.flusher
-        else:
-            clock, cfg, flush = timing.WallClock(), timing.INTERPRETER_CONFIG, None
-        if state.cuda:
-            self.check_hidden_work(contenders[0], contenders[1])
-        result = self.cand(
-            lambda: timing.time_interleaved(contenders, sets, clock, flush, cfg), "timed run"
-        )
-        return result
-
-    def check_hidden_work(self, ref: timing.Contender, cand: timing.Contender) -> None:
-        """Reject work the CUDA events cannot see (calibrated on the reference)."""
-        saved = self.state.flags.enter_ref()
-        try:
-            r_wall, r_event, _ = self.ref(timing.hidden_work, ref)
-        finally:
-            self.state.flags.write(saved)
-        wall, event, n = self.cand(lambda: timing.hidden_work(cand), "timed run")
-        overhead = r_wall - r_event
-        self.counters.update(
-            hidden_work_wall_ms=wall, hidden_work_event_ms=event, sync_overhead_ms=overhead
-        )
-        err = timing.hidden_work_error(wall, event, n, overhead)
-        if err:
-            raise Verdict(Status.REJECTED, err)
-
     # -- the whole thing --------------------------------------------------
     def run(self) -> Measurement:
         s = self.settings
-        mod = self.state.task_module(self.task)
+        mod = self.module = self.state.task_module(self.task)
         compiled = self.compiled_reference(mod) if s.baseline_compile else None
-        threads_before = {t.ident for t in threading.enumerate()}
+        if self.state.cuda and self.state.flusher is None:
+            self.state.flusher = timing.L2Flusher(self.state.facts.l2_bytes, self.state.torch_device)
+        peak = PeakTracker(self.state.cuda)
+        self.threads_before = {t.ident for t in threading.enumerate()}
         with torch.no_grad():
             model_new = self.load_candidate()
-            keep = max(2, min(TIMING_SETS, s.trials))
-            ref, new, sets, outs, tols = self.trials(mod, model_new, s.trials, self.seed, keep)
+            ref, new, tols = self.trials(mod, model_new, s.trials, self.seed)
+            if s.probes:
+                self.value_probes(mod, ref, new, tols)
+                self.size_probe(model_new)
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):
                 emod = self.state.task_module(extra)
-                self.trials(
-                    emod, model_new, s.trials, self.seed + 1000 * (i + 1), 0, f"size {extra.size}: "
-                )
+                self.trials(emod, model_new, s.trials, self.seed + 1000 * (i + 1), f"size {extra.size}: ")
                 extra_shapes.append(ShapeResult(size=extra.size, candidate=None, reference=None))
             self.check_guards("after the correctness runs")
-            timings = self.time_it(ref, new, sets, outs, tols, compiled)
+            self.check_threads("after the correctness runs")
+            stage = TimedStage(self, mod, ref, new, tols, compiled)
+            timings, floor = stage.run()
             self.check_guards("after the timed runs")
-            floor = None
-            if self.state.cuda:
-                params = (
-                    list(ref.parameters()) + list(ref.buffers())
-                    if isinstance(ref, torch.nn.Module)
-                    else []
-                )
-                flops = task_flops(mod)
-                floor = compute_floor(sets[0], outs[0], params, flops, self.state.facts)
-                if floor is not None:
-                    err = floor_violation(
-                        timings["candidate"].median_ms, timings["reference"].median_ms, floor
-                    )
-                    if err and s.check_floor:
-                        raise Verdict(Status.REJECTED, err)
-        left = [
-            t
-            for t in threading.enumerate()
-            if t.ident not in threads_before and t.is_alive() and not library_thread(t)
-        ]
-        if left:
-            self.restart_after = True
+            if s.probes:  # call counting, stale pointers: one more trial on fresh inputs
+                self.trial(ref, new, self.inputs(mod, self.seed + 800), 1, tols, "after timing: ")
+                stage.recheck_last(self.last_out_storages)
+            del stage
+            self.check_threads("after the timed runs")
+        if self.state.cuda:
+            self.counters["peak_gpu_bytes"] = float(peak.peak() or 0)
+        self.counters["task_io_bytes"] = float(sum(self.io_bytes))
         primary = ShapeResult(
             size=self.task.size,
             candidate=timings["candidate"],
@@ -352,14 +376,11 @@ class Evaluation:
         return Measurement(
             status=Status.OK,
             shapes=(primary, *extra_shapes),
-            floor=floor.record() if floor is not None else None,
+            counters=dict(self.counters),
+            floor_ms=floor,
             device=self.state.facts.name,
             timing_kind="gpu" if self.state.cuda else "interpreter",
             trials=self.trials_done,
             max_rel_error=self.max_rel,
-            diagnostics=HarnessDiagnostics.from_dict(
-                {**self.counters, **(kernel_resources(self.cand_module) if self.state.cuda else {})}
-            ),
+            resources=kernel_resources(self.cand_module) if self.state.cuda else {},
         )
-
-    restart_after = False

@@ -23,6 +23,8 @@ class RunSettings:
     warmup_ms: float = 25.0
     rep_ms: float = 100.0
     check_floor: bool = True
+    probes: bool = True  # signed/wide-range inputs, odd size, a trial after timing
+    cpu_limit_s: float = 0.0  # CPU seconds one evaluation may use (0: no limit)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunSettings:

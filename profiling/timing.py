@@ -23,6 +23,7 @@ does before any candidate is loaded.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class Contender:
     exit: Callable[[Any], None] | None = None  # run after each call with enter's result
     times: list[float] = field(default_factory=list)
     calls: int = 0
+    last: tuple[int, Any] | None = None  # (input set, output) of the last timed call
 
 
 @dataclass(frozen=True)
@@ -199,11 +201,18 @@ def time_interleaved(
     clock: Any,
     flush: Callable[[], None] | None = None,
     cfg: TimingConfig = TimingConfig(),
+    rng: random.Random | None = None,
 ) -> dict[str, Timing]:
     """Time all contenders, alternating blocks; returns a Timing per name.
 
-    Raises `Verdict(incorrect)` when a timed output fails its check.
+    In every block of a checked contender, ``len(data_sets)`` consecutive calls
+    at a random position (``rng``: the harness's, never the candidate's) are
+    snapshotted and checked, so no call count tells the candidate which calls
+    are looked at. The last call's output is kept on the contender (``last``)
+    for the post-return check. Raises `Verdict(incorrect)` when a timed output
+    fails its check.
     """
+    rng = rng or random.Random()  # noqa: S311 - position sampling, not cryptography
     n_sets = len(data_sets)
     reps: dict[str, int] = {}
     for c in contenders:
@@ -216,10 +225,13 @@ def time_interleaved(
         snaps: list[tuple[Contender, int, Any]] = []
         for c in order:
             block = math.ceil(reps[c.name] / rounds)
+            first = rng.randrange(max(1, block - n_sets + 1))
             for j in range(block):
                 k, out = _call(c, data_sets, clock, flush)
-                if c.check is not None and j >= block - n_sets:
+                if c.check is not None and first <= j < first + n_sets:
                     snaps.append((c, k, snapshot(out)))
+                if c.check is not None and r == rounds - 1 and j == block - 1:
+                    c.last = (k, out)
                 del out
         times = clock.collect()
         i = 0
@@ -227,8 +239,10 @@ def time_interleaved(
             block = math.ceil(reps[c.name] / rounds)
             c.times.extend(times[i : i + block])
             i += block
-        for c, k, snap in snaps:
+        while snaps:
+            c, k, snap = snaps.pop(0)
             err = c.check(k, snap) if c.check else None
+            del snap
             if err:
                 raise Verdict(
                     Status.INCORRECT, f"output of a timed run differs from the reference: {err}"

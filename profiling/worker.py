@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Mapping
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         torch.cuda.init()
 
+    # a module the candidate writes into a working directory must never shadow a library
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
+    from profiling import sandbox
     from profiling import timing  # noqa: F401 - binds the timers before any candidate exists
     from profiling.guards import NamespaceGuard
     from profiling.state import BackendFlags, WorkerState
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     flags.write(flags.ref)
     facts = _facts(args.device)
     state = WorkerState(device=args.device, facts=facts, guard=NamespaceGuard(), flags=flags)
+    if os.environ.get("KB_SANDBOX", "1") != "0":
+        sandbox.install(cwd)
     chan.send({"op": "hello", "pid": os.getpid(), "device": args.device, "facts": facts.to_dict()})
 
     while True:
@@ -110,16 +118,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate_request(state: WorkerState, req: Mapping[str, Any]) -> tuple[Measurement, bool]:
     """Run one evaluation request; returns the measurement and whether to restart."""
+    from profiling import sandbox
     from profiling.runner import Evaluation  # imports torch: only after the flags are set
     from profiling.state import RunSettings
     t0 = time.perf_counter()
     task = Task.from_dict(req["task"])
     extras = [Task.from_dict(d) for d in req.get("extra_tasks", [])]
+    probes = [Task.from_dict(d) for d in req.get("probe_tasks", [])]
     settings = RunSettings.from_dict(req.get("settings", {}))
-    ev = Evaluation(state, task, req["source"], settings, int(req.get("seed", 0)), extras)
+    ev = Evaluation(state, task, req["source"], settings, int(req.get("seed", 0)), extras, probes)
     kind = "gpu" if state.cuda else "interpreter"
     restart = False
+    home = os.getcwd()
+    cand_dir = tempfile.mkdtemp(prefix="candidate-", dir=home)
     try:
+        os.chdir(cand_dir)  # each candidate starts in a fresh, empty working directory
+        sandbox.set_candidate_dir(cand_dir)
+        sandbox.take_violations()
+        sandbox.limit_cpu(settings.cpu_limit_s)
         m = ev.run()
         restart = ev.restart_after
     except Verdict as v:
@@ -143,6 +159,9 @@ def evaluate_request(state: WorkerState, req: Mapping[str, Any]) -> tuple[Measur
             timing_kind=kind,
         )
     finally:
+        sandbox.set_candidate_dir("")
+        os.chdir(home)
+        shutil.rmtree(cand_dir, ignore_errors=True)
         state.flags.write(state.flags.ref)
         if not restart and state.guard.changed():
             state.guard.restore(state.guard.changed())

@@ -1,0 +1,7 @@
+"""Raises."""
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        raise ValueError("boom")
