@@ -240,7 +240,9 @@ def input_check(cand_in: list[Any], inputs: list[Any], ref_in: list[Any]) -> str
         if isinstance(r, torch.Tensor):
             cmp = compare_outputs(c, r, tolerance_for(r.dtype))
             if not cmp.ok:
-                return f"input {i} after the call differs from the in-place reference's: {cmp.error}"
+                return (
+                    f"input {i} after the call differs from the in-place reference's: {cmp.error}"
+                )
     return None
 
 
@@ -252,7 +254,9 @@ def storages(x: Any) -> set[tuple[str, int]]:
     return out
 
 
-def aliasing_error(out: Any, cand_in: Sequence[Any], ref_out: Any, ref_in: Sequence[Any]) -> str | None:
+def aliasing_error(
+    out: Any, cand_in: Sequence[Any], ref_out: Any, ref_in: Sequence[Any]
+) -> str | None:
     """An output sharing storage with an input is rejected, unless the reference's does too.
 
     (An in-place reference that returns its input makes the same of the candidate legal.)
@@ -263,10 +267,14 @@ def aliasing_error(out: Any, cand_in: Sequence[Any], ref_out: Any, ref_in: Seque
             continue
         key = (o.device.type, o.untyped_storage().data_ptr())
         for j, x in enumerate(cand_in):
-            if isinstance(x, torch.Tensor) and x.numel() > 0:
-                if (x.device.type, x.untyped_storage().data_ptr()) == key and not ref_alias:
-                    which = f"output[{i}]" if isinstance(out, tuple | list) else "output"
-                    return f"{which} shares storage with input {j} (the reference returns a new tensor)"
+            same = (
+                isinstance(x, torch.Tensor)
+                and x.numel() > 0
+                and (x.device.type, x.untyped_storage().data_ptr()) == key
+            )
+            if same and not ref_alias:
+                which = f"output[{i}]" if isinstance(out, tuple | list) else "output"
+                return f"{which} shares storage with input {j} (the reference returns a new tensor)"
     return None
 
 

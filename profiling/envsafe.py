@@ -66,6 +66,19 @@ SECRET_PREFIXES = (
     "PG",
     "MYSQL_",
     "REDIS_",
+    "CLOUDSDK_",
+    "DIGITALOCEAN_",
+    "OCI_",
+    "ALIBABA_",
+    "ALICLOUD_",
+    "IBM_",
+    "VAULT_",
+    "KUBE",
+    "NETRC",
+    "CLOUDFLARE_",
+    "MODAL_",
+    "LAMBDA_",
+    "RUNPOD_",
 )
 # Never stripped, even if a word above matches (none of these hold secrets).
 KEEP = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "PWD"})

@@ -22,6 +22,7 @@ Order of work (each stage can end the evaluation with a status):
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import traceback
@@ -45,15 +46,29 @@ from profiling.correctness import (
 )
 from profiling.errors import Verdict, classify, trim
 from profiling.guards import library_thread
-from profiling.input_probes import input_domain, offset_clone, probe_inputs, reference_allows
+from profiling.input_probes import (
+    input_domain,
+    offset_clone,
+    output_finite,
+    probe_inputs,
+    reference_allows,
+)
 from profiling.measurement import Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
 from profiling.resources import kernel_resources
-from profiling.state import RunSettings, WorkerState, clone_all, copy_matching_state, cuda_healthy
-from profiling.state import listify, seed_all, to_device
+from profiling.state import (
+    RunSettings,
+    WorkerState,
+    clone_all,
+    copy_matching_state,
+    cuda_healthy,
+    listify,
+    seed_all,
+    to_device,
+)
 from profiling.static_check import rejection
 from profiling.tasks import Task, exec_module
-from profiling.timed import TimedStage
+from profiling.timed import TimedStage, compiled_reference
 
 CANDIDATE_MODULE = "kb_candidate"
 # fp32 tasks may opt into lower precision with a module constant PRECISION = one of these
@@ -123,7 +138,9 @@ class Evaluation:
         except BaseException as e:
             print(traceback.format_exc(), file=sys.stderr)
             # the candidate may have broken shared state (or the task is broken): start clean
-            raise TaskFailure(Status.RUNTIME_ERROR, trim(f"reference model failed: {e}"), True) from e
+            raise TaskFailure(
+                Status.RUNTIME_ERROR, trim(f"reference model failed: {e}"), True
+            ) from e
         finally:
             self.state.flags.write(saved)
 
@@ -195,7 +212,7 @@ class Evaluation:
         (3I + 2O); the clones are dropped before the tolerance probe.
         """
         cand_in = offset_clone(inputs, t)
-        out = self.cand(lambda: new(*cand_in), "forward")
+        out = self.cand(functools.partial(new, *cand_in), "forward")
         ref_in = clone_all(inputs)
         ref_out = self.ref(ref, *ref_in)
         if not any(self.io_bytes):
@@ -232,16 +249,18 @@ class Evaluation:
     def value_probes(
         self, mod: types.ModuleType, ref: Any, new: Any, tols: list[Tolerance]
     ) -> None:
-        """Signed and wide-range inputs, where the reference allows them."""
+        """Signed and wide-range inputs, where the reference allows them.
+
+        Only one set of probe inputs is alive at a time (memory: a trial's 3I + 2O).
+        """
         domain = input_domain(mod)
-        base = self.inputs(mod, self.seed + 700)
-        seen = self.ref(ref, *clone_all(base))
+        seed = self.seed + 700
+        finite = output_finite(self.ref(ref, *clone_all(self.inputs(mod, seed))))
         for i, kind in enumerate(("signed", "wide")):
-            probe = probe_inputs(base, kind, domain, self.seed + 701 + i)
+            probe = probe_inputs(self.inputs(mod, seed), kind, domain, seed + 1 + i)
             if probe is None:
                 continue
-            allowed = reference_allows(self.ref(ref, *clone_all(probe)), seen)
-            if not allowed:
+            if not reference_allows(self.ref(ref, *clone_all(probe)), finite):
                 self.counters[f"probe_{kind}_skipped"] = 1.0
                 continue
             label = "signed inputs: " if kind == "signed" else "wide-range inputs (|x|~1e5): "
@@ -312,35 +331,15 @@ class Evaluation:
                 out.append(tolerance_for(d or torch.float32, tf32_err))
         return out
 
-    def compiled_reference(self, mod: types.ModuleType) -> Any:
-        """torch.compile(reference), cached per task in this worker (None if it fails)."""
-        key = self.task.module_source()
-        if key in self.state.compiled:
-            return self.state.compiled[key]
-        compiled = None
-        try:
-            seed_all(0)
-            model = mod.Model(*listify(mod.get_init_inputs()))
-            if isinstance(model, torch.nn.Module):
-                model = model.to(self.state.torch_device).eval()
-            compiled = torch.compile(model)
-            inputs = self.inputs(mod, 1)
-            with torch.no_grad():
-                self.ref(compiled, *inputs)
-        except Exception:
-            print("torch.compile baseline failed:\n" + traceback.format_exc(), file=sys.stderr)
-            compiled = None
-        self.state.compiled[key] = compiled
-        self.state.guard.refresh()  # compilation is trusted work; no candidate is loaded yet
-        return compiled
-
     # -- the whole thing --------------------------------------------------
     def run(self) -> Measurement:
         s = self.settings
         mod = self.module = self.state.task_module(self.task)
-        compiled = self.compiled_reference(mod) if s.baseline_compile else None
+        compiled = compiled_reference(self, mod) if s.baseline_compile else None
         if self.state.cuda and self.state.flusher is None:
-            self.state.flusher = timing.L2Flusher(self.state.facts.l2_bytes, self.state.torch_device)
+            self.state.flusher = timing.L2Flusher(
+                self.state.facts.l2_bytes, self.state.torch_device
+            )
         peak = PeakTracker(self.state.cuda)
         self.threads_before = {t.ident for t in threading.enumerate()}
         with torch.no_grad():
@@ -352,13 +351,16 @@ class Evaluation:
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):
                 emod = self.state.task_module(extra)
-                self.trials(emod, model_new, s.trials, self.seed + 1000 * (i + 1), f"size {extra.size}: ")
+                self.trials(
+                    emod, model_new, s.trials, self.seed + 1000 * (i + 1), f"size {extra.size}: "
+                )
                 extra_shapes.append(ShapeResult(size=extra.size, candidate=None, reference=None))
             self.check_guards("after the correctness runs")
             self.check_threads("after the correctness runs")
             stage = TimedStage(self, mod, ref, new, tols, compiled)
             timings, floor = stage.run()
             self.check_guards("after the timed runs")
+            stage.release()  # keeps only the last timed output, for the re-check below
             if s.probes:  # call counting, stale pointers: one more trial on fresh inputs
                 self.trial(ref, new, self.inputs(mod, self.seed + 800), 1, tols, "after timing: ")
                 stage.recheck_last(self.last_out_storages)

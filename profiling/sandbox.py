@@ -25,6 +25,7 @@ allowance, so a spinning candidate gets ``SIGXCPU`` and the parent reports it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import site
@@ -32,7 +33,7 @@ import sys
 import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 CANDIDATE_MARK = "kb_candidate_"
 TOOLCHAIN = frozenset(
@@ -61,17 +62,39 @@ TOOLCHAIN = frozenset(
     }
 )
 _FILE_EVENTS = frozenset(
-    {"os.listdir", "os.scandir", "os.remove", "os.rename", "os.rmdir", "os.mkdir",
-     "os.chmod", "os.chown", "os.link", "os.symlink", "os.truncate", "os.utime",
-     "shutil.rmtree", "shutil.copyfile", "shutil.move", "os.chdir"}
+    {
+        "os.listdir",
+        "os.scandir",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.utime",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "os.chdir",
+    }
 )
 _NET_EVENTS = frozenset(
-    {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
-     "socket.gethostbyname", "socket.gethostbyaddr", "socket.gethostbyname_ex"}
+    {
+        "socket.connect",
+        "socket.bind",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.gethostbyname_ex",
+    }
 )
 _DENY_EVENTS = frozenset(
-    {"os.kill", "os.killpg", "signal.pthread_kill", "os.forkpty", "os.system",
-     "sys.addaudithook"}
+    {"os.kill", "os.killpg", "signal.pthread_kill", "os.forkpty", "os.system", "sys.addaudithook"}
 )
 _SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn"})
 
@@ -83,7 +106,7 @@ class _State:
     rw: tuple[str, ...] = ()
     ro: tuple[str, ...] = ()
     candidate_dir: str = ""
-    violations: list[str] = []
+    violations: ClassVar[list[str]] = []
 
 
 def _norm(p: str) -> str:
@@ -214,12 +237,36 @@ def _refuse(what: str) -> None:
 
 
 _INTROSPECTION = frozenset(
-    {"sys._getframe", "sys._current_frames", "gc.get_objects", "gc.get_referrers",
-     "gc.get_referents", "object.__getattr__"}
+    {
+        "sys._getframe",
+        "sys._current_frames",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "object.__getattr__",
+    }
 )
 _NATIVE_DANGER = frozenset(
-    {"system", "popen", "fork", "vfork", "execv", "execve", "execvp", "kill", "socket", "connect",
-     "dlopen", "ptrace", "mprotect", "open", "fopen", "openat", "setenv", "putenv"}
+    {
+        "system",
+        "popen",
+        "fork",
+        "vfork",
+        "execv",
+        "execve",
+        "execvp",
+        "kill",
+        "socket",
+        "connect",
+        "dlopen",
+        "ptrace",
+        "mprotect",
+        "open",
+        "fopen",
+        "openat",
+        "setenv",
+        "putenv",
+    }
 )
 
 
@@ -236,7 +283,9 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 def _check(event: str, args: tuple[Any, ...]) -> None:
     if event in _INTROSPECTION:
         if _candidate_calls_directly():
-            what = f"{event} {args[1]}" if event == "object.__getattr__" and len(args) > 1 else event
+            what = (
+                f"{event} {args[1]}" if event == "object.__getattr__" and len(args) > 1 else event
+            )
             _refuse(f"introspect the interpreter ({what})")
         return
     if event == "ctypes.dlsym":
@@ -271,9 +320,8 @@ def _check(event: str, args: tuple[Any, ...]) -> None:
         local = isinstance(name, str) and os.sep in name and not _under(_norm(name), _State.ro)
         if local and _candidate_on_stack():
             _refuse(f"load the native library {name!s:.120}")
-    elif event in _SPAWN_EVENTS:
-        if not _spawn_ok(args) and _candidate_on_stack():
-            _refuse(f"start a process ({event} {str(args[0] if args else '')[:80]})")
+    elif event in _SPAWN_EVENTS and not _spawn_ok(args) and _candidate_on_stack():
+        _refuse(f"start a process ({event} {str(args[0] if args else '')[:80]})")
 
 
 def limit_cpu(seconds: float) -> None:
@@ -282,14 +330,12 @@ def limit_cpu(seconds: float) -> None:
         return
     ru = resource.getrusage(resource.RUSAGE_SELF)
     used = ru.ru_utime + ru.ru_stime
-    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     want = int(used + seconds) + 1
     if hard != resource.RLIM_INFINITY:
         want = min(want, hard)
-    try:
+    with contextlib.suppress(ValueError, OSError):  # a platform without the limit
         resource.setrlimit(resource.RLIMIT_CPU, (want, hard))
-    except (ValueError, OSError):  # pragma: no cover - platform without the limit
-        pass
 
 
 def scratch_dir() -> Path:

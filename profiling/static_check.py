@@ -171,10 +171,14 @@ def check_source(source: str) -> Finding | None:
                 f = _module(a.name, node.lineno)
                 if f:
                     return f
-                aliases[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                aliases[(a.asname or a.name).split(".")[0]] = (
+                    a.name if a.asname else a.name.split(".")[0]
+                )
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                return Finding(node.lineno, "relative import", "imports modules next to the harness")
+                return Finding(
+                    node.lineno, "relative import", "imports modules next to the harness"
+                )
             mod = node.module or ""
             f = _module(mod, node.lineno)
             if f:
@@ -202,10 +206,12 @@ def check_source(source: str) -> Finding | None:
             if node.id in FORBIDDEN_CALLS or node.id in FORBIDDEN_DUNDERS:
                 why = FORBIDDEN_CALLS.get(node.id, "introspects the interpreter")
                 return Finding(node.lineno, f"name {node.id}", why)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            # getattr(sys, "modules") and friends spelled as strings
-            if node.value in FORBIDDEN_DUNDERS or node.value in ("modules", "_getframe"):
-                return Finding(node.lineno, f"string {node.value!r}", "names an introspection hook")
+        elif (  # getattr(sys, "modules") and friends spelled as strings
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and (node.value in FORBIDDEN_DUNDERS or node.value in ("modules", "_getframe"))
+        ):
+            return Finding(node.lineno, f"string {node.value!r}", "names an introspection hook")
     return None
 
 

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import random
+import sys
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,7 +28,7 @@ from profiling.errors import Verdict
 from profiling.measurement import Status, Timing
 from profiling.memory import available_bytes, timing_sets
 from profiling.roofline import compute_floor, floor_violation, task_flops
-from profiling.state import clone_all
+from profiling.state import clone_all, listify, seed_all
 
 if TYPE_CHECKING:
     from profiling.runner import Evaluation
@@ -92,7 +94,7 @@ class TimedStage:
             self.check_hidden_work(contenders[0], contenders[1])
         else:
             clock, cfg, flush = timing.WallClock(), timing.INTERPRETER_CONFIG, None
-        rng = random.Random(ev.seed ^ 0x5EED)  # noqa: S311 - check positions, not cryptography
+        rng = random.Random(ev.seed ^ 0x5EED)
         result = ev.cand(
             lambda: timing.time_interleaved(contenders, self.sets, clock, flush, cfg, rng),
             "timed run",
@@ -100,6 +102,12 @@ class TimedStage:
         self.post_return_check(contenders[1])
         floor = self.floor(result) if state.cuda else None
         return result, floor
+
+    def release(self) -> None:
+        """Drop the rotation sets and reference outputs (the held last output stays)."""
+        self.sets, self.outs = [], []
+        if self.ev.state.cuda:
+            torch.cuda.empty_cache()
 
     def post_return_check(self, c: timing.Contender) -> None:
         """The last timed output must stay as returned: after a pause, and (see
@@ -157,7 +165,9 @@ class TimedStage:
         params = (
             list(ref.parameters()) + list(ref.buffers()) if isinstance(ref, torch.nn.Module) else []
         )
-        floor = compute_floor(self.sets[0], self.outs[0], params, task_flops(self.mod), ev.state.facts)
+        floor = compute_floor(
+            self.sets[0], self.outs[0], params, task_flops(self.mod), ev.state.facts
+        )
         if floor is None:
             return None
         ev.counters.update(floor.counters())
@@ -165,3 +175,26 @@ class TimedStage:
         if err and ev.settings.check_floor:
             raise Verdict(Status.REJECTED, err)
         return floor.ms
+
+
+def compiled_reference(ev: Evaluation, mod: Any) -> Any:
+    """torch.compile(reference), cached per task in this worker (None if it fails)."""
+    key = ev.task.module_source()
+    if key in ev.state.compiled:
+        return ev.state.compiled[key]
+    compiled = None
+    try:
+        seed_all(0)
+        model = mod.Model(*listify(mod.get_init_inputs()))
+        if isinstance(model, torch.nn.Module):
+            model = model.to(ev.state.torch_device).eval()
+        compiled = torch.compile(model)
+        inputs = ev.inputs(mod, 1)
+        with torch.no_grad():
+            ev.ref(compiled, *inputs)
+    except Exception:
+        print("torch.compile baseline failed:\n" + traceback.format_exc(), file=sys.stderr)
+        compiled = None
+    ev.state.compiled[key] = compiled
+    ev.state.guard.refresh()  # compilation is trusted work; no candidate is loaded yet
+    return compiled

@@ -212,7 +212,7 @@ def time_interleaved(
     for the post-return check. Raises `Verdict(incorrect)` when a timed output
     fails its check.
     """
-    rng = rng or random.Random()  # noqa: S311 - position sampling, not cryptography
+    rng = rng or random.Random()
     n_sets = len(data_sets)
     reps: dict[str, int] = {}
     for c in contenders:

@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     # a module the candidate writes into a working directory must never shadow a library
     cwd = os.getcwd()
     sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
-    from profiling import sandbox
-    from profiling import timing  # noqa: F401 - binds the timers before any candidate exists
+    from profiling import (
+        sandbox,
+        timing,  # noqa: F401 - binds the timers before any candidate exists
+    )
     from profiling.guards import NamespaceGuard
     from profiling.state import BackendFlags, WorkerState
 

@@ -43,3 +43,20 @@ def test_set_and_drop():
 def test_url_with_password_is_secret_but_plain_url_is_not():
     assert is_secret("SERVER", "https://alice:pw@example.com/x")
     assert not is_secret("SERVER", "https://example.com/x")
+
+
+def test_cloud_credentials_are_stripped():
+    for name in (
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "KUBECONFIG",
+        "NETRC",
+        "DIGITALOCEAN_ACCESS_TOKEN",
+        "OCI_CLI_KEY_FILE",
+        "VAULT_ADDR",
+        "ARM_CLIENT_SECRET",
+        "AZURE_CLIENT_ID",
+        "AWS_SESSION_TOKEN",
+    ):
+        assert is_secret(name), name
+    assert not is_secret("CUDA_HOME") and not is_secret("TRITON_CACHE_DIR")
