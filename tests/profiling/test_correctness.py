@@ -115,6 +115,24 @@ def test_tf32_tolerance_admits_tf32_matmul_and_rejects_zeros():
     assert compare_outputs(out, ref, tol).ok  # ... the TF32 tolerance admits it
     assert not compare_outputs(torch.zeros_like(ref), ref, tol).ok
     assert not compare_outputs(ref + 0.05 * ref.abs().mean() * torch.randn_like(ref), ref, tol).ok
+    # precision policy: a bf16 matmul (7 stored mantissa bits) stays out of the TF32 tolerance
+    bf16 = a.bfloat16().float() @ b.bfloat16().float()
+    c = compare_outputs(bf16, ref, tol)
+    assert not c.ok and c.rel_error > 4 * err
+
+
+def test_large_outputs_are_compared_in_chunks(monkeypatch):
+    import profiling.correctness as corr
+
+    monkeypatch.setattr(corr, "CHUNK", 1000)
+    ref = _ref(70, 90)
+    assert compare_outputs(ref.clone(), ref, FP32).ok
+    out = ref.clone()
+    out[69, 89] += 1.0  # in the last, partial chunk
+    c = compare_outputs(out, ref, FP32)
+    assert not c.ok and "[69, 89]" in c.error
+    exact = float((out.double() - ref.double()).norm() / ref.double().norm())
+    assert abs(relative_error(out, ref) - exact) < 1e-12
 
 
 def test_tolerance_for_keeps_strict_fp32_without_tf32_sensitivity():

@@ -207,3 +207,25 @@ def test_candidate_sources_live_in_the_worker_scratch_and_go_with_it(tmp_path, m
         assert any("ModelNew" in p.read_text() for p in written)
     assert not (tmp_path / "kernel-bandit-src").exists()
     assert not scratch[0].exists()
+
+
+def test_precision_opt_in_admits_a_bf16_kernel_only_where_declared(interp_ev):
+    from pathlib import Path
+
+    bf16 = (Path(__file__).parent / "adversarial" / "bf16_downgrade.py").read_text()
+    assert interp_ev.evaluate(task("row_softmax"), bf16).status is Status.INCORRECT
+    m = interp_ev.evaluate(task("softmax_bf16_ok", None), bf16)
+    assert m.status is Status.OK, m.error
+
+
+def test_probes_report_what_they_checked(interp_ev):
+    m = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert m.ok and m.counters["probe_size_checked"] == 1.0
+    assert "probe_signed_skipped" not in m.counters and m.counters["task_io_bytes"] > 0
+    # the reference's log() is NaN on negative inputs: the value probes are skipped there
+    src = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.log(x)\n"
+    t = task("relu_rand").with_size("smoke")
+    log_task = type(t)(**{**t.to_dict(), "source": t.source.replace("torch.relu(x)", "torch.log(x)")})
+    m = interp_ev.evaluate(log_task, src)
+    assert m.ok, m.error
+    assert m.counters["probe_signed_skipped"] == 1.0
