@@ -79,8 +79,8 @@ class ModelNew(nn.Module):
 def evaluate(name: str, task: Any, source: str, ev: WorkerEvaluator) -> dict[str, Any]:
     t0 = time.monotonic()
     m = ev.evaluate(task, source)
-    io = m.counters.get("task_io_bytes") or 0.0
-    peak = m.counters.get("peak_gpu_bytes")
+    io = m.diagnostics.task_io_bytes or 0.0
+    peak = m.diagnostics.peak_gpu_bytes
     within = bool(m.ok and (peak is None or peak <= BUDGET * io + SLACK_BYTES))
     return {
         "task": name,
@@ -90,7 +90,7 @@ def evaluate(name: str, task: Any, source: str, ev: WorkerEvaluator) -> dict[str
         "io_gb": io / GB,
         "peak_gb": peak / GB if peak is not None else None,
         "peak_over_io": peak / io if peak and io else None,
-        "timing_sets": m.counters.get("timing_sets"),
+        "timing_sets": m.diagnostics.timing_sets,
         "speedup": m.speedup,
         "wall_s": time.monotonic() - t0,
         "within_budget": within,

@@ -95,7 +95,14 @@ class HarnessDiagnostics:
     (fp32 tasks). ``hidden_work_*``: wall-clock vs device-event time of the
     candidate's timed calls, and the sync overhead calibrated on the reference
     (the side-stream check). ``n_regs``/``n_spills``/``shared_bytes``: the
-    largest over the candidate's compiled Triton kernels.
+    largest over the candidate's compiled Triton kernels. ``peak_gpu_bytes``:
+    the evaluation's peak GPU allocation above what the worker held before it
+    (the L2 flush buffer is the worker's); ``task_io_bytes``: the task's own
+    input + output bytes at the primary size; ``timing_sets``: rotation sets
+    that fit in free memory. ``speedup_outside``: the speedup re-measured from a
+    fresh process (only above the re-measure threshold). ``probe_*``: 1.0 when
+    an odd-size probe was checked or a probe was skipped because the reference
+    did not allow it (:mod:`profiling.input_probes`).
     """
 
     tf32_reference_error: float | None = None
@@ -105,6 +112,14 @@ class HarnessDiagnostics:
     n_regs: float | None = None
     n_spills: float | None = None
     shared_bytes: float | None = None
+    peak_gpu_bytes: float | None = None
+    task_io_bytes: float | None = None
+    timing_sets: float | None = None
+    speedup_outside: float | None = None
+    probe_size_checked: float | None = None
+    probe_size_skipped: float | None = None
+    probe_signed_skipped: float | None = None
+    probe_wide_skipped: float | None = None
 
     @property
     def resources(self) -> dict[str, float]:

@@ -101,11 +101,11 @@ def confirmed(
     if isinstance(out, str):
         why = f"speedup {speedup:.3g}x not confirmed outside the worker: {out}"
         return replace(m, status=Status.REJECTED, error=trim(why))
-    counters = {**m.counters, "speedup_outside": out.speedup}
+    diag = replace(m.diagnostics, speedup_outside=out.speedup)
     err = confirmation_error(speedup, out)
     if err:
-        return replace(m, status=Status.REJECTED, error=trim(err), counters=counters)
-    return replace(m, counters=counters)
+        return replace(m, status=Status.REJECTED, error=trim(err), diagnostics=diag)
+    return replace(m, diagnostics=diag)
 
 
 def _per_call_ms(fn: Any, inputs: list[Any], cuda: bool) -> tuple[float, str]:

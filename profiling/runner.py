@@ -53,7 +53,7 @@ from profiling.input_probes import (
     probe_inputs,
     reference_allows,
 )
-from profiling.measurement import Measurement, ShapeResult, Status
+from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
 from profiling.resources import kernel_resources
 from profiling.state import (
@@ -378,11 +378,12 @@ class Evaluation:
         return Measurement(
             status=Status.OK,
             shapes=(primary, *extra_shapes),
-            counters=dict(self.counters),
-            floor_ms=floor,
+            floor=floor,
             device=self.state.facts.name,
             timing_kind="gpu" if self.state.cuda else "interpreter",
             trials=self.trials_done,
             max_rel_error=self.max_rel,
-            resources=kernel_resources(self.cand_module) if self.state.cuda else {},
+            diagnostics=HarnessDiagnostics.from_dict(
+                {**self.counters, **(kernel_resources(self.cand_module) if self.state.cuda else {})}
+            ),
         )

@@ -25,7 +25,7 @@ import torch
 from profiling import timing
 from profiling.correctness import Tolerance, compare_outputs, fingerprint, storages
 from profiling.errors import Verdict
-from profiling.measurement import Status, Timing
+from profiling.measurement import RooflineFloor, Status, Timing
 from profiling.memory import available_bytes, timing_sets
 from profiling.roofline import compute_floor, floor_violation, task_flops
 from profiling.state import clone_all, listify, seed_all
@@ -70,7 +70,7 @@ class TimedStage:
         if ev.state.cuda:
             torch.cuda.empty_cache()
 
-    def run(self) -> tuple[dict[str, Timing], float | None]:
+    def run(self) -> tuple[dict[str, Timing], RooflineFloor | None]:
         ev, state = self.ev, self.ev.state
         self.make_sets()
         outs, tols = self.outs, self.tols
@@ -160,7 +160,7 @@ class TimedStage:
         if err:
             raise Verdict(Status.REJECTED, err)
 
-    def floor(self, timings: dict[str, Timing]) -> float | None:
+    def floor(self, timings: dict[str, Timing]) -> RooflineFloor | None:
         ev, ref = self.ev, self.ref
         params = (
             list(ref.parameters()) + list(ref.buffers()) if isinstance(ref, torch.nn.Module) else []
@@ -170,11 +170,10 @@ class TimedStage:
         )
         if floor is None:
             return None
-        ev.counters.update(floor.counters())
         err = floor_violation(timings["candidate"].median_ms, timings["reference"].median_ms, floor)
         if err and ev.settings.check_floor:
             raise Verdict(Status.REJECTED, err)
-        return floor.ms
+        return floor.record()
 
 
 def compiled_reference(ev: Evaluation, mod: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from profiling.evaluator import (
@@ -220,12 +222,13 @@ def test_precision_opt_in_admits_a_bf16_kernel_only_where_declared(interp_ev):
 
 def test_probes_report_what_they_checked(interp_ev):
     m = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
-    assert m.ok and m.counters["probe_size_checked"] == 1.0
-    assert "probe_signed_skipped" not in m.counters and m.counters["task_io_bytes"] > 0
+    d = m.diagnostics
+    assert m.ok and d.probe_size_checked == 1.0
+    assert d.probe_signed_skipped is None and d.task_io_bytes > 0
     # the reference's log() is NaN on negative inputs: the value probes are skipped there
     src = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.log(x)\n"
     t = task("relu_rand").with_size("smoke")
-    log_task = type(t)(**{**t.to_dict(), "source": t.source.replace("torch.relu(x)", "torch.log(x)")})
+    log_task = replace(t, source=t.source.replace("torch.relu(x)", "torch.log(x)"))
     m = interp_ev.evaluate(log_task, src)
     assert m.ok, m.error
-    assert m.counters["probe_signed_skipped"] == 1.0
+    assert m.diagnostics.probe_signed_skipped == 1.0

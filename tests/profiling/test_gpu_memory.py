@@ -25,9 +25,9 @@ def test_six_gb_a_tensor_relu_fits_in_three_times_its_bytes(tmp_path):
     with WorkerEvaluator(settings) as ev:
         m = ev.evaluate(t, RELU_TRITON)
     assert m.status is Status.OK, m.error
-    io = m.counters["task_io_bytes"]
+    io = m.diagnostics.task_io_bytes
     assert io > 12e9  # 6.4 GB in, 6.4 GB out
-    peak = m.counters["peak_gpu_bytes"]
+    peak = m.diagnostics.peak_gpu_bytes
     print(
         f"19_ReLU 4096x393216: I+O {io / 1e9:.2f} GB, peak {peak / 1e9:.2f} GB ({peak / io:.2f}x)"
     )

@@ -37,4 +37,4 @@ def test_speedup_over_threshold_is_remeasured_and_recorded():
     with WorkerEvaluator(settings) as ev:
         m = ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
     assert m.status is Status.OK, m.error
-    assert m.counters["speedup_outside"] > 0
+    assert m.diagnostics.speedup_outside > 0
