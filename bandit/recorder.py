@@ -19,6 +19,8 @@ from bandit.observer import Observer, Observers
 from bandit.records import NO_CANDIDATE, IterationRecord, RunStart, TuneResult
 from bandit.runlog import LoggedRun, RunLog
 from profiling.clock import Clock
+from profiling.measurement import Measurement
+from strategies.types import Realization
 
 
 class Recorder:
@@ -70,6 +72,14 @@ class Recorder:
         if self.records:
             self._seconds0 = self.records[-1].wall_s
         return logged
+
+    def measured(self, source_hash: str, m: Measurement) -> None:
+        if self.run_log is not None:
+            self.run_log.append_measured(source_hash, m)
+
+    def realized(self, key: str, r: Realization) -> None:
+        if self.run_log is not None:
+            self.run_log.append_realized(key, r)
 
     def kernel(self, member: Member) -> None:
         if self.run_log is not None:

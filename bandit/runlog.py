@@ -5,7 +5,11 @@ One JSON object per line, appended and flushed as the run goes:
 - ``header``: what the run is (task, policy, seed, ...); written once;
 - ``candidate``: a measured kernel (source, provenance, cost, measurement, cluster);
 - ``iteration``: an `IterationRecord` plus the policy's ``state_dict`` after ``tell``;
-- ``end``: why the run stopped (a resumed run appends more lines after it).
+- ``end``: why the run stopped (a resumed run appends more lines after it);
+- ``measured``: a measurement, written the moment the evaluator returns it (keyed
+  by source hash), and ``realized``: a realizer's answer, written the moment it
+  returns (keyed by the request): a run killed anywhere (SIGKILL included)
+  resumes without evaluating a measured source or asking the LLM again.
 
 Candidates of an iteration are written just before its iteration line. Reading
 tolerates a truncated last line (a crash mid-write); candidates after the last
@@ -16,6 +20,7 @@ resumed run reuses their measurements instead of evaluating them again.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +31,7 @@ import numpy as np
 from bandit.frontier import Member
 from bandit.records import IterationRecord
 from profiling.measurement import Measurement
-from strategies.types import Candidate, RealizationCost
+from strategies.types import Candidate, Realization, RealizationCost
 
 VERSION = 1
 
@@ -47,6 +52,8 @@ class LoggedRun:
     policy_state: Mapping[str, Any] | None  # after the last finished iteration
     orphans: tuple[LoggedCandidate, ...] = ()  # measured in an unfinished iteration
     ends: tuple[Mapping[str, Any], ...] = field(default=())
+    measured: Mapping[str, Measurement] = field(default_factory=dict)  # source hash -> m
+    realized: Mapping[str, Realization] = field(default_factory=dict)  # request key -> answer
 
 
 def _jsonable(o: Any) -> Any:
@@ -92,11 +99,16 @@ class RunLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._fh: IO[str] | None = None
+        self._lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0
 
     def _append(self, obj: Mapping[str, Any]) -> None:
+        with self._lock:  # a round's attempts journal from several threads
+            self._append_locked(obj)
+
+    def _append_locked(self, obj: Mapping[str, Any]) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("a", encoding="utf-8")
@@ -119,6 +131,21 @@ class RunLog:
             {"type": "iteration", "record": record.to_dict(), "policy_state": policy_state}
         )
 
+    def append_measured(self, source_hash: str, m: Measurement) -> None:
+        self._append({"type": "measured", "hash": source_hash, "measurement": m.to_dict()})
+
+    def append_realized(self, key: str, r: Realization) -> None:
+        self._append(
+            {
+                "type": "realized",
+                "key": key,
+                "source": r.source,
+                "cost": asdict(r.cost),
+                "error": r.error,
+                "params": dict(r.params),
+            }
+        )
+
     def append_end(self, stop_reason: str, error: str | None) -> None:
         self._append({"type": "end", "stop_reason": stop_reason, "error": error})
 
@@ -130,6 +157,8 @@ class RunLog:
         records: list[IterationRecord] = []
         ends: list[Mapping[str, Any]] = []
         state: Mapping[str, Any] | None = None
+        measured: dict[str, Measurement] = {}
+        realized: dict[str, Realization] = {}
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -151,12 +180,30 @@ class RunLog:
                 pending = []
             elif kind == "end":
                 ends.append(obj)
+            elif kind == "measured":
+                measured[obj["hash"]] = Measurement.from_dict(obj["measurement"])
+            elif kind == "realized":
+                realized[obj["key"]] = Realization(
+                    obj.get("source"),
+                    RealizationCost(**obj.get("cost", {})),
+                    obj.get("error", ""),
+                    dict(obj.get("params", {})),
+                )
         if header is None:
             raise ValueError(f"{self.path}: not a run log (no header line)")
         # the reference is measured before any iteration: it is never an orphan
         while pending and pending[0].iteration == 0:
             done.append(pending.pop(0))
-        return LoggedRun(header, tuple(done), tuple(records), state, tuple(pending), tuple(ends))
+        return LoggedRun(
+            header,
+            tuple(done),
+            tuple(records),
+            state,
+            tuple(pending),
+            tuple(ends),
+            measured,
+            realized,
+        )
 
 
 def _candidate(obj: Mapping[str, Any]) -> LoggedCandidate:

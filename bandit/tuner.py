@@ -20,6 +20,7 @@ from bandit.attempt import Attempt, Proposal, attempt
 from bandit.budget import Budget, Spend
 from bandit.executors.base import Evaluated
 from bandit.frontier import REFERENCE_ID, Clusterer, Frontier, Member, source_hash
+from bandit.journal import JournaledRealizer
 from bandit.observer import Observer
 from bandit.parents import parents
 from bandit.policies.base import Policy
@@ -33,7 +34,7 @@ from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-from strategies.types import Candidate, Realizer, RealizeRequest, Strategy
+from strategies.types import Candidate, Realization, Realizer, RealizeRequest, Strategy
 
 Run = Callable[[str], Evaluated]  # evaluates a source somewhere; says on which worker
 
@@ -90,7 +91,8 @@ class Tuner:
         self._reference_source = reference_source
         self._meta = dict(meta or {})
         self._tried: set[tuple[str, str]] = set()  # (parent id, strategy id) proposed so far
-        self._replay: dict[str, Measurement] = {}  # orphans of an unfinished iteration
+        self._replay: dict[str, Measurement] = {}  # measured before a resume, not yet used
+        self._realized: dict[str, Realization] = {}  # realizer answers logged before a resume
         self._next_iteration = 1
         self._arms: tuple[tuple[int, ...], tuple[Arm, ...]] = ((), ())
         self._started = False
@@ -143,7 +145,11 @@ class Tuner:
         if logged is not None:  # resume: the frontier, the policy, what was tried
             for lc in logged.candidates:
                 self.frontier.add(lc.candidate, lc.measurement, lc.iteration, cluster=lc.cluster)
-            self._replay = {source_hash(o.candidate.source): o.measurement for o in logged.orphans}
+            self._replay = {
+                **dict(logged.measured),
+                **{source_hash(o.candidate.source): o.measurement for o in logged.orphans},
+            }
+            self._realized = dict(logged.realized)
             self._tried = {(r.parent_id, r.arm.strategy) for r in self.records}
             self._next_iteration = len(self.records) + 1
             if logged.policy_state is not None:
@@ -198,6 +204,9 @@ class Tuner:
         else:
             done = run(source)
             m, lane = done.measurement, done.lane
+        self.recorder.measured(
+            source_hash(source), m
+        )  # before anything else: a kill now loses nothing
         self.clock.charge(m.wall_s, lane)
         return m
 
@@ -232,7 +241,7 @@ class Tuner:
         parallel threads (`bandit.rounds`); `run` as in `measure`."""
         return attempt(
             proposal,
-            self.realizer,
+            JournaledRealizer(self.realizer, self._realized, self.recorder.realized),
             lambda source: self.measure(source, run),
             self.frontier.lookup,
             self.settings.repair_turns,

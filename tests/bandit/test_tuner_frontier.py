@@ -96,10 +96,13 @@ def test_run_log_lines(tmp_path):
         run_log=log,
         meta={"config": {"seed": 0}},
     ).run(Budget(iterations=2))
-    lines = [json.loads(x) for x in log.read_text().splitlines()]
-    assert [x["type"] for x in lines] == [
-        "header", "candidate", "candidate", "iteration", "candidate", "iteration", "end",
+    every = [json.loads(x) for x in log.read_text().splitlines()]
+    # journal lines: each measurement and realizer answer as soon as it arrived
+    assert [x["type"] for x in every] == [
+        "header", "measured", "candidate", "realized", "measured", "candidate", "iteration",
+        "realized", "measured", "candidate", "iteration", "end",
     ]  # fmt: skip
+    lines = [x for x in every if x["type"] not in ("measured", "realized")]
     header = lines[0]
     assert header["task"] == "fake" and header["policy"] == "ucb" and header["seed"] == 0
     assert header["meta"] == {"config": {"seed": 0}}
