@@ -32,7 +32,6 @@ from profiling.channel import Channel, ChannelClosed, ChannelTimeout
 from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
-from profiling.input_probes import odd_size_specs
 from profiling.measurement import Measurement, Status
 from profiling.remeasure import confirmed
 from profiling.tasks import PROJECT_ROOT, SOURCE_DIR_ENV, Task
@@ -112,6 +111,8 @@ def for_device(task: Task, device: str) -> Task:
 
 def odd_size_tasks(task: Task, device: str) -> list[Task]:
     """The task at sizes that are no multiple of a common block size (tried in order)."""
+    from profiling.input_probes import odd_size_specs  # imports torch
+
     out = []
     for spec in odd_size_specs(task.constants, task.overrides):
         try:
