@@ -19,8 +19,13 @@ The experiment is tagged ``mlflow.experimentKind=custom_model_development`` so
 MLflow 3 treats it as a training experiment (runs and charts), not a GenAI one
 (traces); `ui_url` gives the page that opens on the runs in any MLflow 3 UI.
 
-Every MLflow call is guarded: the first failure (unwritable store, server down)
-is reported once as a warning, tracking switches itself off, tuning goes on.
+Every MLflow call is guarded: the first failure (unwritable store, server down,
+a locked database) is reported once as a warning, tracking switches itself off,
+tuning goes on, and ``python -m experiments.sync <run dir>`` uploads the run
+later from its run log. An ``http(s)://`` store is probed with a short TCP
+connect first, and MLflow's own HTTP retries are bounded
+(``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT`` unless set), so an
+unreachable server costs seconds, not minutes.
 A resumed run continues its MLflow run (its id is kept in the run directory).
 """
 
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -146,7 +153,8 @@ class MlflowTracker:
             self.failed = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             self.warn(
                 f"MLflow tracking failed ({what}, {self.settings.uri}): {self.failed}; "
-                "tuning continues without tracking"
+                "tuning continues without tracking (upload it later: "
+                f"python -m experiments.sync {self.run_dir})"
             )
 
     # -- observer hooks -------------------------------------------------------------------
@@ -161,6 +169,10 @@ class MlflowTracker:
 
     # -- work -----------------------------------------------------------------------------
     def _start(self, start: RunStart) -> None:
+        bound_http_retries()
+        problem = unreachable(self.settings.uri)
+        if problem:
+            raise ConnectionError(problem)
         from mlflow import MlflowClient
 
         for name in ("alembic", "mlflow"):  # after the import: mlflow sets its level then
@@ -295,6 +307,34 @@ class MlflowTracker:
         if result.stop_reason == "interrupted":
             status = "KILLED"
         self._client.set_terminated(self.run_id, status)
+
+
+HTTP_RETRIES = "1"
+HTTP_TIMEOUT_S = "10"
+PROBE_TIMEOUT_S = 3.0
+
+
+def bound_http_retries() -> None:
+    """Keep MLflow's HTTP retries short unless the user chose otherwise."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_RETRIES)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
+def unreachable(uri: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why an http(s) tracking server cannot be reached (a TCP connect), or None."""
+    if not uri or not uri.startswith(("http://", "https://")):
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as e:
+        return f"tracking server {host}:{port} unreachable ({e.strerror or e})"
 
 
 def _param_value(v: Any) -> str:
