@@ -45,6 +45,11 @@ class IterationRecord:
     def tokens(self) -> int:
         return self.tokens_prompt + self.tokens_completion
 
+    @property
+    def failures(self) -> int:
+        """Pulls that produced no correct kernel (no source, failed checks, errors)."""
+        return self.pulls - self.successes
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["arm"] = self.arm.to_list()
@@ -76,6 +81,11 @@ class ArmSummary:
     @property
     def tokens(self) -> int:
         return self.tokens_prompt + self.tokens_completion
+
+    @property
+    def failures(self) -> int:
+        """Pulls that produced no correct kernel (no source, failed checks, errors)."""
+        return self.pulls - self.successes
 
     def add(self, r: IterationRecord) -> ArmSummary:
         return ArmSummary(

@@ -92,6 +92,7 @@ def iteration_metrics(r: IterationRecord) -> dict[str, float]:
 def summary_metrics(base: str, s: ArmSummary) -> dict[str, float]:
     return {
         f"{base}/pulls": float(s.pulls),
+        f"{base}/failures": float(s.failures),
         f"{base}/mean_reward": s.mean_reward,
         f"{base}/tokens": float(s.tokens),
         f"{base}/usd": s.usd,

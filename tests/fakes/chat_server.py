@@ -13,7 +13,8 @@ Tests script its replies and then talk to it through the real ``openai`` SDK::
 It listens on 127.0.0.1 on a free port (``server.url`` ends in ``/v1``),
 answers ``POST /v1/chat/completions`` with the next scripted `Reply` (or
 ``default`` once the queue is empty, else HTTP 500 "no scripted reply left"),
-and ``GET /v1/models``. Optional ``api_key`` (wrong bearer -> 401) and
+and ``GET /v1/models``. `Reply.connection_reset()` drops the connection with a
+TCP reset; `Reply.server_dies()` stops the whole server (later calls are refused). Optional ``api_key`` (wrong bearer -> 401) and
 ``models`` (unknown model -> 404) imitate real servers without scripting.
 `usage` totals the token counts of replies the client actually received
 (a reply whose client gave up waiting is not counted).
@@ -21,9 +22,11 @@ and ``GET /v1/models``. Optional ``api_key`` (wrong bearer -> 401) and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -53,6 +56,8 @@ class Reply:
     raw_body: str | None = None  # sent verbatim instead of JSON (malformed replies)
     headers: Mapping[str, str] = field(default_factory=dict)
     error_code: str | None = None
+    reset: bool = False  # drop the connection (TCP reset) instead of answering
+    stop_server: bool = False  # the server dies on this request: no answer, no more listening
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -81,9 +86,22 @@ class Reply:
     def malformed(cls, body: str = '{"id": "chatcmpl-broken", "choices": [', **kw: Any) -> Reply:
         return cls(raw_body=body, with_usage=False, **kw)
 
+    @classmethod
+    def connection_reset(cls) -> Reply:
+        return cls(reset=True, with_usage=False)
+
+    @classmethod
+    def server_dies(cls) -> Reply:
+        return cls(stop_server=True, with_usage=False)
+
     @property
     def counts_usage(self) -> bool:
-        return self.status == 200 and self.with_usage and self.raw_body is None
+        return (
+            self.status == 200
+            and self.with_usage
+            and self.raw_body is None
+            and not (self.reset or self.stop_server)
+        )
 
 
 @dataclass(frozen=True)
@@ -151,10 +169,11 @@ class FakeChatServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
 
     def __enter__(self) -> FakeChatServer:
         return self.start()
@@ -259,6 +278,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
             return
         reply = self.fake._next(self._record(body))
+        if reply.reset or reply.stop_server:
+            if reply.stop_server:  # shutdown() waits for serve_forever: from another thread
+                threading.Thread(target=self.fake.stop, daemon=True).start()
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.close()
+            return
         if reply.delay_s and self._wait_or_abandoned(reply.delay_s):
             return
         model = body.get("model", "") if isinstance(body, dict) else ""
