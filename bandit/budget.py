@@ -59,8 +59,8 @@ class Budget:
                 raise ValueError(f"budget {name} must be a number or null, got {value!r}")
             if name in ("iterations", "tokens") and value != int(value):
                 raise ValueError(f"budget {name} must be a whole number, got {value!r}")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"budget {name} must be finite and >= 0, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"budget {name} must be a positive number or null, got {value!r}")
 
     def exhausted(self, spend: Spend) -> str | None:
         """The first limit ``spend`` has reached, as ``"<resource> <spent>/<limit>"``, or None."""

@@ -60,7 +60,7 @@ EXIT_INTERRUPTED = 130
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -73,6 +73,20 @@ def main(cfg: DictConfig) -> None:
         _drop_if_unused(hydra_dir)
     if code:
         raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the overrides first (a bad one: one line, exit 2, before Hydra makes a
+    folder or prints its multi-line report), then hand over to Hydra."""
+    from experiments.overrides import check_overrides
+    from experiments.settings import TOP_LEVEL
+
+    problem = check_overrides(sys.argv[1:] if argv is None else argv, TOP_LEVEL)
+    if problem:
+        _say(Console(stderr=True, highlight=False), f"error: {problem}")
+        return EXIT_USER_ERROR
+    _hydra_main()
+    return 0
 
 
 def run_app(

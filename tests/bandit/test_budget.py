@@ -61,4 +61,9 @@ def test_combined_limits_report_the_first_reached():
 
 
 def test_zero_limit_is_exhausted_at_once():
-    assert Budget(iterations=0).exhausted(Spend()) == "iterations 0/0"
+    assert Budget(iterations=1).exhausted(Spend(iterations=1)) == "iterations 1/1"
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="positive"):
+            Budget(iterations=bad)
+    with pytest.raises(ValueError, match="positive"):
+        Budget(usd=0.0)

@@ -36,8 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def _start(run_dir: Path, iterations: int, track: bool) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.experiments.kill_child", str(run_dir), str(iterations)]
-        + ["1" if track else "0"],
+        [
+            sys.executable,
+            "-m",
+            "tests.experiments.kill_child",
+            str(run_dir),
+            str(iterations),
+            "1" if track else "0",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -109,7 +109,7 @@ FOREIGN_TASK = Path(__file__).parent / "data" / "relu_problem.py"  # a KernelBen
     [
         (["task.name=no_such_task"], "unknown task 'no_such_task'"),
         (["task.size=huge"], "unknown size preset 'huge'"),
-        (["budget.iterations=-3"], "budget iterations must be finite and >= 0"),
+        (["budget.iterations=-3"], "budget iterations must be a positive number"),
         (["budget.iterations=null"], "a budget needs at least one limit"),
         (["policy.name=nope"], "unknown policy 'nope'"),
         (["policy.c=-1"], "policy 'hucb'"),
