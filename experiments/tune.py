@@ -389,8 +389,9 @@ def _drop_if_unused(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        folder.parent.rmdir()  # the date folder, when this was its only run
+    for parent in (folder.parent, folder.parent.parent):  # the date folder, then runs/
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when this was their only run
 
 
 def _say(console: Console, line: str) -> None:
