@@ -106,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args(argv)
     settings = EvalSettings(
-        device=args.device, trials=3, warmup_ms=5, rep_ms=20, timeout_s=300, remeasure_speedup=0
+        device=args.device,
+        trials=3,
+        warmup_ms=5,
+        rep_ms=20,
+        timeout_s=300,
+        remeasure_speedup=0,
+        baseline_compile=False,
     )
     rows: list[dict[str, Any]] = []
     with WorkerEvaluator(settings) as ev:

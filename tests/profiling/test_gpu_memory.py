@@ -21,7 +21,9 @@ def test_six_gb_a_tensor_relu_fits_in_three_times_its_bytes(tmp_path):
     path = tmp_path / "19_ReLU.py"
     path.write_text(KB_RELU)
     t = load_task(str(path))
-    settings = EvalSettings(device="cuda", trials=2, warmup_ms=5, rep_ms=20, timeout_s=300)
+    settings = EvalSettings(
+        device="cuda", trials=2, warmup_ms=5, rep_ms=20, timeout_s=300, baseline_compile=False
+    )
     with WorkerEvaluator(settings) as ev:
         m = ev.evaluate(t, RELU_TRITON)
     assert m.status is Status.OK, m.error
