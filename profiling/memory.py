@@ -11,7 +11,8 @@ input + output bytes (I + O) plus the L2 flush buffer. Where the memory goes:
   with one set 2I + 3O.
 
 The number of rotation sets (1..3) is chosen from the memory free after the
-trials, so a 6 GB-a-tensor elementwise op uses one set, a small one three.
+trials and the budget (3x the task's bytes, at least 4 GiB), so a 6 GB-a-tensor
+elementwise op uses one set, a small one three.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 import torch
 
 MARGIN_BYTES = 512 << 20  # left free for the allocator, cuBLAS workspaces, Triton
+BUDGET_FACTOR = 3  # an evaluation's budget: this many times the task's own bytes ...
+SMALL_TASK_BYTES = 4 << 30  # ... or this much, whichever is more (small tasks: 3 sets)
 
 
 def tensor_bytes(objs: Iterable[Any]) -> int:
@@ -51,10 +54,12 @@ def available_bytes() -> int | None:
 
 
 def timing_sets(in_bytes: int, out_bytes: int, wanted: int, avail: int | None) -> int:
-    """How many rotation sets fit next to timing's own needs (at least 1, at most ``wanted``)."""
+    """How many rotation sets fit next to timing's own needs (at least 1, at most ``wanted``),
+    within both the free memory and the evaluation's budget (a big task gets one set)."""
     if avail is None:
         return wanted
     per_set = in_bytes + out_bytes
+    avail = min(avail, max(BUDGET_FACTOR * per_set, SMALL_TASK_BYTES))
     # timing itself: the shared input buffer, the live output, one snapshot per set,
     # and the reference's input clone while a set is generated
     fixed = 2 * in_bytes + 2 * out_bytes + MARGIN_BYTES

@@ -51,6 +51,8 @@ def test_timing_sets_follow_free_memory():
     g = 1 << 30
     assert timing_sets(6 * g, 6 * g, 3, None) == 3
     assert timing_sets(6 * g, 6 * g, 3, 40 * g) == 1
-    assert timing_sets(6 * g, 6 * g, 3, 100 * g) == 3
+    assert timing_sets(6 * g, 6 * g, 3, 100 * g) == 1  # free memory, but over the budget
+    assert timing_sets(g // 8, g // 8, 3, 100 * g) == 3
+    assert timing_sets(g // 8, g // 8, 3, g // 2) == 1  # little free memory
     assert timing_sets(1 << 20, 1 << 20, 3, 2 * g) == 3
     assert tensor_bytes([torch.empty(10), [torch.empty(5, dtype=torch.float64)]]) == 80
