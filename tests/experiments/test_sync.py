@@ -78,3 +78,21 @@ def test_sync_of_something_else_is_one_line_and_exit_2(tmp_path, capsys):
     assert sync.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a run directory" in err[0]
+
+
+def test_a_locked_store_does_not_stop_tuning(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("create table t(x)")
+    con.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        warnings: list[str] = []
+        result, tracker = _run(tmp_path / "run", f"sqlite:///{db}", warnings)
+    finally:
+        con.close()
+    assert len(result.records) == 4 and tracker.failed and "locked" in tracker.failed
+    assert len(warnings) == 1 and "experiments.sync" in warnings[0]
+    later = f"sqlite:///{tmp_path / 'later.db'}"
+    assert sync.main([str(tmp_path / "run"), "--uri", later]) == 0
