@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from bandit.runlog import RunLog
+from experiments.tracking import HEADLINE
 from tests.experiments.kill_child import TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +124,9 @@ def verify(run_dir: Path, iterations: int, killed: list[int], track: bool) -> di
         exp = client.get_experiment_by_name("kill")
         runs = client.search_runs([exp.experiment_id])
         assert len(runs) == 1
-        steps = sorted(m.step for m in client.get_metric_history(runs[0].info.run_id, "reward"))
+        steps = sorted(
+            m.step for m in client.get_metric_history(runs[0].info.run_id, HEADLINE + "reward")
+        )
         assert steps == list(range(1, iterations + 1))
     return {
         "lost_evaluations": lost_evals,

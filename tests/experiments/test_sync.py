@@ -12,7 +12,7 @@ from bandit.tuner import Tuner
 from experiments import sync
 from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings
-from experiments.tracking import MlflowTracker, unreachable
+from experiments.tracking import HEADLINE, MlflowTracker, unreachable
 from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, FakeEvaluator, FakeRealizer
 
 DOWN = "http://127.0.0.1:9/"  # nothing listens on the discard port
@@ -64,13 +64,13 @@ def test_tuning_goes_on_without_the_store_and_sync_uploads_it_later(tmp_path):
     client = MlflowClient(tracking_uri=db)
     runs = client.search_runs([client.get_experiment_by_name("sync-test").experiment_id])
     assert len(runs) == 1
-    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "reward")]
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, HEADLINE + "reward")]
     assert sorted(steps) == [1, 2, 3, 4]
-    assert runs[0].data.metrics["tokens_prompt"] == result.records[-1].tokens_prompt
+    assert runs[0].data.metrics[HEADLINE + "tokens_prompt"] == result.records[-1].tokens_prompt
     # a second sync continues the same MLflow run and adds nothing twice
     assert sync.main([str(tmp_path / "run"), "--uri", db]) == 0
     assert len(client.search_runs([runs[0].info.experiment_id])) == 1
-    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "reward")]
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, HEADLINE + "reward")]
     assert sorted(steps) == [1, 2, 3, 4]
 
 
