@@ -27,6 +27,7 @@ from typing import Any
 
 from profiling.errors import trim
 from profiling.measurement import Measurement, Status
+from profiling.tasks import SOURCE_DIR_ENV
 
 CONFIRM_FACTOR = 2.0
 CALLS = 20
@@ -69,7 +70,7 @@ def remeasure(
             done = subprocess.run(
                 cmd,
                 cwd=scratch,
-                env={**env, "TMPDIR": scratch},
+                env={**env, "TMPDIR": scratch, SOURCE_DIR_ENV: os.path.join(scratch, "src")},
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,

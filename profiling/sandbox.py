@@ -200,7 +200,18 @@ def _candidate_calls_directly() -> bool:
     return f is not None and CANDIDATE_MARK in f.f_code.co_filename
 
 
-def _path_ok(path: Any, write: bool) -> bool:
+MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pth", ".pyi")
+
+
+def _import_path(p: str, listing: bool) -> bool:
+    """Reads an import needs from a sys.path entry: listing it, loading a module file."""
+    roots = [_norm(e or os.getcwd()) for e in sys.path if isinstance(e, str)]
+    if listing:
+        return p in roots
+    return p.endswith(MODULE_SUFFIXES) and _under(p, roots)
+
+
+def _path_ok(path: Any, write: bool, listing: bool = False) -> bool:
     if isinstance(path, int):
         return True  # an already open descriptor
     if isinstance(path, bytes):
@@ -211,7 +222,7 @@ def _path_ok(path: Any, write: bool) -> bool:
     rw = (*_State.rw, _State.candidate_dir)
     if _under(p, rw):
         return True
-    return not write and _under(p, _State.ro)
+    return not write and (_under(p, _State.ro) or _import_path(p, listing))
 
 
 def _spawn_ok(args: tuple[Any, ...]) -> bool:
@@ -304,8 +315,8 @@ def _check(event: str, args: tuple[Any, ...]) -> None:
         if not _path_ok(args[0], write) and _candidate_on_stack():
             _refuse(f"{'write' if write else 'read'} {os.fspath(args[0])!s:.120}")
     elif event in _FILE_EVENTS:
-        write = event not in ("os.listdir", "os.scandir")
-        if args and not _path_ok(args[0], write) and _candidate_on_stack():
+        listing = event in ("os.listdir", "os.scandir")
+        if args and not _path_ok(args[0], not listing, listing) and _candidate_on_stack():
             _refuse(f"{event} {args[0]!s:.120}")
     elif event in _NET_EVENTS:
         if _candidate_on_stack():
