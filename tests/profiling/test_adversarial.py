@@ -20,7 +20,7 @@ CORPUS = Path(__file__).parent / "adversarial"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "manifest.yaml").read_text())
 CPU_CASES = [c for c in CASES if not c.get("gpu")]
 # a small CPU-time allowance so that the spinning candidate is stopped by it, not the wall clock
-SETTINGS = {"trials": 3, "timeout_s": 60, "cpu_limit_s": 12, "baseline_compile": False}
+SETTINGS = {"trials": 2, "timeout_s": 60, "cpu_limit_s": 12, "baseline_compile": False}
 
 
 def _id(case: dict[str, Any]) -> str:
