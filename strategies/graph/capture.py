@@ -1,0 +1,152 @@
+"""Capture a task's ``Model.forward`` as an ATen-level graph with symbolic input sizes.
+
+Why ``make_fx(tracing_mode="symbolic")`` over ``meta`` tensors:
+
+- ATen level: every ``F.*`` call, module call and tensor method lowers to the same
+  small operator set (``aten.addmm``, ``aten.amax``, ``aten.erf``, ...), so templates
+  match what is computed, not how the reference spells it. A chosen decomposition
+  table turns softmax, layer norm, losses, ... into reductions plus pointwise ops.
+- Symbolic sizes: the input sizes stay symbols (``s0``) in the graph, so views and
+  reshapes in the generated ``forward`` are expressions of the runtime shapes (no
+  baked sizes) while parameter shapes (fixed by ``get_init_inputs``) stay numbers.
+- ``meta`` tensors: the model and its inputs are built on the ``meta`` device, so a
+  KernelBench default size of several GB costs nothing to trace.
+- Parameters and buffers are traced through ``torch.func.functional_call`` and come
+  out as placeholders named by their module path (``linear.weight``).
+
+``torch.export`` gives the same graph but costs several times longer per trace and
+refuses more Python in ``forward``; TorchDynamo (``torch.compile``) would bring the
+compiler stack this project measures against.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import fx
+
+from profiling.tasks import Task
+from strategies.errors import RealizerError
+
+aten = torch.ops.aten
+
+# ATen ops decomposed before partitioning: each becomes reductions plus pointwise ops.
+# Activations with their own template formula (gelu, silu, ...) are kept whole.
+_DECOMPOSE = (
+    "_softmax", "_log_softmax", "softmax.int", "log_softmax.int", "logsumexp",
+    "native_layer_norm", "native_group_norm", "_native_batch_norm_legit_no_training",
+    "_native_batch_norm_legit", "native_batch_norm", "rms_norm", "var_mean.correction", "var.correction",
+    "std.correction", "mean.dim", "mean.default", "linalg_vector_norm", "norm.ScalarOpt_dim",
+    "mse_loss", "huber_loss", "smooth_l1_loss", "l1_loss", "kl_div", "nll_loss_forward",
+    "nll_loss2d_forward", "cosine_similarity", "hinge_embedding_loss", "addcmul", "addcdiv",
+    "frobenius_norm", "instance_norm", "group_norm", "layer_norm", "batch_norm",
+    "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy_loss",
+    "rsub.Scalar", "rsub.Tensor", "squeeze.dims", "hardshrink", "softshrink", "logit",
+    "log_sigmoid_forward", "sum.default", "prod.dim_int", "aminmax", "max.dim", "min.dim",
+)  # fmt: skip
+
+
+def _decompositions() -> dict[Any, Any]:
+    from torch._decomp import get_decompositions
+
+    ops = []
+    for name in _DECOMPOSE:
+        base, _, overload = name.partition(".")
+        packet = getattr(aten, base, None)
+        if packet is None:
+            continue
+        ops.append(getattr(packet, overload) if overload else packet)
+    return get_decompositions(ops)
+
+
+@dataclass(frozen=True)
+class Captured:
+    """The traced graph and how its placeholders are reached from ``ModelNew.forward``."""
+
+    gm: fx.GraphModule
+    arg_names: tuple[str, ...]  # forward() arguments, in order
+    placeholders: tuple[str, ...]  # per placeholder: a Python expression in forward()
+    symbols: dict[str, str]  # size symbol -> runtime expression ("x.shape[0]")
+    hints: dict[str, int]  # size symbol -> its value at the task's size
+    out_tuple: bool  # forward returns a tuple/list (else one tensor or scalar)
+
+
+def _forward_args(model: torch.nn.Module, n: int) -> tuple[str, ...]:
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(names) < n:
+        names = [f"x{i}" for i in range(n)]
+    return tuple(names[:n])
+
+
+def capture(task: Task) -> Captured:
+    """Trace the task's reference at its own sizes (on the meta device); RealizerError on failure."""
+    try:
+        mod = task.load_module()
+    except Exception as e:
+        raise RealizerError(f"cannot load task {task.name}: {e}") from e
+    try:
+        with torch.device("meta"):
+            torch.manual_seed(0)
+            model = mod.Model(*mod.get_init_inputs())
+            inputs = list(mod.get_inputs())
+    except Exception as e:
+        raise RealizerError(
+            f"cannot build {task.name}'s Model and inputs on the meta device ({type(e).__name__}: "
+            f"{e}); use realizer=openai for this task"
+        ) from e
+    if not all(isinstance(t, torch.Tensor) for t in inputs):
+        raise RealizerError(
+            f"{task.name}: get_inputs() returns non-tensor values; use realizer=openai for this task"
+        )
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    tensors = [t for _, t in model.named_parameters()] + [t for _, t in model.named_buffers()]
+    n_params = len(names)
+
+    def f(*flat: torch.Tensor) -> Any:
+        state = dict(zip(names, flat[:n_params], strict=True))
+        return torch.func.functional_call(model, state, tuple(flat[n_params:]))
+
+    try:
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        with torch.no_grad():
+            out = f(*tensors, *inputs)
+            gm = make_fx(f, tracing_mode="symbolic", decomposition_table=_decompositions())(
+                *tensors, *inputs
+            )
+    except Exception as e:
+        raise RealizerError(
+            f"cannot capture {task.name}'s forward as an ATen graph ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); use realizer=openai for this task"
+        ) from e
+    args = _forward_args(model, len(inputs))
+    exprs = [f"self.get_parameter({n!r})" for n, _ in model.named_parameters()]
+    exprs += [f"self.get_buffer({n!r})" for n, _ in model.named_buffers()]
+    exprs += list(args)
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    symbols: dict[str, str] = {}
+    hints: dict[str, int] = {}
+    for node, expr in zip(placeholders, exprs, strict=True):
+        val = node.meta.get("val")
+        for d, size in enumerate(getattr(val, "shape", ())):
+            if isinstance(size, torch.SymInt):
+                sym = size.node.expr
+                if sym.is_Symbol and str(sym) not in symbols:
+                    symbols[str(sym)] = f"{expr}.shape[{d}]"
+                    hints[str(sym)] = int(size.node.hint)
+    return Captured(
+        gm=gm,
+        arg_names=args,
+        placeholders=tuple(exprs),
+        symbols=symbols,
+        hints=hints,
+        out_tuple=isinstance(out, tuple | list),
+    )

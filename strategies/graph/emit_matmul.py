@@ -1,0 +1,123 @@
+"""The matmul template: mm / addmm / bmm tiles with the pointwise epilogue fused.
+
+A program computes a [BM, BN] output tile over a K loop (fp32 accumulator; fp32
+inputs use ``input_precision="ieee"`` so no silent TF32), in grouped (swizzled)
+order of GROUP_M tile rows, optionally persistent. Operands are read through their
+strides, so ``x @ w.t()`` (``nn.Linear``) needs no copy. The epilogue (addmm's bias,
+activations, scaling, residual adds: the group's pointwise members) runs on the
+accumulator before the only store.
+
+Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
+``persistent`` (0: one program per tile; k: k programs per SM).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from strategies.graph import ops
+from strategies.graph.builder import Builder, Scope, fwd, kernel_args, reg, store
+from strategies.graph.layout import Access
+from strategies.graph.render_util import Kernel, indent, out_alloc
+
+
+def _operands(b: Builder) -> tuple[Any, Any, Any, float, float]:
+    mm = b.g.anchor
+    args = ops.normalized_args(mm)
+    if ops.op_name(mm) == "addmm.default":
+        bias, a, w, beta, alpha = args[0], args[1], args[2], args[3], args[4]
+        return a, w, bias, float(beta), float(alpha)
+    return args[0], args[1], None, 1.0, 1.0
+
+
+def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    g, mm = b.g, b.g.anchor
+    a, w, bias, beta, alpha = _operands(b)
+    batched = ops.op_name(mm) == "bmm.default"
+    rank = len(g.shape)
+    coord = (["bid"] if batched else []) + ["rm[:, None]", "rn[None, :]"]
+
+    def addr(acc: Access) -> str:
+        terms = [f"{coord[d]} * {acc.ptr}_s{d}" for d in range(rank) if acc.axes[d] is not None]
+        for d in (rank - 2, rank - 1):  # keep the address a full [BM, BN] tile
+            if acc.axes[d] is None:
+                terms.append(f"{coord[d]} * 0")
+        return " + ".join(terms)
+
+    scope = Scope()
+    acc_expr = "acc" if alpha == 1.0 else f"(acc * {alpha})"
+    if bias is not None:
+        bias_reg = b.operand(bias, "full", scope, addr, "omask")
+        acc_expr = f"({acc_expr} + {bias_reg}{'' if beta == 1.0 else f' * {beta}'})"
+    scope.lines.append(f"{reg(mm)} = {acc_expr}")
+    for n in g.members:
+        if n is not mm:
+            b.compute(n, scope, addr, "omask")
+    for node, acc in b.stores:
+        scope.lines.append(store(acc, addr(acc), reg(node), "omask"))
+    accesses = [*b.loads.values(), *(x for _, x in b.stores)]
+    strides = [(f"{x.ptr}_s{d}", f"{x.tensor}.stride({x.axes[d]})")
+               for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
+    fp32 = ops.val(a).dtype == torch.float32
+    prec = ', input_precision="ieee"' if fp32 and not p.get("tf32") else ""
+    tile = [
+        "num_pid_m = tl.cdiv(M, BM)",
+        "num_pid_n = tl.cdiv(N, BN)",
+        "group = GROUP_M * num_pid_n",
+        "first_m = (tile // group) * GROUP_M",
+        "size_m = min(num_pid_m - first_m, GROUP_M)",
+        "pid_m = first_m + (tile % group) % size_m",
+        "pid_n = (tile % group) // size_m",
+        "rm = pid_m * BM + tl.arange(0, BM)",
+        "rn = pid_n * BN + tl.arange(0, BN)",
+        "rk = tl.arange(0, BK)",
+        "a_ptrs = a_ptr + bid * sab + rm[:, None] * sam + rk[None, :] * sak",
+        "b_ptrs = b_ptr + bid * sbb + rk[:, None] * sbk + rn[None, :] * sbn",
+        "acc = tl.zeros((BM, BN), dtype=tl.float32)",
+        "for k in range(0, tl.cdiv(K, BK)):",
+        "    kmask = rk < K - k * BK",
+        "    av = tl.load(a_ptrs, mask=(rm[:, None] < M) & kmask[None, :], other=0.0)",
+        "    bv = tl.load(b_ptrs, mask=kmask[:, None] & (rn[None, :] < N), other=0.0)",
+        f"    acc = tl.dot(av, bv, acc{prec})",
+        "    a_ptrs += BK * sak",
+        "    b_ptrs += BK * sbk",
+        "omask = (rm[:, None] < M) & (rn[None, :] < N)",
+        *scope.lines,
+    ]
+    if p.get("persistent"):
+        code = ["bid = tl.program_id(1)",
+                "for tile in range(tl.program_id(0), tl.cdiv(M, BM) * tl.cdiv(N, BN), "
+                "tl.num_programs(0)):", *indent(tile, 4)]  # fmt: skip
+    else:
+        code = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *tile]
+    args = kernel_args(b)
+    sig = (["a_ptr", "b_ptr"] + [x for x, _ in args] + ["M", "N", "K", "sab", "sam", "sak",
+           "sbb", "sbk", "sbn"] + [s for s, _ in strides])  # fmt: skip
+    src = (
+        "@triton.jit\n"
+        f"def {name}({', '.join(sig)}, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, "
+        "GROUP_M: tl.constexpr):\n" + "\n".join(indent(code, 4))
+    )
+    av, wv = fwd(a), fwd(w)
+    launch = [out_alloc(node) for node, _ in b.stores]
+    if batched:
+        launch += [f"B, M, K = {av}.shape", f"N = {wv}.shape[2]",
+                   f"sab, sam, sak = {av}.stride()", f"sbb, sbk, sbn = {wv}.stride()"]  # fmt: skip
+    else:
+        launch += [f"B, (M, K), N = 1, {av}.shape, {wv}.shape[1]", "sab = sbb = 0",
+                   f"sam, sak = {av}.stride()", f"sbk, sbn = {wv}.stride()"]  # fmt: skip
+    bm, bn, bk = p["BM"], p["BN"], p["BK"]
+    tiles = f"triton.cdiv(M, {bm}) * triton.cdiv(N, {bn})"
+    if p.get("persistent"):
+        grid = f"(max(1, min({tiles}, _num_sms(_dev) * {p['persistent']} // B)), B)"
+    else:
+        grid = f"({tiles}, B)"
+    call = [av, wv] + [e for _, e in args] + ["M", "N", "K", "sab", "sam", "sak", "sbb", "sbk",
+                                              "sbn"] + [e for _, e in strides]  # fmt: skip
+    launch.append(
+        f"{name}[{grid}]({', '.join(call)}, BM={bm}, BN={bn}, BK={bk}, GROUP_M={p['GROUP_M']}, "
+        f"num_warps={p['num_warps']}, num_stages={p['num_stages']})"
+    )
+    return Kernel(name, src, launch)

@@ -1,0 +1,92 @@
+"""The pointwise template: one 1-D kernel over the group's space, inputs broadcast in.
+
+Parameters: ``BLOCK`` (elements per program), ``num_warps``, ``even`` (a mask-free
+path for full blocks with contiguity hints), ``evict`` (streaming cache policy),
+``persistent`` (0: one program per block; k: k programs per SM looping over blocks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strategies.graph.builder import Builder, Scope, kernel_args, store
+from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
+from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
+
+
+def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    g = b.g
+    b.evict = bool(p.get("evict"))
+    # first pass to discover every access, so axis collapsing sees all of them
+    probe = Scope()
+    for n in g.members:
+        b.compute(n, probe, lambda a: "0", None)
+    dims = collapse(g, [*b.loads.values(), *(a for _, a in b.stores)])
+    strided = [a for a in [*b.loads.values(), *(a for _, a in b.stores)] if not a.dense]
+    sizes = [f"D{i}" for i in range(len(dims))]
+
+    def addr(a: Access) -> str:
+        return "offs" if a.dense else address(a, dims, "k", "q")
+
+    def body(mask: str | None) -> list[str]:
+        scope = Scope()
+        if strided:
+            scope.lines += coords(dims, "offs", "k", sizes) if dims else ["k0 = offs * 0"]
+        for n in g.members:
+            b.compute(n, scope, addr, mask)
+        for node, a in b.stores:
+            scope.lines.append(store(a, addr(a), f"r_{node.name}", mask, b.evict))
+        return scope.lines
+
+    masked = ["mask = offs < n", *body("mask")]
+    if p.get("even"):
+        inner = [
+            "offs = tl.max_contiguous(tl.multiple_of(offs, BLOCK), BLOCK)",
+            "if start + BLOCK <= n:",
+            *indent(body(None), 4),
+            "else:",
+            *indent(masked, 4),
+        ]
+    else:
+        inner = masked
+    head = ["offs = start + tl.arange(0, BLOCK)"]
+    if p.get("persistent"):
+        code = [
+            "for blk in range(tl.program_id(0), tl.cdiv(n, BLOCK), tl.num_programs(0)):",
+            "    start = blk * BLOCK",
+            "    if I64:",
+            "        start = blk.to(tl.int64) * BLOCK",
+            *indent(head + inner, 4),
+        ]
+    else:
+        code = [
+            "pid = tl.program_id(0)",
+            "if I64:",
+            "    pid = pid.to(tl.int64)",
+            "start = pid * BLOCK",
+            *head,
+            *inner,
+        ]
+    args = kernel_args(b)
+    strides = [s for a in strided for s in stride_args(a, dims)]
+    size_args = sizes[1:] if strided and len(dims) > 1 else []
+    sig = [a for a, _ in args] + ["n"] + size_args + [s for s, _ in strides]
+    src = (
+        "@triton.jit\n"
+        f"def {name}({', '.join(sig)}, BLOCK: tl.constexpr, I64: tl.constexpr):\n"
+        + "\n".join(indent(code, 4))
+    )
+    launch = [out_alloc(node) for node, _ in b.stores]
+    launch.append(f"n = {numel_expr(g.shape)}")
+    block, warps = p["BLOCK"], p["num_warps"]
+    if p.get("persistent"):
+        grid = f"(max(1, min(triton.cdiv(n, {block}), _num_sms(_dev) * {p['persistent']})),)"
+    else:
+        grid = f"(triton.cdiv(n, {block}),)"
+    call = [e for _, e in args] + ["n"]
+    call += [size_expr(g, dims[i]) for i in range(1, len(dims))] if size_args else []
+    call += [e for _, e in strides]
+    launch.append(
+        f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps})"
+    )
+    return Kernel(name, src, launch)

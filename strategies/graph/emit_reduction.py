@@ -1,0 +1,267 @@
+"""The reduction template: [ROWS, BLOCK_C] tiles over (kept axes) x (reduced axes).
+
+Each program owns ROWS rows (kept-axis positions). ``single`` mode holds a whole row
+in registers (BLOCK_C = next_pow2(C) at run time) and computes every member once;
+``loop`` mode walks the row in BLOCK_C chunks, one pass per reduction level
+(softmax: max, then sum of exp, then the normalized store), recomputing the cheap
+pointwise prologue in each pass instead of spilling it to memory. ``var`` (from
+layer/group/batch norm decompositions) is a mean pass plus a centred sum-of-squares
+pass, the numerically safe two-pass form. Accumulators are fp32 vectors reduced
+once after the loop. ``persistent`` loops a program over row blocks.
+
+Parameters: ``ROWS``, ``BLOCK_C``, ``mode`` (single | loop), ``num_warps``,
+``num_stages``, ``evict``, ``persistent``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import fx
+
+from strategies.graph import ops
+from strategies.graph.builder import Builder, Scope, kernel_args, reg, store
+from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
+from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
+
+_INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
+         "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
+BIG = "2147483647"
+
+
+def _red(node: fx.Node) -> str | None:
+    r = ops.reduction(node)
+    return r[0] if r else None
+
+
+def levels(b: Builder) -> dict[fx.Node, int]:
+    """Pass after which each member is available (0: needs no reduction)."""
+    avail: dict[fx.Node, int] = {}
+    for n in b.g.members:
+        ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
+        base = max(ins, default=0)
+        kind = _red(n)
+        avail[n] = base + (2 if kind == "var" else 1) if kind else base
+    return avail
+
+
+def _ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
+    """Full-space members needed to compute ``roots`` (stopping at reductions)."""
+    seen: set[fx.Node] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in b.members or _red(n) or b.space(n) != "full":
+            continue
+        seen.add(n)
+        stack.extend(n.all_input_nodes)
+    return seen
+
+
+def _fold(kind: str, acc: str, v: str, col: str) -> list[str]:
+    init = _INIT[kind]
+    vm = f"tl.where(mask, {v}, {init})"
+    if kind == "sum":
+        return [f"{acc} += {vm}"]
+    if kind in ("max", "min"):
+        return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm})"]
+    cmp = ">" if kind == "argmax" else "<"
+    return [
+        f"{acc}_m = {vm}",
+        f"{acc}_u = {acc}_m {cmp} {acc}",
+        f"{acc} = tl.where({acc}_u, {acc}_m, {acc})",
+        f"{acc}_i = tl.where({acc}_u, {col} + 0 * row, {acc}_i)",
+    ]
+
+
+def _final(kind: str, acc: str, out: str) -> list[str]:
+    if kind in ("sum", "max", "min"):
+        return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
+    op = "max" if kind == "argmax" else "min"
+    return [
+        f"{acc}_b = tl.{op}({acc}, axis=1, keep_dims=True)",
+        f"{out} = tl.min(tl.where({acc} == {acc}_b, {acc}_i, {BIG}), axis=1, keep_dims=True)",
+    ]
+
+
+def _init(kind: str, acc: str) -> list[str]:
+    lines = [f"{acc} = tl.full([ROWS, BLOCK_C], {_INIT[kind]}, tl.float32)"]
+    if kind.startswith("arg"):
+        lines.append(f"{acc}_i = tl.zeros([ROWS, BLOCK_C], dtype=tl.int32)")
+    return lines
+
+
+class _Emitter:
+    def __init__(self, b: Builder, p: dict[str, Any]) -> None:
+        self.b, self.p = b, p
+        b.evict = bool(p.get("evict"))
+        probe = Scope()
+        for n in b.g.members:
+            if not _red(n):
+                b.compute(n, probe, lambda a: "0", None)
+            else:
+                b.operand(n.args[0], "full", probe, lambda a: "0", None)
+        self.accesses = [*b.loads.values(), *(a for _, a in b.stores)]
+        self.dims = collapse(b.g, self.accesses)
+        self.kept = [d for d in self.dims if not d.reduced]
+        self.red = [d for d in self.dims if d.reduced]
+        self.strided = [a for a in self.accesses if not a.dense]
+        self.avail = levels(b)
+        self.done: set[fx.Node] = set()
+
+    def addr(self, a: Access) -> str:
+        if a.dense:
+            return "row * C + col" if a.space == "full" else "row"
+        return address(a, self.dims, "k", "q")
+
+    def rows_ready(self, upto: int, scope: Scope) -> None:
+        for n in self.b.g.members:
+            if n in self.done or self.b.space(n) != "row" or _red(n) or self.avail[n] > upto:
+                continue
+            self.b.compute(n, scope, self.addr, "rmask")
+            self.done.add(n)
+
+    def chunk_head(self, start: str) -> list[str]:
+        lines = [f"col = {start} + tl.arange(0, BLOCK_C)[None, :]", "mask = rmask & (col < C)"]
+        if self.strided and self.red:
+            lines += coords(self.red, "col", "q", [f"Q{i}" for i in range(len(self.red))])
+        return lines
+
+    def full_nodes(self, scope: Scope, needed: set[fx.Node]) -> None:
+        for n in self.b.g.members:
+            if n in needed:
+                self.b.compute(n, scope, self.addr, "mask")
+
+    def single(self) -> list[str]:
+        b = self.b
+        scope = Scope(lines=self.chunk_head("0"))
+        for n in b.g.members:
+            kind = _red(n)
+            if kind is None:
+                b.compute(n, scope, self.addr, "mask" if b.space(n) == "full" else "rmask")
+                continue
+            x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+            scope.lines += self._single_red(n, kind, x)
+        return scope.lines
+
+    def _single_red(self, n: fx.Node, kind: str, x: str) -> list[str]:
+        r = reg(n)
+        if kind == "var":
+            corr = ops.normalized_args(n)[2] or 0
+            return [
+                f"{r}_m = tl.sum(tl.where(mask, {x}, 0.0), axis=1, keep_dims=True) / C",
+                f"{r}_d = tl.where(mask, {x} - {r}_m, 0.0)",
+                f"{r} = tl.sum({r}_d * {r}_d, axis=1, keep_dims=True) / (C - {corr})",
+            ]
+        if kind.startswith("arg"):
+            return [f"{r}_a = tl.where(mask, {x}, {_INIT[kind]})", f"{r}_a_i = col + 0 * row",
+                    *_final(kind, f"{r}_a", r)]  # fmt: skip
+        return [f"{r} = tl.{kind}(tl.where(mask, {x}, {_INIT[kind]}), axis=1, keep_dims=True)"]
+
+    def looped(self) -> list[str]:
+        b, lines = self.b, []
+        reds = [n for n in b.g.members if _red(n)]
+        full_out = [n for n, a in b.stores if a.space == "full"]
+        last = max((self.avail[n] for n in full_out), default=-1) + 1 if full_out else 0
+        passes = max([*(self.avail[n] for n in reds), last])
+        pre = Scope()
+        self.rows_ready(0, pre)
+        lines += pre.lines
+        for p in range(1, passes + 1):
+            work: list[tuple[fx.Node, str, str, str]] = []  # node, kind, input reg, acc
+            for n in reds:
+                kind = _red(n)
+                first = self.avail[n] - (2 if kind == "var" else 1) + 1
+                if kind == "var" and p in (first, first + 1):
+                    work.append((n, "sum", "", f"acc_{n.name}_{p - first}"))
+                elif kind != "var" and p == first:
+                    work.append((n, kind, "", f"acc_{n.name}"))
+            stores = full_out if p == last else []
+            needed = _ancestors(b, [n.args[0] for n, *_ in work] + stores)
+            for _, kind, _, acc in work:
+                lines += _init(kind, acc)
+            lines.append("for c0 in range(0, C, BLOCK_C):")
+            scope = Scope(lines=self.chunk_head("c0"))
+            self.full_nodes(scope, needed)
+            for n, kind, _, acc in work:
+                x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+                if acc.endswith("_1") and _red(n) == "var":
+                    x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"
+                    x = f"({x} * {x})"
+                scope.lines += _fold(kind, acc, x, "col")
+            for n, a in b.stores:
+                if n in stores:
+                    scope.lines.append(store(a, self.addr(a), reg(n), "mask", b.evict))
+            lines += indent(scope.lines, 4)
+            post = Scope()
+            for n, kind, _, acc in work:
+                if _red(n) == "var":
+                    corr = ops.normalized_args(n)[2] or 0
+                    if acc.endswith("_0"):
+                        post.lines.append(f"{reg(n)}_m = tl.sum({acc}, axis=1, keep_dims=True) / C")
+                    else:
+                        post.lines.append(
+                            f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"
+                        )
+                else:
+                    post.lines += _final(kind, acc, reg(n))
+            self.rows_ready(p, post)
+            lines += post.lines
+        return lines
+
+    def body(self) -> list[str]:
+        b = self.b
+        head = ["row = rb * ROWS + tl.arange(0, ROWS)[:, None]", "rmask = row < R"]
+        if self.strided and self.kept:
+            head += coords(self.kept, "row", "k", [f"K{i}" for i in range(len(self.kept))])
+        if self.p["mode"] == "single":
+            main = self.single()
+            stores = [(n, a) for n, a in b.stores]
+        else:
+            main = self.looped()
+            stores = [(n, a) for n, a in b.stores if a.space == "row"]
+        tail = []
+        for n, a in stores:
+            tail.append(store(a, self.addr(a), reg(n), "mask" if a.space == "full" else "rmask",
+                              b.evict))  # fmt: skip
+        return head + main + tail
+
+
+def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    e = _Emitter(b, p)
+    g = b.g
+    body = e.body()
+    if p.get("persistent"):
+        code = ["for rb in range(tl.program_id(0), tl.cdiv(R, ROWS), tl.num_programs(0)):",
+                "    if I64:", "        rb = rb.to(tl.int64)", *indent(body, 4)]  # fmt: skip
+    else:
+        code = ["rb = tl.program_id(0)", "if I64:", "    rb = rb.to(tl.int64)", *body]
+    args = kernel_args(b)
+    strides = [s for a in e.strided for s in stride_args(a, e.dims)]
+    ksz = [f"K{i}" for i in range(1, len(e.kept))] if e.strided else []
+    qsz = [f"Q{i}" for i in range(1, len(e.red))] if e.strided else []
+    sig = [a for a, _ in args] + ["R", "C"] + ksz + qsz + [s for s, _ in strides]
+    src = (
+        "@triton.jit\n"
+        f"def {name}({', '.join(sig)}, ROWS: tl.constexpr, BLOCK_C: tl.constexpr, "
+        "I64: tl.constexpr):\n" + "\n".join(indent(code, 4))
+    )
+    kept_shape = tuple(s for d, s in enumerate(g.shape) if d not in g.red_dims)
+    red_shape = tuple(s for d, s in enumerate(g.shape) if d in g.red_dims)
+    launch = [out_alloc(node) for node, _ in b.stores]
+    launch += [f"R = {numel_expr(kept_shape)}", f"C = {numel_expr(red_shape)}"]
+    rows, warps, stages = p["ROWS"], p["num_warps"], p.get("num_stages", 1)
+    block = "triton.next_power_of_2(C)" if p["mode"] == "single" else str(p["BLOCK_C"])
+    if p.get("persistent"):
+        grid = f"(max(1, min(triton.cdiv(R, {rows}), _num_sms(_dev) * {p['persistent']})),)"
+    else:
+        grid = f"(triton.cdiv(R, {rows}),)"
+    call = [e_ for _, e_ in args] + ["R", "C"]
+    if e.strided:
+        call += [size_expr(g, d) for d in e.kept[1:]] + [size_expr(g, d) for d in e.red[1:]]
+    call += [x for _, x in strides]
+    launch.append(
+        f"{name}[{grid}]({', '.join(call)}, ROWS={rows}, BLOCK_C={block}, "
+        f"I64=R * C >= 2**31, num_warps={warps}, num_stages={stages})"
+    )
+    return Kernel(name, src, launch)

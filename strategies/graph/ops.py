@@ -1,0 +1,295 @@
+"""What each ATen operator is to the partitioner: pointwise formula, reduction, matmul, view.
+
+`pointwise(node)` returns a Triton expression template over the node's tensor inputs
+(``{0}``, ``{1}``, ...) with scalars inlined, or None when the op has no formula here
+(the node then stays a PyTorch call in ``ModelNew.forward``, which is always correct).
+Values live in fp32 registers (bool for comparisons); the store casts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import fx
+
+FLOATS = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def op_name(node: fx.Node) -> str:
+    """``aten.add.Tensor`` -> ``add.Tensor``; prims keep a ``prims.`` prefix."""
+    t = node.target
+    if isinstance(t, torch._ops.OpOverload):
+        ns = t.namespace
+        base = f"{t._schema.name.split('::')[-1]}.{t._overloadname}"
+        return base if ns == "aten" else f"{ns}.{base}"
+    return getattr(t, "__name__", str(t))
+
+
+def normalized_args(node: fx.Node) -> list[Any]:
+    """Positional arguments with keyword arguments and schema defaults filled in."""
+    t = node.target
+    if not isinstance(t, torch._ops.OpOverload):
+        return list(node.args)
+    out: list[Any] = []
+    for i, a in enumerate(t._schema.arguments):
+        if i < len(node.args):
+            out.append(node.args[i])
+        elif a.name in node.kwargs:
+            out.append(node.kwargs[a.name])
+        elif a.has_default_value():
+            out.append(a.default_value)
+        else:
+            out.append(None)
+    return out
+
+
+def val(node: Any) -> Any:
+    return node.meta.get("val") if isinstance(node, fx.Node) else None
+
+
+def is_tensor(node: Any) -> bool:
+    return isinstance(val(node), torch.Tensor)
+
+
+def lit(x: Any) -> str:
+    """A Python scalar as Triton source."""
+    if isinstance(x, bool):
+        return "1" if x else "0"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "float('inf')" if x > 0 else "float('-inf')"
+        if math.isnan(x):
+            return "float('nan')"
+        return repr(x)
+    return str(x)
+
+
+def _pow(a: str, e: Any) -> str:
+    if isinstance(e, int | float) and float(e).is_integer() and -4 <= e <= 4:
+        k = int(e)
+        if k == 0:
+            return f"({a} * 0.0 + 1.0)"
+        prod = " * ".join([a] * abs(k))
+        return f"({prod})" if k > 0 else f"(1.0 / ({prod}))"
+    if e == 0.5:
+        return f"tl.sqrt({a})"
+    if e == -0.5:
+        return f"tl.rsqrt({a})"
+    return f"tl.exp({e} * tl.log({a}))"
+
+
+def _tanh(a: str) -> str:
+    return f"(2.0 * tl.sigmoid(2.0 * {a}) - 1.0)"
+
+
+def _softplus(a: str, beta: Any = 1, threshold: Any = 20) -> str:
+    b = lit(float(beta))
+    return (
+        f"tl.where({a} * {b} > {lit(float(threshold))}, {a}, tl.log(1.0 + tl.exp({a} * {b})) / {b})"
+    )
+
+
+def _gelu(a: str, approximate: str = "none") -> str:
+    if approximate == "tanh":
+        inner = f"0.7978845608028654 * ({a} + 0.044715 * {a} * {a} * {a})"
+        return f"(0.5 * {a} * (1.0 + {_tanh(inner)}))"
+    return f"(0.5 * {a} * (1.0 + tl.erf({a} * 0.7071067811865476)))"
+
+
+def _elu(a: str, alpha: Any = 1.0, scale: Any = 1.0, input_scale: Any = 1.0) -> str:
+    al, sc, isc = lit(float(alpha)), lit(float(scale)), lit(float(input_scale))
+    return f"tl.where({a} > 0, {a} * {sc}, {al} * {sc} * (tl.exp({a} * {isc}) - 1.0))"
+
+
+def _clamp(a: str, lo: Any = None, hi: Any = None) -> str:
+    if lo not in (None, "None"):
+        a = f"tl.maximum({a}, {lo})"
+    if hi not in (None, "None"):
+        a = f"tl.minimum({a}, {hi})"
+    return a
+
+
+def _cast(a: str, dtype: Any = None, *rest: Any) -> str | None:
+    if dtype is None or dtype in FLOATS:
+        return a
+    if dtype == torch.bool:
+        return f"({a} != 0)"
+    return None
+
+
+def _binary(sym: str) -> Callable[..., str]:
+    def f(a: str, b: str, alpha: Any = 1) -> str:
+        if alpha not in (1, "1", None):
+            b = f"({b} * {lit(alpha) if not isinstance(alpha, str) else alpha})"
+        return f"({a} {sym} {b})"
+
+    return f
+
+
+def _infix(sym: str) -> Callable[..., str]:
+    def f(a: str, b: str, *_: Any) -> str:
+        return f"({a} {sym} {b})"
+
+    return f
+
+
+_UNARY = {
+    "neg.default": "(-{0})", "exp.default": "tl.exp({0})", "exp2.default": "tl.exp2({0})",
+    "log.default": "tl.log({0})", "log2.default": "tl.log2({0})",
+    "log1p.default": "tl.log(1.0 + {0})", "expm1.default": "(tl.exp({0}) - 1.0)",
+    "sqrt.default": "tl.sqrt({0})", "rsqrt.default": "tl.rsqrt({0})", "abs.default": "tl.abs({0})",
+    "sin.default": "tl.sin({0})", "cos.default": "tl.cos({0})", "sigmoid.default": "tl.sigmoid({0})",
+    "erf.default": "tl.erf({0})", "relu.default": "tl.maximum({0}, 0.0)",
+    "reciprocal.default": "(1.0 / {0})", "floor.default": "tl.floor({0})",
+    "ceil.default": "tl.ceil({0})", "square.default": "({0} * {0})",
+    "silu.default": "({0} * tl.sigmoid({0}))",
+    "sign.default": "tl.where({0} > 0, 1.0, tl.where({0} < 0, -1.0, 0.0))",
+    "hardswish.default": "({0} * tl.minimum(tl.maximum({0} + 3.0, 0.0), 6.0) / 6.0)",
+    "hardsigmoid.default": "(tl.minimum(tl.maximum({0} + 3.0, 0.0), 6.0) / 6.0)",
+    "logical_not.default": "({0} == 0)", "clone.default": "{0}", "alias.default": "{0}",
+    "detach.default": "{0}", "lift_fresh_copy.default": "{0}", "positive.default": "{0}",
+    "prims.neg.default": "(-{0})", "prims.exp.default": "tl.exp({0})",
+    "prims.sqrt.default": "tl.sqrt({0})", "prims.rsqrt.default": "tl.rsqrt({0})",
+    "prims.log.default": "tl.log({0})", "prims.abs.default": "tl.abs({0})",
+}  # fmt: skip
+
+_COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
+
+_FORMULAS: dict[str, Callable[..., str | None]] = {
+    **{f"{op}.{ov}": _binary(s) for op, s in (("add", "+"), ("sub", "-"))
+       for ov in ("Tensor", "Scalar")},
+    **{f"{op}.{ov}": _infix(s) for op, s in (("mul", "*"), ("div", "/"))
+       for ov in ("Tensor", "Scalar")},
+    **{f"{op}.{ov}": _infix(s) for op, s in _COMPARE.items() for ov in ("Tensor", "Scalar")},
+    "prims.add.default": lambda a, b: f"({a} + {b})", "prims.sub.default": lambda a, b: f"({a} - {b})",
+    "prims.mul.default": lambda a, b: f"({a} * {b})", "prims.div.default": lambda a, b: f"({a} / {b})",
+    "rsub.Scalar": lambda a, b, alpha=1: f"({b} - {a} * {lit(alpha)})",
+    "div.Tensor_mode": lambda a, b, mode=None: f"({a} / {b})" if mode is None else None,
+    "maximum.default": lambda a, b: f"tl.maximum({a}, {b})",
+    "minimum.default": lambda a, b: f"tl.minimum({a}, {b})",
+    "clamp.default": _clamp, "clamp.Tensor": _clamp,
+    "clamp_min.default": lambda a, lo: _clamp(a, lo), "clamp_max.default": lambda a, hi: _clamp(a, None, hi),
+    "where.self": lambda c, a, b: f"tl.where({c}, {a}, {b})",
+    "logical_and.default": lambda a, b: f"(({a} != 0) & ({b} != 0))",
+    "logical_or.default": lambda a, b: f"(({a} != 0) | ({b} != 0))",
+    "pow.Tensor_Scalar": lambda a, e: _pow(a, float(e) if not isinstance(e, str) else e),
+    "pow.Tensor_Tensor": lambda a, b: f"tl.exp({b} * tl.log({a}))",
+    "pow.Scalar": lambda s, b: f"tl.exp({b} * {lit(math.log(float(s)))})" if float(s) > 0 else None,
+    "tanh.default": _tanh, "gelu.default": _gelu,
+    "mish.default": lambda a: f"({a} * {_tanh(_softplus(a))})",
+    "softplus.default": _softplus,
+    "leaky_relu.default": lambda a, s=0.01: f"tl.where({a} > 0, {a}, {a} * {lit(float(s))})",
+    "elu.default": _elu,
+    "selu.default": lambda a: _elu(a, 1.6732632423543772, 1.0507009873554805),
+    "celu.default": lambda a, al=1.0: _elu(a, al, 1.0, 1.0 / float(al)),
+    "hardtanh.default": lambda a, lo=-1.0, hi=1.0: _clamp(a, lit(float(lo)), lit(float(hi))),
+    "threshold.default": lambda a, th, v: f"tl.where({a} > {lit(th)}, {a}, {lit(v)})",
+    "masked_fill.Scalar": lambda a, m, v: f"tl.where({m}, {lit(v)}, {a})",
+    "_to_copy.default": lambda a, dtype=None, *r: _cast(a, dtype),
+    "prims.convert_element_type.default": _cast,
+    "to.dtype": lambda a, dtype=None, *r: _cast(a, dtype),
+}  # fmt: skip
+
+REDUCTIONS = {
+    "sum.dim_IntList": "sum", "prims.sum.default": "sum", "amax.default": "max",
+    "amin.default": "min", "argmax.default": "argmax", "argmin.default": "argmin",
+    "prims.var.default": "var", "prims.amax.default": "max", "prims.amin.default": "min",
+}  # fmt: skip
+MATMULS = ("mm.default", "addmm.default", "bmm.default")
+VIEWS = (
+    "unsqueeze.default", "squeeze.dim", "squeeze.dims", "squeeze.default", "view.default",
+    "_unsafe_view.default", "reshape.default", "prims.broadcast_in_dim.default", "expand.default",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Formula:
+    template: str  # Triton expression over {0}, {1}, ... (the tensor/symbolic inputs)
+    inputs: tuple[fx.Node, ...]  # tensor inputs and symbolic scalars, in placeholder order
+
+
+def _float_or_bool(node: fx.Node) -> bool:
+    v = val(node)
+    return isinstance(v, torch.Tensor) and (v.dtype in FLOATS or v.dtype == torch.bool)
+
+
+def pointwise(node: fx.Node) -> Formula | None:
+    """The node's formula, or None when it is not a pointwise op this package can emit."""
+    if node.op != "call_function" or not _float_or_bool(node):
+        return None
+    name = op_name(node)
+    fn = _FORMULAS.get(name)
+    if fn is None and name in _UNARY:
+        fn = (lambda t: lambda a, *rest: t.format(a))(_UNARY[name])
+    if fn is None:
+        return None
+    inputs: list[fx.Node] = []
+    args: list[Any] = []
+    for a in normalized_args(node):
+        if isinstance(a, fx.Node):
+            if not (
+                is_tensor(a) or isinstance(val(a), torch.SymInt | torch.SymFloat | int | float)
+            ):
+                return None
+            if is_tensor(a) and not _float_or_bool(a):
+                return None
+            if a not in inputs:
+                inputs.append(a)
+            args.append("{" + str(inputs.index(a)) + "}")
+        elif isinstance(a, torch.dtype) or a is None or isinstance(a, str):
+            args.append(a)
+        elif isinstance(a, bool | int | float):
+            args.append(lit(a) if name not in _RAW_SCALARS else a)
+        elif isinstance(a, list | tuple | torch.device | torch.layout | torch.memory_format):
+            args.append(a)
+        else:
+            return None
+    try:
+        text = fn(*args)
+    except (TypeError, ValueError):
+        return None
+    if text is None or not inputs:
+        return None
+    return Formula(text, tuple(inputs))
+
+
+# ops whose scalar arguments the formula needs as numbers, not source text
+_RAW_SCALARS = {
+    "pow.Tensor_Scalar", "pow.Scalar", "softplus.default", "leaky_relu.default", "elu.default",
+    "celu.default", "hardtanh.default", "threshold.default", "masked_fill.Scalar", "rsub.Scalar",
+}  # fmt: skip
+
+
+def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
+    """(kind, normalized dims, keepdim) for a reduction over a float tensor, else None."""
+    if node.op != "call_function":
+        return None
+    kind = REDUCTIONS.get(op_name(node))
+    if kind is None:
+        return None
+    args = normalized_args(node)
+    x = args[0]
+    if not is_tensor(x) or val(x).dtype not in FLOATS:
+        return None
+    rank = val(x).dim()
+    dims = args[1] if len(args) > 1 else None
+    if kind in ("argmax", "argmin"):
+        if dims is None:
+            return None
+        dims = [dims]
+    if dims is None or dims == []:
+        dims = list(range(rank))
+    if isinstance(dims, int):
+        dims = [dims]
+    keep = (
+        bool(args[2])
+        if kind in ("sum", "max", "min", "argmax", "argmin") and len(args) > 2
+        else False
+    )
+    if kind == "sum" and len(args) > 3 and args[3] is not None:
+        return None  # sum(dtype=...)
+    return kind, tuple(sorted(d % rank for d in dims)) if rank else (), keep

@@ -1,0 +1,115 @@
+"""A task's plan: its captured graph, partition and per-group facts (cached per task)."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+import torch
+
+from profiling.tasks import Task
+from strategies.errors import RealizerError
+from strategies.graph import ops
+from strategies.graph.capture import Captured, capture
+from strategies.graph.partition import Group, Partition, partition, shape_key
+from strategies.graph.space import Facts, initial
+
+
+@dataclass(frozen=True)
+class Plan:
+    cap: Captured
+    part: Partition
+    facts: tuple[Facts, ...]
+    reference: str  # the task module source the generated file embeds
+    summary: str
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        return tuple(g.template for g in self.part.groups)
+
+    def initial(self) -> dict[str, Any]:
+        return {"groups": [initial(f) for f in self.facts]}
+
+    def order(self) -> list[int]:
+        """Group indices, heaviest first: the order moves are offered in."""
+        return sorted(range(len(self.facts)), key=lambda i: (-self.facts[i].weight, i))
+
+
+def evaluate(expr: str, hints: dict[str, int]) -> int:
+    try:
+        return int(expr)
+    except ValueError:
+        return int(sympy.sympify(expr).subs(hints))
+
+
+def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
+    sizes = [evaluate(s, hints) for s in g.shape]
+    numel = 1
+    for s in sizes:
+        numel *= s
+    item = max((ops.val(n).dtype.itemsize for n in g.members if ops.is_tensor(n)), default=4)
+    traffic = len(part.inputs(g)) + len(part.outputs(g))
+    if g.template == "matmul":
+        a = ops.normalized_args(g.anchor)[1 if ops.op_name(g.anchor) == "addmm.default" else 0]
+        k = evaluate(str(ops.val(a).shape[-1]), hints)
+        m = sizes[-2]
+        return Facts("matmul", numel, rows=m, cols=sizes[-1], depth=k, itemsize=item,
+                     weight=2.0 * numel * k / 50)  # fmt: skip
+    if g.template == "reduction":
+        c = 1
+        for d in g.red_dims:
+            c *= sizes[d]
+        r = max(1, numel // max(1, c))
+        inner = tuple(g.red_dims) == tuple(range(len(sizes) - len(g.red_dims), len(sizes)))
+        return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
+                     weight=float(numel * item * traffic))  # fmt: skip
+    return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic))
+
+
+def describe(part: Partition) -> str:
+    parts = []
+    for g in part.groups:
+        names = Counter(ops.op_name(n).split(".")[0] for n in g.members)
+        parts.append(f"{g.template}({', '.join(names)})")
+    rest = Counter(
+        ops.op_name(n).split(".")[0]
+        for n in part.nodes
+        if n.op == "call_function"
+        and n not in part.group_of
+        and ops.is_tensor(n)
+        and ops.op_name(n) not in ops.VIEWS
+    )
+    if rest:
+        parts.append(f"torch({', '.join(rest)})")
+    return " + ".join(parts)
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(name: str, source: str, path: str, task_json: str) -> Plan:
+    task = Task.from_dict(__import__("json").loads(task_json))
+    cap = capture(task)
+    part = partition(cap.gm)
+    summary = describe(part)
+    if not part.groups:
+        raise RealizerError(
+            f"{name}: nothing to generate (the graph is only library calls: {summary or 'none'}); "
+            "use realizer=openai for this task"
+        )
+    facts = tuple(_facts(g, part, cap.hints) for g in part.groups)
+    return Plan(cap, part, facts, source, summary)
+
+
+def plan_for(task: Task) -> Plan:
+    """Capture and partition a task (cached); RealizerError (one line) when impossible."""
+    import json
+
+    src = task.module_source()
+    return _plan(task.name, src, task.path, json.dumps(task.to_dict(), sort_keys=True))
+
+
+def tensor_shape(node: Any) -> tuple[str, ...]:
+    v = ops.val(node)
+    return shape_key(node) if isinstance(v, torch.Tensor) else ()

@@ -1,0 +1,119 @@
+"""The graph realizer: offline, deterministic kernels for any KernelBench problem.
+
+It captures the task's reference (`strategies.graph.capture`), partitions the graph
+into template groups (`strategies.graph.partition`), and renders a ``ModelNew``
+module (`strategies.graph.render`) from per-group parameters. A catalog strategy
+is a move in one group's parameter space (`strategies.graph.space`). Generated
+files carry their parameters in a header line, so any of them can be a parent; any
+other parent (the reference, an LLM's kernel) starts from the size heuristic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from profiling.measurement import Measurement
+from profiling.tasks import Task
+from strategies.errors import RealizerError
+from strategies.graph import space
+from strategies.graph.plan import Plan, plan_for
+from strategies.graph.render import PARAMS_MARKER, render
+from strategies.types import Realization, RealizeRequest
+
+_PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)
+
+
+def parse_params(source: str) -> dict[str, Any] | None:
+    m = _PARAMS_RE.search(source)
+    if not m:
+        return None
+    try:
+        found = json.loads(m.group(1))
+    except json.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) and found.get("kind") == "graph" else None
+
+
+def parent_params(plan: Plan, source: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The parent's parameters when they fit this plan's groups, else the heuristic start."""
+    start = plan.initial()
+    found = parse_params(source)
+    if found is None and given.get("kind") == "graph":
+        found = dict(given)
+    groups = (found or {}).get("groups")
+    if not isinstance(groups, list) or len(groups) != len(start["groups"]):
+        return start
+    merged = []
+    for init, got in zip(start["groups"], groups, strict=True):
+        if not isinstance(got, dict) or set(got) != set(init):
+            return start
+        merged.append(got)
+    return {"groups": merged}
+
+
+def apply(plan: Plan, strategy_id: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The strategy as a move on the heaviest group it changes, or None."""
+    name = strategy_id.rsplit("/", 1)[-1]
+    groups = list(params["groups"])
+    for i in plan.order():
+        new = space.move(name, groups[i], plan.facts[i])
+        if new is not None:
+            groups[i] = new
+            return {"groups": groups}
+    return None
+
+
+class GraphRealizer:
+    """Realizer over the graph templates (`strategies.graph`)."""
+
+    name = "graph"
+    deterministic = True
+
+    def check_task(self, task: Task) -> None:
+        plan_for(task)
+
+    def can_realize(self, request: RealizeRequest) -> bool:
+        try:
+            plan = plan_for(request.task)
+        except RealizerError:
+            return False
+        params = parent_params(plan, request.parent_source, request.parent_params)
+        return apply(plan, request.strategy.id, params) is not None
+
+    def realize(self, request: RealizeRequest) -> Realization:
+        try:
+            plan = plan_for(request.task)
+        except RealizerError as e:
+            return Realization(None, error=str(e))
+        params = parent_params(plan, request.parent_source, request.parent_params)
+        new = apply(plan, request.strategy.id, params)
+        if new is None:
+            return Realization(
+                None,
+                error=f"graph realizer: {request.strategy.id} changes no group of {plan.summary}",
+                params={"kind": "graph", **params},
+            )
+        try:
+            source = render_plan(plan, new)
+        except Exception as e:  # a template bug must not stop the tuning loop
+            return Realization(None, error=f"graph realizer failed on {request.strategy.id}: {e!r}")
+        return Realization(source=source, params={"kind": "graph", **new})
+
+    def repair(self, request: RealizeRequest, source: str, measurement: Measurement) -> Realization:
+        return Realization(None, error="the graph realizer does not repair")
+
+    def close(self) -> None:
+        return None
+
+
+def render_plan(plan: Plan, params: Mapping[str, Any]) -> str:
+    return render(plan.cap, plan.part, params, plan.reference, plan.summary)
+
+
+def initial_source(task: Task) -> str:
+    """The heuristic-start kernel of a task (RealizerError when it cannot be generated)."""
+    plan = plan_for(task)
+    return render_plan(plan, plan.initial())

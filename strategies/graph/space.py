@@ -1,0 +1,204 @@
+"""Each template's parameter space: heuristic start, catalog moves, size of the space.
+
+A catalog strategy is a move in the space of one group: the realizer offers it to
+the groups in order of their weight (bytes moved, or FLOPs for a matmul) and the
+first group where it changes something takes it. Moves are pure functions of
+(params, group facts) and return None when they would not apply (the tuner then
+masks that arm for this parent). Some moves jump several steps (``wider_vectors``
+sizes the block for 16-byte accesses at once; ``chunked_loop`` and
+``row_in_registers`` switch the reduction mode and resize the chunk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Params = dict[str, Any]
+
+WARPS = (1, 2, 4, 8, 16)
+PERSISTENT = (0, 1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a move may look at: the group's template, sizes at the task's size, dtype."""
+
+    template: str
+    numel: int  # iteration space elements (reduction: R * C; matmul: B * M * N)
+    rows: int = 1  # reduction: kept elements R; matmul: M
+    cols: int = 1  # reduction: reduced elements C; matmul: N
+    depth: int = 1  # matmul: K
+    itemsize: int = 4
+    innermost: bool = True  # reduction over the innermost axes
+    weight: float = 0.0  # bytes (or FLOP-equivalent) the group moves: the move order
+
+
+def pow2(n: int) -> int:
+    return 1 << max(0, (max(1, n) - 1).bit_length())
+
+
+def clamp(v: int, lo: int, hi: int) -> int:
+    return max(lo, min(hi, v))
+
+
+def initial(f: Facts) -> Params:
+    """A cheap size/occupancy heuristic (not the naive corner of the space)."""
+    if f.template == "pointwise":
+        block = clamp(pow2(f.numel // (132 * 8)), 256, 4096)
+        return {"BLOCK": block, "num_warps": clamp(block // 256, 1, 8), "even": False,
+                "evict": False, "persistent": 0}  # fmt: skip
+    if f.template == "reduction":
+        c = pow2(f.cols)
+        if c * f.itemsize <= 32768:
+            rows = clamp(4096 // c, 1, 64)
+            while rows > 1 and f.rows // rows < 264:
+                rows //= 2
+            warps = clamp(rows * c // 512, 1, 16)
+            return {"mode": "single", "ROWS": rows, "BLOCK_C": c, "num_warps": warps,
+                    "num_stages": 1, "evict": False, "persistent": 0}  # fmt: skip
+        return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
+                "evict": False, "persistent": 0}  # fmt: skip
+    small = f.rows <= 64
+    if f.itemsize <= 2:
+        bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
+    else:
+        bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
+    return {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
+            "persistent": 0}  # fmt: skip
+
+
+def size(f: Facts) -> int:
+    """Distinct kernels this group's space holds."""
+    if f.template == "pointwise":
+        return 9 * len(WARPS) * 2 * 2 * len(PERSISTENT)
+    if f.template == "reduction":
+        single = 7 * len(WARPS) * 2 * len(PERSISTENT)
+        loop = 7 * 8 * len(WARPS) * 4 * 2 * len(PERSISTENT)
+        return single + loop
+    return 5 * 5 * 3 * 4 * len(WARPS) * 5 * 2
+
+
+def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
+    new = v * 2 if up else v // 2
+    return new if lo <= new <= hi and new != v else None
+
+
+def _set(p: Params, **kw: Any) -> Params | None:
+    new = {**p, **kw}
+    return None if new == p else new
+
+
+def _pointwise(name: str, p: Params, f: Facts) -> Params | None:
+    b, w = p["BLOCK"], p["num_warps"]
+    if name in ("block_size_up", "block_size_down"):
+        nb = _step(b, name.endswith("up"), 64, 16384)
+        return None if nb is None or nb < w * 32 else _set(p, BLOCK=nb)
+    if name in ("warps_up", "warps_down"):
+        nw = _step(w, name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > b else _set(p, num_warps=nw)
+    if name == "wider_vectors":
+        want = w * 32 * max(1, 32 // f.itemsize)  # 32 bytes per thread
+        return _set(p, BLOCK=clamp(want, b, 16384)) if want > b else None
+    if name == "alignment_hints":
+        return _set(p, even=True)
+    if name == "streaming_eviction":
+        return _set(p, evict=True)
+    if name == "persistent":
+        i = PERSISTENT.index(p["persistent"])
+        return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
+    return None
+
+
+def _reduction(name: str, p: Params, f: Facts) -> Params | None:
+    single = p["mode"] == "single"
+    c = pow2(f.cols)
+    tile = p["ROWS"] * (c if single else p["BLOCK_C"])
+    if name == "rows_per_program":
+        if p["ROWS"] >= 64 or tile * 2 * f.itemsize > 131072 or p["ROWS"] * 2 > pow2(f.rows):
+            return None
+        return _set(p, ROWS=p["ROWS"] * 2)
+    if name == "row_in_registers":
+        if single or c * f.itemsize > 131072:
+            return None
+        return _set(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16))
+    if name == "chunked_loop":
+        return (
+            _set(p, mode="loop", BLOCK_C=clamp(c // 2, 128, 4096), num_stages=2)
+            if single and c >= 256
+            else None
+        )
+    if name in ("block_size_up", "block_size_down"):
+        up = name.endswith("up")
+        if single:
+            nr = _step(p["ROWS"], up, 1, 64)
+            return None if nr is None or nr * c * f.itemsize > 131072 else _set(p, ROWS=nr)
+        nb = _step(p["BLOCK_C"], up, 64, 16384)
+        return None if nb is None or (up and nb >= 2 * c) else _set(p, BLOCK_C=nb)
+    if name in ("warps_up", "warps_down"):
+        nw = _step(p["num_warps"], name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > tile else _set(p, num_warps=nw)
+    if name in ("stages_up", "stages_down"):
+        if single:
+            return None
+        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
+        return _set(p, num_stages=ns) if 1 <= ns <= 4 else None
+    if name == "wider_vectors":
+        if single:
+            return None
+        want = p["num_warps"] * 32 * max(1, 16 // f.itemsize)
+        return _set(p, BLOCK_C=clamp(want, p["BLOCK_C"], 16384)) if want > p["BLOCK_C"] else None
+    if name == "streaming_eviction":
+        return _set(p, evict=True)
+    if name == "persistent":
+        i = PERSISTENT.index(p["persistent"])
+        return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
+    return None
+
+
+def _fits(p: Params, f: Facts) -> bool:
+    smem = p["num_stages"] * (p["BM"] + p["BN"]) * p["BK"] * f.itemsize
+    regs = p["BM"] * p["BN"] // (p["num_warps"] * 32)
+    return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
+
+
+def _matmul(name: str, p: Params, f: Facts) -> Params | None:
+    new: Params | None = None
+    if name in ("block_size_up", "block_size_down"):
+        up = name.endswith("up")
+        bm, bn = _step(p["BM"], up, 16, 256), _step(p["BN"], up, 16, 256)
+        new = None if bm is None or bn is None else _set(p, BM=bm, BN=bn)
+    elif name == "tile_aspect":
+        if p["BM"] <= p["BN"] and p["BN"] >= 32:
+            new = _set(p, BM=p["BM"] * 2, BN=p["BN"] // 2)
+        elif p["BM"] >= 32:
+            new = _set(p, BM=p["BM"] // 2, BN=p["BN"] * 2)
+    elif name == "block_2d_k_loop":
+        bk = _step(p["BK"], True, 16, 128)
+        new = None if bk is None else _set(p, BK=bk)
+    elif name == "grouped_order":
+        order = (1, 4, 8, 16)
+        i = order.index(p["GROUP_M"]) if p["GROUP_M"] in order else 0
+        new = _set(p, GROUP_M=order[i + 1]) if i + 1 < len(order) else _set(p, GROUP_M=1)
+    elif name in ("warps_up", "warps_down"):
+        nw = _step(p["num_warps"], name.endswith("up"), 1, 16)
+        new = None if nw is None else _set(p, num_warps=nw)
+    elif name in ("stages_up", "stages_down"):
+        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
+        new = _set(p, num_stages=ns) if 1 <= ns <= 5 else None
+    elif name == "persistent":
+        new = _set(p, persistent=1) if not p["persistent"] else None
+    return new if new is not None and _fits(new, f) else None
+
+
+MOVES: dict[str, Callable[[str, Params, Facts], Params | None]] = {
+    "pointwise": _pointwise,
+    "reduction": _reduction,
+    "matmul": _matmul,
+}
+
+
+def move(name: str, p: Params, f: Facts) -> Params | None:
+    """Apply the strategy ``name`` (its catalog name part) to one group's parameters."""
+    return MOVES[f.template](name, dict(p), f)

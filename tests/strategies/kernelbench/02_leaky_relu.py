@@ -1,0 +1,24 @@
+"""LeakyReLU."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch_size = 16
+dim = 8 * 37
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return F.leaky_relu(x, negative_slope=0.1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []

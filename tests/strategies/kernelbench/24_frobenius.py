@@ -1,0 +1,25 @@
+"""Frobenius-norm normalization (scalar reduction)."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch_size = 4
+dim1 = 33
+dim2 = 20
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x / torch.norm(x, p='fro')
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim1, dim2)]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,25 @@
+"""Transpose copy."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch_size = 3
+rows = 17
+cols = 40
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x.transpose(1, 2).contiguous()
+
+
+def get_inputs():
+    return [torch.randn(batch_size, rows, cols)]
+
+
+def get_init_inputs():
+    return []

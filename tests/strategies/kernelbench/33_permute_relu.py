@@ -1,0 +1,26 @@
+"""Permute then ReLU."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+a = 2
+b = 5
+c = 6
+d = 7
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.relu(x.permute(0, 2, 1, 3)).contiguous()
+
+
+def get_inputs():
+    return [torch.randn(a, b, c, d)]
+
+
+def get_init_inputs():
+    return []

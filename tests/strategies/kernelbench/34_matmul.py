@@ -1,0 +1,25 @@
+"""Plain matmul."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+M = 16 * 3
+K = 40
+N = 36
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, A, B):
+        return torch.matmul(A, B)
+
+
+def get_inputs():
+    return [torch.randn(M, K), torch.randn(K, N)]
+
+
+def get_init_inputs():
+    return []

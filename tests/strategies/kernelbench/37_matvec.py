@@ -1,0 +1,24 @@
+"""Matrix-vector product."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+M = 70
+K = 50
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, A, B):
+        return torch.matmul(A, B)
+
+
+def get_inputs():
+    return [torch.randn(M, K), torch.randn(K, 1)]
+
+
+def get_init_inputs():
+    return []
