@@ -81,7 +81,7 @@ class Builder:
             return reg(a)
         if not ops.is_tensor(a):
             if a not in self.scalars:
-                self.scalars[a] = f"c{len(self.scalars)}"
+                self.scalars[a] = f"scalar{len(self.scalars)}"
             return self.scalars[a]
         acc = self.access(a, space)
         var = f"x_{acc.ptr}"
