@@ -8,11 +8,14 @@ from typing import Any
 from strategies.errors import RealizerError
 from strategies.types import Realizer
 
-REALIZER_KINDS = ("offline", "openai")
+REALIZER_KINDS = ("offline", "graph", "openai")
 
 
 def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
-    """``kind`` "offline" or "openai"; ``options`` the realizer's config section.
+    """``kind`` "offline", "graph" or "openai"; ``options`` the realizer's config section.
+
+    "offline" generates from the task's captured graph (`strategies.graph`), keeping the
+    per-kind generators for the bundled kinds; "graph" uses the templates for every task.
 
     Realizer modules are imported here, on demand, so that using one never
     imports the other's dependencies. Bad options raise `RealizerError`.
@@ -20,12 +23,12 @@ def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
     # ``name`` picks the kind; ``repair_turns`` sits in the same config section but is
     # the tuner's (it counts repair turns; a realizer answers one turn at a time).
     opts = {k: v for k, v in dict(options).items() if k not in ("name", "repair_turns")}
-    if kind == "offline":
+    if kind in ("offline", "graph"):
         if opts:
-            raise RealizerError(f"the offline realizer takes no options (got {', '.join(sorted(opts))})")
-        from strategies.offline.realizer import OfflineRealizer
+            raise RealizerError(f"the {kind} realizer takes no options (got {', '.join(sorted(opts))})")
+        from strategies.graph.offline import OfflineRealizer
 
-        return OfflineRealizer()
+        return OfflineRealizer(templates_only=kind == "graph")
     if kind == "openai":
         from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 

@@ -15,13 +15,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.graph import space
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
-from strategies.types import Realization, RealizeRequest
+from strategies.types import BaseRealizer, Realization, RealizeRequest
 
 _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)
 
@@ -66,8 +65,8 @@ def apply(plan: Plan, strategy_id: str, params: Mapping[str, Any]) -> dict[str, 
     return None
 
 
-class GraphRealizer:
-    """Realizer over the graph templates (`strategies.graph`)."""
+class GraphRealizer(BaseRealizer):
+    """Realizer over the graph templates (`strategies.graph`), for every task."""
 
     name = "graph"
     deterministic = True
@@ -101,12 +100,6 @@ class GraphRealizer:
         except Exception as e:  # a template bug must not stop the tuning loop
             return Realization(None, error=f"graph realizer failed on {request.strategy.id}: {e!r}")
         return Realization(source=source, params={"kind": "graph", **new})
-
-    def repair(self, request: RealizeRequest, source: str, measurement: Measurement) -> Realization:
-        return Realization(None, error="the graph realizer does not repair")
-
-    def close(self) -> None:
-        return None
 
 
 def render_plan(plan: Plan, params: Mapping[str, Any]) -> str:
