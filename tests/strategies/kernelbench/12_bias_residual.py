@@ -8,6 +8,7 @@ batch_size = 4
 channels = 6
 height = width = 5
 bias_shape = (channels, 1, 1)
+SIZES = {"bench": {"batch_size": 64, "channels": 64, "height": 128, "width": 128}}  # realistic sizes for experiments.bench_kernelbench
 
 
 class Model(nn.Module):

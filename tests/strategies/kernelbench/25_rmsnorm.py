@@ -8,6 +8,7 @@ batch_size = 4
 features = 16
 dim1 = dim2 = 6
 eps = 1e-5
+SIZES = {"bench": {"batch_size": 64, "features": 64, "dim1": 128, "dim2": 128}}  # realistic sizes for experiments.bench_kernelbench
 
 
 class Model(nn.Module):

@@ -8,6 +8,7 @@ batch_size = 2
 features = 8
 num_groups = 4
 dim1 = dim2 = 5
+SIZES = {"bench": {"batch_size": 64, "features": 256, "num_groups": 32, "dim1": 64, "dim2": 64}}  # realistic sizes for experiments.bench_kernelbench
 
 
 class Model(nn.Module):

@@ -8,6 +8,7 @@ batch_size = 2
 in_channels = 3
 out_channels = 4
 size = 8
+SIZES = {"bench": {"batch_size": 16, "in_channels": 64, "out_channels": 64, "size": 128}}  # realistic sizes for experiments.bench_kernelbench
 
 
 class Model(nn.Module):

@@ -1,0 +1,179 @@
+"""Tune every KernelBench problem file in a directory with the offline (graph) realizer.
+
+    python -m experiments.bench_kernelbench DIR [--iterations 40] [--size bench]
+        [--json PATH] [--deadline S] [--device cuda|interpret] [--realizer offline|graph]
+        [--gpus N] [--only a,b]
+        [-- extra Hydra overrides]
+
+DIR is any folder of KernelBench-format files (a KernelBench checkout's ``level1/``,
+``tests/strategies/kernelbench``, ``experiments/tasks``). Each problem is one
+``experiments.tune`` run in a subprocess (a crash ends only that problem). Per
+problem the table shows the template classes its graph matched (``torch`` marks
+library calls kept), whether a correct generated kernel was found, the best kernel
+against eager and ``torch.compile``, its share of the roofline floor, candidates
+evaluated and wall time; then coverage (problems with a correct generated kernel)
+and geometric means. The JSON file is rewritten after every problem, so a run cut
+short by ``--deadline`` keeps what it measured. ``--gpus N`` tunes N problems at
+once, each on its own GPU (timings stay per-GPU; template capture runs on the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from experiments.bench_tune import summarize
+from profiling.tasks import TaskError, load_task
+
+
+def templates(path: Path, size: str | None) -> str:
+    """The template classes a problem's graph matched (or why it has none)."""
+    from strategies.errors import RealizerError
+    from strategies.graph.plan import plan_for
+
+    try:
+        return plan_for(load_task(str(path), size)).summary
+    except (RealizerError, TaskError) as e:
+        return f"refused: {str(e)[:80]}"
+
+
+def run_problem(
+    path: Path, args: argparse.Namespace, size: str | None, gpu: int | None, extra: list[str]
+) -> float:
+    out = args.out
+    env = dict(os.environ)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+
+    cmd = [
+        sys.executable, "-m", "experiments.tune",
+        f"task.name={path.resolve()}", f"policy={args.policy}",
+        f"budget.iterations={args.iterations}", f"device={args.device}", f"seed={args.seed}",
+        f"realizer={args.realizer}", "tracking=none", f"hydra.run.dir={out / path.stem}",
+        *([f"task.size={size}"] if size else []),
+        *extra,
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    (out / f"{path.stem}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+        Console(stderr=True).print(f"{path.stem}: exit {proc.returncode}: {tail[0]}")
+    return time.perf_counter() - start
+
+
+def geomean(values: list[float]) -> float | None:
+    vals = [v for v in values if v and v > 0]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
+
+
+def render(rows: list[dict[str, Any]]) -> Table:
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    t = Table(title="kernel-bandit: KernelBench problems, offline realizer")
+    for col in ("problem", "templates", "correct", "x eager", "x compile", "% floor",
+                "cands", "wall s"):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("problem", "templates") else "right")
+    for r in rows:
+        t.add_row(
+            r["task"], r.get("templates", ""), "yes" if r.get("generated_ok") else "no",
+            f(r.get("x_eager"), ".2f"), f(r.get("x_compile"), ".2f"),
+            f(100 * r["roofline"] if r.get("roofline") else None, ".0f"),
+            f"{r.get('correct', 0)}/{r.get('candidates', 0)}", f(r["wall_s"], ".0f"),
+        )  # fmt: skip
+    return t
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in rows if r.get("status") == "ok"]
+    return {
+        "problems": len(rows),
+        "coverage": sum(1 for r in rows if r.get("generated_ok")) / len(rows) if rows else 0.0,
+        "geomean_x_eager": geomean([r["x_eager"] for r in ok]),
+        "geomean_x_compile": geomean([r["x_compile"] for r in ok if r.get("x_compile")]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("dir", type=Path, help="folder of KernelBench-format .py files")
+    p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--size", default=None, help="size preset or k=v,... for every problem")
+    p.add_argument("--json", type=Path, help="write the rows here after every problem")
+    p.add_argument("--deadline", type=float, default=0.0,
+                   help="start no new problem after this many seconds (0: no limit)")  # fmt: skip
+    p.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
+    p.add_argument("--realizer", default="offline", choices=("offline", "graph"))
+    p.add_argument("--policy", default="hucb")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", default="", help="comma-separated file stems to run")
+    p.add_argument("--gpus", type=int, default=1,
+                   help="problems tuned at once, one GPU each (CUDA_VISIBLE_DEVICES)")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("runs/bench_kernelbench"))
+    p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
+    args = p.parse_args(argv)
+    if not args.dir.is_dir():
+        print(f"error: {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    files = sorted(f for f in args.dir.glob("*.py") if not f.name.startswith("_"))
+    if args.only:
+        keep = set(args.only.split(","))
+        files = [f for f in files if f.stem in keep]
+    if not files:
+        print(f"error: no problem files in {args.dir}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    gpus: queue.Queue[int | None] = queue.Queue()
+    for i in range(args.gpus):
+        gpus.put(i if args.gpus > 1 else None)
+    lock = threading.Lock()
+
+    def one(path: Path) -> None:
+        if args.deadline and time.perf_counter() - start > args.deadline:
+            Console().print(f"deadline of {args.deadline:.0f} s passed: {path.stem} skipped")
+            return
+        try:
+            size = load_task(str(path), args.size).size if args.size else None
+        except TaskError:
+            size = None  # the preset is not defined for this file: its own size
+        gpu = gpus.get()
+        try:
+            wall = run_problem(path, args, size, gpu, args.overrides)
+        finally:
+            gpus.put(gpu)
+        row = summarize(path.stem, args.out / path.stem, wall)
+        row["templates"] = templates(path, size)
+        row["size"] = size or "default"
+        row["generated_ok"] = row.get("status") == "ok" and row.get("correct", 0) > 1
+        with lock:
+            rows.append(row)
+            Console().print(f"{path.stem}: " + json.dumps(row))
+            if args.json:  # after every problem, so a run cut short keeps what it measured
+                args.json.write_text(json.dumps({"rows": rows, "totals": totals(rows)}, indent=2))
+
+    with ThreadPoolExecutor(max_workers=args.gpus) as pool:
+        list(pool.map(one, files))
+    rows.sort(key=lambda r: r["task"])
+    Console(width=200).print(render(rows))
+    Console().print(json.dumps(totals(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
