@@ -37,7 +37,7 @@ def truncate(text: str, cap: int) -> str:
     head = cap * 2 // 3
     tail = cap - head
     omitted = len(text) - head - tail
-    return f"{text[:head]}\n# ... [{omitted} characters omitted] ...\n{text[len(text) - tail:]}"
+    return f"{text[:head]}\n# ... [{omitted} characters omitted] ...\n{text[len(text) - tail :]}"
 
 
 _CONTRACT = """\
@@ -117,8 +117,23 @@ def describe_measurement(m: Measurement | None, limits: PromptLimits = DEFAULT_L
         lines.append("- hardware counters: " + ", ".join(f"{k}={v:.4g}" for k, v in items))
     resources = m.diagnostics.resources
     if resources:
-        lines.append("- resources: " + ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())))
+        lines.append(
+            "- resources: " + ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items()))
+        )
     return "\n".join(lines)
+
+
+def graph_analysis(request: RealizeRequest) -> str:
+    """The op list with shapes and dtypes, bytes, FLOPs and the floor; "" when the
+    reference cannot be captured (the prompt then goes without it)."""
+    from strategies.errors import RealizerError
+    from strategies.graph.analysis import analyze
+    from strategies.graph.plan import graph_plan
+
+    try:
+        return analyze(graph_plan(request.task)).text(request.gpu)
+    except RealizerError:
+        return ""
 
 
 def _fenced(source: str, cap: int) -> str:
@@ -128,18 +143,27 @@ def _fenced(source: str, cap: int) -> str:
 def user_message(request: RealizeRequest, limits: PromptLimits = DEFAULT_LIMITS) -> str:
     task, strategy = request.task, request.strategy
     reference = task.module_source()
-    size = task.size + (f" ({', '.join(f'{k}={v}' for k, v in task.overrides.items())})" if task.overrides else "")
+    size = task.size + (
+        f" ({', '.join(f'{k}={v}' for k, v in task.overrides.items())})" if task.overrides else ""
+    )
     parts = [
         f"## Task\n{task.name} (kind: {task.kind}, size: {size})",
         "## Reference program (defines Model, get_inputs, get_init_inputs)\n"
         + _fenced(reference, limits.reference_chars),
     ]
+    analysis = graph_analysis(request)
+    if analysis:
+        parts.append("## What the reference computes (its captured ATen graph)\n" + analysis)
     if request.parent_source.strip() in (reference.strip(), task.source.strip()):
-        parts.append("## Parent kernel\nThe parent is the reference program itself: write the "
-                     "first custom-kernel version of it.")
+        parts.append(
+            "## Parent kernel\nThe parent is the reference program itself: write the "
+            "first custom-kernel version of it."
+        )
     else:
-        parts.append("## Parent kernel (the version to improve)\n"
-                     + _fenced(request.parent_source, limits.parent_chars))
+        parts.append(
+            "## Parent kernel (the version to improve)\n"
+            + _fenced(request.parent_source, limits.parent_chars)
+        )
     parts += [
         "## Parent measurement\n" + describe_measurement(request.parent_measurement, limits),
         f"## Strategy to apply: {strategy.id}\n{strategy.description}\n\n"
@@ -155,7 +179,9 @@ def user_message(request: RealizeRequest, limits: PromptLimits = DEFAULT_LIMITS)
     return "\n\n".join(parts)
 
 
-def realize_messages(request: RealizeRequest, limits: PromptLimits = DEFAULT_LIMITS) -> list[Message]:
+def realize_messages(
+    request: RealizeRequest, limits: PromptLimits = DEFAULT_LIMITS
+) -> list[Message]:
     return [
         {"role": "system", "content": system_message(request.strategy.target)},
         {"role": "user", "content": user_message(request, limits)},

@@ -10,18 +10,48 @@ from __future__ import annotations
 from typing import Any
 
 from strategies.graph.builder import Builder, Scope, kernel_args, store
-from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
+from strategies.graph.layout import (
+    Access,
+    Dim,
+    address,
+    collapse,
+    coords,
+    same,
+    size_expr,
+    stride_args,
+)
 from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
+
+
+def _prepare(b: Builder) -> list[Dim]:
+    """Discover every access (so axis collapsing sees all of them); the collapsed dims."""
+    probe = Scope()
+    for n in b.g.members:
+        b.compute(n, probe, lambda a: "0", None)
+    return collapse(b.g, [*b.loads.values(), *(a for _, a in b.stores)])
+
+
+def transposed_dim(b: Builder, dims: list[Dim]) -> int | None:
+    """A collapsed dim, not the innermost, along which some input is contiguous."""
+    for a in b.loads.values():
+        for i, dim in enumerate(dims[:-1]):
+            k = a.axes[dim.members[-1]]
+            if k is not None and a.strides and same(a.strides[k], "1"):
+                return i
+    return None
+
+
+def has_transpose(b: Builder) -> bool:
+    return transposed_dim(b, _prepare(b)) is not None
 
 
 def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     g = b.g
     b.evict = bool(p.get("evict"))
-    # first pass to discover every access, so axis collapsing sees all of them
-    probe = Scope()
-    for n in g.members:
-        b.compute(n, probe, lambda a: "0", None)
-    dims = collapse(g, [*b.loads.values(), *(a for _, a in b.stores)])
+    dims = _prepare(b)
+    t = transposed_dim(b, dims)
+    if p.get("tile2d") and t is not None:
+        return _emit_tiled(b, p, name, dims, t)
     strided = [a for a in [*b.loads.values(), *(a for _, a in b.stores)] if not a.dense]
     sizes = [f"D{i}" for i in range(len(dims))]
 
@@ -88,5 +118,58 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     call += [e for _, e in strides]
     launch.append(
         f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps})"
+    )
+    return Kernel(name, src, launch)
+
+
+def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: int) -> Kernel:
+    """[BI, BJ] tiles over (dim t, innermost dim): reads coalesce along t, writes along the
+    innermost dim; Triton moves the tile between the two layouts through shared memory."""
+    g, last = b.g, len(dims) - 1
+    accesses = [*b.loads.values(), *(a for _, a in b.stores)]
+    others = [i for i in range(len(dims)) if i not in (t, last)]
+    lines = [
+        "pid = tl.program_id(0)",
+        f"nj = tl.cdiv(D{last}, BJ)",
+        f"ni = tl.cdiv(D{t}, BI)",
+        "pj = pid % nj",
+        "pi = (pid // nj) % ni",
+        "po = pid // (nj * ni)",
+        f"k{last} = pj * BJ + tl.arange(0, BJ)[None, :]",
+        f"k{t} = pi * BI + tl.arange(0, BI)[:, None]",
+        f"mask = (k{last} < D{last}) & (k{t} < D{t})",
+    ]
+    for j in reversed(others):
+        lines += [f"k{j} = po % D{j}", f"po = po // D{j}"]
+
+    def addr(a: Access) -> str:
+        terms = [
+            f"k{i} * {a.ptr}_s{i}" for i, d in enumerate(dims) if a.axes[d.members[-1]] is not None
+        ]
+        return " + ".join(terms) or "0"
+
+    scope = Scope(lines=lines)
+    for n in g.members:
+        b.compute(n, scope, addr, "mask")
+    for node, a in b.stores:
+        scope.lines.append(store(a, addr(a), f"r_{node.name}", "mask", b.evict))
+    args = kernel_args(b)
+    strides = [s for a in accesses for s in stride_args(a, dims)]
+    sizes = [f"D{i}" for i in range(len(dims))]
+    sig = [a for a, _ in args] + sizes + [s for s, _ in strides]
+    src = (
+        "@triton.jit\n"
+        f"def {name}({', '.join(sig)}, BI: tl.constexpr, BJ: tl.constexpr):\n"
+        + "\n".join(indent(scope.lines, 4))
+    )
+    launch = [out_alloc(node) for node, _ in b.stores]
+    size_exprs = [size_expr(g, d) for d in dims]
+    launch.append(f"D = ({', '.join(size_exprs)},)")
+    bi, bj = p["BI"], p["BJ"]
+    outer = " * ".join(f"D[{i}]" for i in others) or "1"
+    grid = f"(triton.cdiv(D[{last}], {bj}) * triton.cdiv(D[{t}], {bi}) * {outer},)"
+    call = [e for _, e in args] + [f"D[{i}]" for i in range(len(dims))] + [e for _, e in strides]
+    launch.append(
+        f"{name}[{grid}]({', '.join(call)}, BI={bi}, BJ={bj}, num_warps={p['num_warps']})"
     )
     return Kernel(name, src, launch)

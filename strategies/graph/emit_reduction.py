@@ -22,6 +22,7 @@ from torch import fx
 from strategies.graph import ops
 from strategies.graph.builder import Builder, Scope, kernel_args, reg, store
 from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
+from strategies.graph.partition import Group
 from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
 
 _INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
@@ -209,11 +210,50 @@ class _Emitter:
             lines += post.lines
         return lines
 
+    def split(self) -> list[str]:
+        """Phase 0: each (row block, split) reduces its column range into the workspace;
+        phase 1: each row block combines the SPLIT partials and runs the row epilogue."""
+        b = self.b
+        reds = [n for n in b.g.members if _red(n)]
+        lines = ["if PHASE == 0:"]
+        body = ["sid = tl.program_id(1)"]
+        for n in reds:
+            body += _init(_red(n), f"acc_{n.name}")
+        body.append("for c0 in range(sid * CS, sid * CS + CS, BLOCK_C):")
+        scope = Scope(lines=self.chunk_head("c0"))
+        self.full_nodes(scope, _ancestors(b, [n.args[0] for n in reds]))
+        for n in reds:
+            x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+            scope.lines += _fold(_red(n), f"acc_{n.name}", x, "col")
+        body += indent(scope.lines, 4)
+        for i, n in enumerate(reds):
+            body += _final(_red(n), f"acc_{n.name}", f"part{i}")
+            body.append(f"tl.store(ws + ({i} * R + row) * SPLIT + sid, part{i}, mask=rmask)")
+        lines += indent(body, 4)
+        lines.append("else:")
+        body = ["s = tl.arange(0, SPLIT)[None, :]"]
+        for i, n in enumerate(reds):
+            kind = _red(n)
+            body.append(f"part{i} = tl.load(ws + ({i} * R + row) * SPLIT + s, mask=rmask, "
+                        f"other={_INIT[kind]})")  # fmt: skip
+            body.append(f"{reg(n)} = tl.{kind}(part{i}, axis=1, keep_dims=True)")
+        post = Scope()
+        self.rows_ready(1, post)
+        body += post.lines
+        for n, a in b.stores:
+            body.append(store(a, self.addr(a), reg(n), "rmask", b.evict))
+        lines += indent(body, 4)
+        return lines
+
     def body(self) -> list[str]:
         b = self.b
         head = ["row = rb * ROWS + tl.arange(0, ROWS)[:, None]", "rmask = row < R"]
         if self.strided and self.kept:
             head += coords(self.kept, "row", "k", [f"K{i}" for i in range(len(self.kept))])
+        if self.p.get("split", 1) > 1:
+            pre = Scope()
+            self.rows_ready(0, pre)
+            return head + pre.lines + self.split()
         if self.p["mode"] == "single":
             main = self.single()
             stores = [(n, a) for n, a in b.stores]
@@ -240,11 +280,14 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     strides = [s for a in e.strided for s in stride_args(a, e.dims)]
     ksz = [f"K{i}" for i in range(1, len(e.kept))] if e.strided else []
     qsz = [f"Q{i}" for i in range(1, len(e.red))] if e.strided else []
-    sig = [a for a, _ in args] + ["R", "C"] + ksz + qsz + [s for s, _ in strides]
+    split = int(p.get("split", 1))
+    extra = ["ws", "CS"] if split > 1 else []
+    sig = [a for a, _ in args] + extra + ["R", "C"] + ksz + qsz + [s for s, _ in strides]
+    consts = ", SPLIT: tl.constexpr, PHASE: tl.constexpr" if split > 1 else ""
     src = (
         "@triton.jit\n"
         f"def {name}({', '.join(sig)}, ROWS: tl.constexpr, BLOCK_C: tl.constexpr, "
-        "I64: tl.constexpr):\n" + "\n".join(indent(code, 4))
+        f"I64: tl.constexpr{consts}):\n" + "\n".join(indent(code, 4))
     )
     kept_shape = tuple(s for d, s in enumerate(g.shape) if d not in g.red_dims)
     red_shape = tuple(s for d, s in enumerate(g.shape) if d in g.red_dims)
@@ -256,12 +299,42 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         grid = f"(max(1, min(triton.cdiv(R, {rows}), _num_sms(_dev) * {p['persistent']})),)"
     else:
         grid = f"(triton.cdiv(R, {rows}),)"
-    call = [e_ for _, e_ in args] + ["R", "C"]
+    ws = f"ws{g.gid}"
+    call = [e_ for _, e_ in args] + ([ws, "CS"] if split > 1 else []) + ["R", "C"]
     if e.strided:
         call += [size_expr(g, d) for d in e.kept[1:]] + [size_expr(g, d) for d in e.red[1:]]
     call += [x for _, x in strides]
-    launch.append(
-        f"{name}[{grid}]({', '.join(call)}, ROWS={rows}, BLOCK_C={block}, "
-        f"I64=R * C >= 2**31, num_warps={warps}, num_stages={stages})"
+    tail = (
+        f"ROWS={rows}, BLOCK_C={block}, I64=R * C >= 2**31, num_warps={warps}, num_stages={stages}"
     )
+    if split > 1:
+        nred = sum(1 for n in g.members if _red(n))
+        launch += [
+            f"{ws} = torch.empty(({nred}, R, {split}), dtype=torch.float32, device=_dev)",
+            f"CS = triton.cdiv(triton.cdiv(C, {split}), {block}) * {block}",
+            f"{name}[(triton.cdiv(R, {rows}), {split})]({', '.join(call)}, {tail}, "
+            f"SPLIT={split}, PHASE=0)",
+            f"{name}[(triton.cdiv(R, {rows}),)]({', '.join(call)}, {tail}, SPLIT={split}, PHASE=1)",
+        ]
+        return Kernel(name, src, launch)
+    launch.append(f"{name}[{grid}]({', '.join(call)}, {tail})")
     return Kernel(name, src, launch)
+
+
+def can_split(g: Group, outputs: list[fx.Node]) -> bool:
+    """Split-row applies: one level of sum/max/min reductions and only row outputs."""
+    reds = [n for n in g.members if _red(n)]
+    if not reds or any(_red(n) not in ("sum", "max", "min") for n in reds):
+        return False
+    members = set(g.members)
+    for n in reds:  # no reduction feeds another
+        stack, seen = list(n.all_input_nodes), set()
+        while stack:
+            a = stack.pop()
+            if a in seen or a not in members:
+                continue
+            seen.add(a)
+            if _red(a):
+                return False
+            stack.extend(a.all_input_nodes)
+    return all(g.space(o) == "row" for o in outputs)

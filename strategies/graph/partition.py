@@ -46,6 +46,10 @@ class Group:
         drop = tuple(s for d, s in enumerate(self.shape) if d not in self.red_dims)
         return keep, drop
 
+    def total(self) -> bool:
+        """A reduction to a single value per call (every axis of size > 1 reduced)."""
+        return all(d in self.red_dims or s == "1" for d, s in enumerate(self.shape))
+
     def space(self, node: fx.Node) -> str | None:
         """``full``/``row`` for a node shape that fits this group, else None."""
         key = shape_key(node)
@@ -124,6 +128,13 @@ def partition(gm: fx.GraphModule) -> Partition:
                     g.space(a) == "full" and group_of.get(a) is g for a in formula.inputs
                 ):
                     continue
+                if (
+                    g.template == "reduction"
+                    and g.space(node) == "full"
+                    and g.total()
+                    and any(g.space(a) == "row" and group_of.get(a) is g for a in formula.inputs)
+                ):
+                    continue  # after a reduction to one value: a separate, parallel kernel
                 target = g
                 break
             if target is None:  # a sibling over the same space (shares loads and a launch)
@@ -144,10 +155,9 @@ def partition(gm: fx.GraphModule) -> Partition:
                     g.template, g.red_dims = "reduction", dims
                     target = g
             if target is None and dims:
-                for g in reversed(groups):  # a sibling reduction over the same input and axes
+                for g in reversed(groups):  # a sibling reduction over the same space and axes
                     if (g.template == "reduction" and g.red_dims == dims
-                            and g.shape == shape_key(x) and dep_ok(node, g)
-                            and any(x in m.all_input_nodes for m in g.members)):  # fmt: skip
+                            and g.shape == shape_key(x) and dep_ok(node, g)):  # fmt: skip
                         target = g
                         break
             if target is None and dims:

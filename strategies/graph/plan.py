@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +15,10 @@ import torch
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.graph import ops
+from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
+from strategies.graph.emit_pointwise import has_transpose
+from strategies.graph.emit_reduction import can_split
 from strategies.graph.partition import Group, Partition, partition, shape_key
 from strategies.graph.space import Facts, initial
 
@@ -64,9 +69,12 @@ def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
             c *= sizes[d]
         r = max(1, numel // max(1, c))
         inner = tuple(g.red_dims) == tuple(range(len(sizes) - len(g.red_dims), len(sizes)))
+        split = can_split(g, part.outputs(g))
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
-                     weight=float(numel * item * traffic))  # fmt: skip
-    return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic))
+                     weight=float(numel * item * traffic), splittable=split)  # fmt: skip
+    transposed = has_transpose(Builder(part, g))
+    return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
+                 transposed=transposed)  # fmt: skip
 
 
 def describe(part: Partition) -> str:
@@ -87,27 +95,37 @@ def describe(part: Partition) -> str:
     return " + ".join(parts)
 
 
+_CAPTURE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=32)
 def _plan(name: str, source: str, path: str, task_json: str) -> Plan:
-    task = Task.from_dict(__import__("json").loads(task_json))
+    del name, path  # part of the cache key only
+    task = Task.from_dict(json.loads(task_json))
     cap = capture(task)
     part = partition(cap.gm)
     summary = describe(part)
-    if not part.groups:
-        raise RealizerError(
-            f"{name}: nothing to generate (the graph is only library calls: {summary or 'none'}); "
-            "use realizer=openai for this task"
-        )
     facts = tuple(_facts(g, part, cap.hints) for g in part.groups)
     return Plan(cap, part, facts, source, summary)
 
 
-def plan_for(task: Task) -> Plan:
-    """Capture and partition a task (cached); RealizerError (one line) when impossible."""
-    import json
-
+def graph_plan(task: Task) -> Plan:
+    """Capture and partition a task (cached); RealizerError (one line) when it cannot be
+    captured. The plan may hold no group (only library calls)."""
     src = task.module_source()
-    return _plan(task.name, src, task.path, json.dumps(task.to_dict(), sort_keys=True))
+    with _CAPTURE_LOCK:  # tracing uses process-wide dispatch state: one capture at a time
+        return _plan(task.name, src, task.path, json.dumps(task.to_dict(), sort_keys=True))
+
+
+def plan_for(task: Task) -> Plan:
+    """The plan of a task with something to generate; RealizerError (one line) otherwise."""
+    plan = graph_plan(task)
+    if not plan.part.groups:
+        raise RealizerError(
+            f"{task.name}: nothing to generate (the graph is only library calls: "
+            f"{plan.summary or 'none'}); use realizer=openai for this task"
+        )
+    return plan
 
 
 def tensor_shape(node: Any) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from typing import Any
 Params = dict[str, Any]
 
 WARPS = (1, 2, 4, 8, 16)
+SPLITS = (1, 4, 16, 64, 256)
 PERSISTENT = (0, 1, 2, 4, 8)
 
 
@@ -33,6 +34,8 @@ class Facts:
     itemsize: int = 4
     innermost: bool = True  # reduction over the innermost axes
     weight: float = 0.0  # bytes (or FLOP-equivalent) the group moves: the move order
+    splittable: bool = False  # reduction: rows may be split across programs (split_row)
+    transposed: bool = False  # pointwise: an input is contiguous along another axis than the output
 
 
 def pow2(n: int) -> int:
@@ -47,8 +50,9 @@ def initial(f: Facts) -> Params:
     """A cheap size/occupancy heuristic (not the naive corner of the space)."""
     if f.template == "pointwise":
         block = clamp(pow2(f.numel // (132 * 8)), 256, 4096)
-        return {"BLOCK": block, "num_warps": clamp(block // 256, 1, 8), "even": False,
-                "evict": False, "persistent": 0}  # fmt: skip
+        warps = 4 if f.transposed else clamp(block // 256, 1, 8)
+        return {"BLOCK": block, "num_warps": warps, "even": False,
+                "evict": False, "persistent": 0, "tile2d": f.transposed, "BI": 64, "BJ": 64}  # fmt: skip
     if f.template == "reduction":
         c = pow2(f.cols)
         if c * f.itemsize <= 32768:
@@ -57,9 +61,13 @@ def initial(f: Facts) -> Params:
                 rows //= 2
             warps = clamp(rows * c // 512, 1, 16)
             return {"mode": "single", "ROWS": rows, "BLOCK_C": c, "num_warps": warps,
-                    "num_stages": 1, "evict": False, "persistent": 0}  # fmt: skip
+                    "num_stages": 1, "evict": False, "persistent": 0, "split": 1}  # fmt: skip
+        split = 1
+        if f.splittable and f.rows < 264:
+            while split < 256 and f.rows * split * 4 < 528 and f.cols // (split * 4) >= 8192:
+                split *= 4
         return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
-                "evict": False, "persistent": 0}  # fmt: skip
+                "evict": False, "persistent": 0, "split": split}  # fmt: skip
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
@@ -72,11 +80,12 @@ def initial(f: Facts) -> Params:
 def size(f: Facts) -> int:
     """Distinct kernels this group's space holds."""
     if f.template == "pointwise":
-        return 9 * len(WARPS) * 2 * 2 * len(PERSISTENT)
+        tiles = 5 * 5 * len(WARPS) if f.transposed else 0  # BI x BJ x warps
+        return 9 * len(WARPS) * 2 * 2 * len(PERSISTENT) + tiles
     if f.template == "reduction":
         single = 7 * len(WARPS) * 2 * len(PERSISTENT)
         loop = 7 * 8 * len(WARPS) * 4 * 2 * len(PERSISTENT)
-        return single + loop
+        return single + loop * (len(SPLITS) if f.splittable else 1)
     return 5 * 5 * 3 * 4 * len(WARPS) * 5 * 2
 
 
@@ -90,7 +99,29 @@ def _set(p: Params, **kw: Any) -> Params | None:
     return None if new == p else new
 
 
+def _tiled(name: str, p: Params) -> Params | None:
+    bi, bj, w = p["BI"], p["BJ"], p["num_warps"]
+    if name in ("block_size_up", "block_size_down"):
+        up = name.endswith("up")
+        ni, nj = _step(bi, up, 16, 128), _step(bj, up, 16, 128)
+        return None if ni is None or nj is None or ni * nj < w * 32 else _set(p, BI=ni, BJ=nj)
+    if name == "tile_aspect":
+        if bj >= 32 and bi < 128:
+            return _set(p, BI=bi * 2, BJ=bj // 2)
+        return _set(p, BI=bi // 2, BJ=bj * 2) if bi >= 32 and bj < 128 else None
+    if name in ("warps_up", "warps_down"):
+        nw = _step(w, name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > bi * bj else _set(p, num_warps=nw)
+    if name == "streaming_eviction":
+        return _set(p, evict=True)
+    return None
+
+
 def _pointwise(name: str, p: Params, f: Facts) -> Params | None:
+    if f.transposed and name == "coalesced_tiles":
+        return _set(p, tile2d=True)
+    if p.get("tile2d"):
+        return _tiled(name, p)
     b, w = p["BLOCK"], p["num_warps"]
     if name in ("block_size_up", "block_size_down"):
         nb = _step(b, name.endswith("up"), 64, 16384)
@@ -115,6 +146,14 @@ def _reduction(name: str, p: Params, f: Facts) -> Params | None:
     single = p["mode"] == "single"
     c = pow2(f.cols)
     tile = p["ROWS"] * (c if single else p["BLOCK_C"])
+    if name == "split_row":
+        if not f.splittable or p.get("split", 1) >= SPLITS[-1] or f.rows >= 1024:
+            return None
+        nxt = SPLITS[SPLITS.index(p.get("split", 1)) + 1]
+        if f.cols // nxt < 256:
+            return None
+        block = p["BLOCK_C"] if not single else clamp(c // (2 * nxt), 128, 2048)
+        return _set(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
     if name == "rows_per_program":
         if p["ROWS"] >= 64 or tile * 2 * f.itemsize > 131072 or p["ROWS"] * 2 > pow2(f.rows):
             return None
@@ -122,7 +161,7 @@ def _reduction(name: str, p: Params, f: Facts) -> Params | None:
     if name == "row_in_registers":
         if single or c * f.itemsize > 131072:
             return None
-        return _set(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16))
+        return _set(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16), split=1)
     if name == "chunked_loop":
         return (
             _set(p, mode="loop", BLOCK_C=clamp(c // 2, 128, 4096), num_stages=2)
@@ -153,7 +192,9 @@ def _reduction(name: str, p: Params, f: Facts) -> Params | None:
         return _set(p, evict=True)
     if name == "persistent":
         i = PERSISTENT.index(p["persistent"])
-        return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
+        if p.get("split", 1) > 1 or i + 1 >= len(PERSISTENT):
+            return None
+        return _set(p, persistent=PERSISTENT[i + 1])
     return None
 
 

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from strategies.errors import RealizerError
 from strategies.factory import build_realizer
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.offline import OfflineRealizer
 from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 from tests.fakes.chat_server import FakeChatServer, Reply
 from tests.strategies.conftest import GOOD_SOURCE
@@ -55,3 +55,11 @@ def test_offline_from_the_config_file():
     options = OmegaConf.to_container(OmegaConf.load(CONF.format("offline")))
     realizer = build_realizer(options["name"], options)
     assert isinstance(realizer, OfflineRealizer) and realizer.deterministic
+    assert realizer.name == "offline" and not realizer.templates_only
+
+
+def test_graph_from_the_config_file():
+    options = OmegaConf.to_container(OmegaConf.load(CONF.format("graph")))
+    realizer = build_realizer(options["name"], options)
+    assert isinstance(realizer, OfflineRealizer) and realizer.templates_only
+    assert realizer.name == "graph" and realizer.deterministic

@@ -1,0 +1,116 @@
+"""What a task computes, in numbers: the ATen op list with shapes and dtypes, the
+bytes that must cross DRAM, the FLOPs, and the roofline floor on a GPU.
+
+Shared by the graph realizer's plan and the LLM realizer's prompt, so both work
+from the same facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import fx
+
+from profiling.hardware import GpuFacts
+from strategies.graph import ops
+from strategies.graph.plan import Plan, evaluate
+
+MAX_OPS = 60
+
+
+@dataclass(frozen=True)
+class Analysis:
+    ops: tuple[str, ...]  # one line per op: "name = op(shapes) -> shape dtype"
+    bytes: int  # inputs, parameters and outputs, each once
+    flops: int
+    templates: str  # the partition summary
+
+    def floor_ms(self, gpu: GpuFacts) -> tuple[float | None, float | None]:
+        """(memory floor, compute floor) in ms on this GPU; None where a fact is missing."""
+        mem = self.bytes / (gpu.dram_gbps * 1e6) if gpu.dram_gbps else None
+        comp = self.flops / (gpu.peak_tflops * 1e9) if gpu.peak_tflops else None
+        return mem, comp
+
+    def text(self, gpu: GpuFacts | None = None) -> str:
+        lines = [f"- partition: {self.templates}"]
+        lines.append(
+            f"- minimum DRAM traffic: {self.bytes / 1e6:.3f} MB (inputs, weights, outputs once)"
+        )
+        lines.append(f"- arithmetic: {self.flops / 1e9:.4f} GFLOP")
+        if gpu is not None:
+            mem, comp = self.floor_ms(gpu)
+            if mem is not None:
+                bound = "compute" if comp is not None and comp > mem else "memory"
+                floor = max(mem, comp or 0.0)
+                lines.append(f"- roofline floor: {floor:.4g} ms ({bound}-bound; memory "
+                             f"{mem:.4g} ms{'' if comp is None else f', compute {comp:.4g} ms'})")  # fmt: skip
+        shown = self.ops[:MAX_OPS]
+        more = len(self.ops) - len(shown)
+        lines.append("- ATen ops at this size:\n" + "\n".join(f"    {o}" for o in shown))
+        if more:
+            lines.append(f"    ... {more} more")
+        return "\n".join(lines)
+
+
+def _shape(node: object, hints: dict[str, int]) -> tuple[int, ...] | None:
+    v = ops.val(node)
+    if not isinstance(v, torch.Tensor):
+        return None
+    return tuple(evaluate(str(s), hints) for s in v.shape)
+
+
+def _numel(shape: tuple[int, ...] | None) -> int:
+    n = 1
+    for s in shape or ():
+        n *= s
+    return n
+
+
+def _desc(node: fx.Node, hints: dict[str, int]) -> str:
+    def one(a: object) -> str:
+        if isinstance(a, fx.Node):
+            s = _shape(a, hints)
+            return f"{a.name}{list(s)}" if s is not None else a.name
+        return (
+            repr(a) if not isinstance(a, list | tuple) else "[" + ", ".join(one(x) for x in a) + "]"
+        )
+
+    out = _shape(node, hints)
+    v = ops.val(node)
+    res = f" -> {list(out)} {str(v.dtype).removeprefix('torch.')}" if out is not None else ""
+    return f"{node.name} = {ops.op_name(node)}({', '.join(one(a) for a in node.args)}){res}"
+
+
+def _flops(node: fx.Node, hints: dict[str, int]) -> int:
+    name = ops.op_name(node)
+    out = _shape(node, hints)
+    if out is None:
+        return 0
+    if name in ops.MATMULS:
+        a = ops.normalized_args(node)[1 if name == "addmm.default" else 0]
+        return 2 * _numel(out) * (_shape(a, hints) or (1,))[-1]
+    if name == "convolution.default":
+        w = _shape(node.args[1], hints) or (1,)
+        return 2 * _numel(out) * _numel(w[1:])
+    if ops.reduction(node):
+        return _numel(_shape(node.args[0], hints))
+    return _numel(out)
+
+
+def analyze(plan: Plan) -> Analysis:
+    hints = plan.cap.hints
+    nodes = plan.part.nodes
+    lines, flops, total = [], 0, 0
+    for n in nodes:
+        if n.op == "call_function" and ops.is_tensor(n):
+            lines.append(_desc(n, hints))
+            flops += _flops(n, hints)
+    outs = next(n for n in nodes if n.op == "output").args[0]
+    outs = outs if isinstance(outs, list | tuple) else [outs]
+    seen: set[str] = set()
+    for n in [*(n for n in nodes if n.op == "placeholder"), *outs]:
+        if isinstance(n, fx.Node) and n.name not in seen and ops.is_tensor(n):
+            seen.add(n.name)
+            total += _numel(_shape(n, hints)) * ops.val(n).dtype.itemsize
+    return Analysis(tuple(lines), total, flops, plan.summary)
