@@ -34,6 +34,7 @@ def _operands(b: Builder) -> tuple[Any, Any, Any, float, float]:
 
 def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     g, mm = b.g, b.g.anchor
+    b.evict = bool(p.get("evict"))
     a, w, bias, beta, alpha = _operands(b)
     batched = ops.op_name(mm) == "bmm.default"
     rank = len(g.shape)
@@ -56,7 +57,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         if n is not mm:
             b.compute(n, scope, addr, "omask")
     for node, acc in b.stores:
-        scope.lines.append(store(acc, addr(acc), reg(node), "omask"))
+        scope.lines.append(store(acc, addr(acc), reg(node), "omask", b.evict))
     accesses = [*b.loads.values(), *(x for _, x in b.stores)]
     strides = [(f"{x.ptr}_s{d}", f"{x.tensor}.stride({x.axes[d]})")
                for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
@@ -77,9 +78,13 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         "b_ptrs = b_ptr + bid * sbb + rk[:, None] * sbk + rn[None, :] * sbn",
         "acc = tl.zeros((BM, BN), dtype=tl.float32)",
         "for k in range(0, tl.cdiv(K, BK)):",
-        "    kmask = rk < K - k * BK",
-        "    av = tl.load(a_ptrs, mask=(rm[:, None] < M) & kmask[None, :], other=0.0)",
-        "    bv = tl.load(b_ptrs, mask=kmask[:, None] & (rn[None, :] < N), other=0.0)",
+        "    if EVEN_K:",
+        "        av = tl.load(a_ptrs, mask=rm[:, None] < M, other=0.0)",
+        "        bv = tl.load(b_ptrs, mask=rn[None, :] < N, other=0.0)",
+        "    else:",
+        "        kmask = rk < K - k * BK",
+        "        av = tl.load(a_ptrs, mask=(rm[:, None] < M) & kmask[None, :], other=0.0)",
+        "        bv = tl.load(b_ptrs, mask=kmask[:, None] & (rn[None, :] < N), other=0.0)",
         f"    acc = tl.dot(av, bv, acc{prec})",
         "    a_ptrs += BK * sak",
         "    b_ptrs += BK * sbk",
@@ -98,7 +103,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     src = (
         "@triton.jit\n"
         f"def {name}({', '.join(sig)}, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, "
-        "GROUP_M: tl.constexpr):\n" + "\n".join(indent(code, 4))
+        "GROUP_M: tl.constexpr, EVEN_K: tl.constexpr):\n" + "\n".join(indent(code, 4))
     )
     av, wv = fwd(a), fwd(w)
     launch = [out_alloc(node) for node, _ in b.stores]
@@ -118,6 +123,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                                               "sbn"] + [e for _, e in strides]  # fmt: skip
     launch.append(
         f"{name}[{grid}]({', '.join(call)}, BM={bm}, BN={bn}, BK={bk}, GROUP_M={p['GROUP_M']}, "
+        f"EVEN_K={f'K % {bk} == 0' if p.get('even') else 'False'}, "
         f"num_warps={p['num_warps']}, num_stages={p['num_stages']})"
     )
     return Kernel(name, src, launch)

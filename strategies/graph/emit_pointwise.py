@@ -117,30 +117,32 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     call += [size_expr(g, dims[i]) for i in range(1, len(dims))] if size_args else []
     call += [e for _, e in strides]
     launch.append(
-        f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps})"
+        f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps}, "
+        f"num_stages={p.get('num_stages', 1)})"
     )
     return Kernel(name, src, launch)
 
 
 def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: int) -> Kernel:
     """[BI, BJ] tiles over (dim t, innermost dim): reads coalesce along t, writes along the
-    innermost dim; Triton moves the tile between the two layouts through shared memory."""
+    innermost dim; Triton moves the tile between the two layouts through shared memory.
+    ``order`` picks which tile index varies fastest between programs; ``even`` adds a
+    mask-free path when both tile dims divide the sizes; ``persistent`` loops programs."""
     g, last = b.g, len(dims) - 1
     accesses = [*b.loads.values(), *(a for _, a in b.stores)]
     others = [i for i in range(len(dims)) if i not in (t, last)]
-    lines = [
-        "pid = tl.program_id(0)",
-        f"nj = tl.cdiv(D{last}, BJ)",
-        f"ni = tl.cdiv(D{t}, BI)",
-        "pj = pid % nj",
-        "pi = (pid // nj) % ni",
-        "po = pid // (nj * ni)",
+    if p.get("order"):
+        split = ["pi = tile % ni", "pj = (tile // ni) % nj"]
+    else:
+        split = ["pj = tile % nj", "pi = (tile // nj) % ni"]
+    body = [
+        *split,
+        "po = tile // (nj * ni)",
         f"k{last} = pj * BJ + tl.arange(0, BJ)[None, :]",
         f"k{t} = pi * BI + tl.arange(0, BI)[:, None]",
-        f"mask = (k{last} < D{last}) & (k{t} < D{t})",
     ]
     for j in reversed(others):
-        lines += [f"k{j} = po % D{j}", f"po = po // D{j}"]
+        body += [f"k{j} = po % D{j}", f"po = po // D{j}"]
 
     def addr(a: Access) -> str:
         terms = [
@@ -148,28 +150,49 @@ def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: in
         ]
         return " + ".join(terms) or "0"
 
-    scope = Scope(lines=lines)
-    for n in g.members:
-        b.compute(n, scope, addr, "mask")
-    for node, a in b.stores:
-        scope.lines.append(store(a, addr(a), f"r_{node.name}", "mask", b.evict))
+    def compute(mask: str | None) -> list[str]:
+        scope = Scope()
+        for n in g.members:
+            b.compute(n, scope, addr, mask)
+        for node, a in b.stores:
+            scope.lines.append(store(a, addr(a), f"r_{node.name}", mask, b.evict))
+        return scope.lines
+
+    masked = [f"mask = (k{last} < D{last}) & (k{t} < D{t})", *compute("mask")]
+    if p.get("even"):
+        body += ["if EVEN:", *indent(compute(None), 4), "else:", *indent(masked, 4)]
+    else:
+        body += masked
+    head = [f"nj = tl.cdiv(D{last}, BJ)", f"ni = tl.cdiv(D{t}, BI)"]
+    if p.get("persistent"):
+        code = [*head, "for tile in range(tl.program_id(0), NT, tl.num_programs(0)):",
+                       *indent(body, 4)]  # fmt: skip
+    else:
+        code = [*head, "tile = tl.program_id(0)", *body]
     args = kernel_args(b)
     strides = [s for a in accesses for s in stride_args(a, dims)]
     sizes = [f"D{i}" for i in range(len(dims))]
-    sig = [a for a, _ in args] + sizes + [s for s, _ in strides]
+    sig = [a for a, _ in args] + sizes + ["NT"] + [s for s, _ in strides]
     src = (
         "@triton.jit\n"
-        f"def {name}({', '.join(sig)}, BI: tl.constexpr, BJ: tl.constexpr):\n"
-        + "\n".join(indent(scope.lines, 4))
+        f"def {name}({', '.join(sig)}, BI: tl.constexpr, BJ: tl.constexpr, EVEN: tl.constexpr):\n"
+        + "\n".join(indent(code, 4))
     )
     launch = [out_alloc(node) for node, _ in b.stores]
     size_exprs = [size_expr(g, d) for d in dims]
     launch.append(f"D = ({', '.join(size_exprs)},)")
     bi, bj = p["BI"], p["BJ"]
     outer = " * ".join(f"D[{i}]" for i in others) or "1"
-    grid = f"(triton.cdiv(D[{last}], {bj}) * triton.cdiv(D[{t}], {bi}) * {outer},)"
-    call = [e for _, e in args] + [f"D[{i}]" for i in range(len(dims))] + [e for _, e in strides]
+    launch.append(f"NT = triton.cdiv(D[{last}], {bj}) * triton.cdiv(D[{t}], {bi}) * {outer}")
+    if p.get("persistent"):
+        grid = f"(max(1, min(NT, _num_sms(_dev) * {p['persistent']})),)"
+    else:
+        grid = "(NT,)"
+    even = f"D[{t}] % {bi} == 0 and D[{last}] % {bj} == 0" if p.get("even") else "False"
+    call = [e for _, e in args] + [f"D[{i}]" for i in range(len(dims))] + ["NT"]
+    call += [e for _, e in strides]
     launch.append(
-        f"{name}[{grid}]({', '.join(call)}, BI={bi}, BJ={bj}, num_warps={p['num_warps']})"
+        f"{name}[{grid}]({', '.join(call)}, BI={bi}, BJ={bj}, EVEN={even}, "
+        f"num_warps={p['num_warps']}, num_stages={p.get('num_stages', 1)})"
     )
     return Kernel(name, src, launch)

@@ -124,6 +124,10 @@ class _Emitter:
 
     def chunk_head(self, start: str) -> list[str]:
         lines = [f"col = {start} + tl.arange(0, BLOCK_C)[None, :]", "mask = rmask & (col < C)"]
+        if self.p.get("even"):  # chunks start on BLOCK_C multiples and are contiguous
+            lines.insert(
+                1, "col = tl.max_contiguous(tl.multiple_of(col, [1, BLOCK_C]), [1, BLOCK_C])"
+            )
         if self.strided and self.red:
             lines += coords(self.red, "col", "q", [f"Q{i}" for i in range(len(self.red))])
         return lines
@@ -272,8 +276,8 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     g = b.g
     body = e.body()
     if p.get("persistent"):
-        code = ["for rb in range(tl.program_id(0), tl.cdiv(R, ROWS), tl.num_programs(0)):",
-                "    if I64:", "        rb = rb.to(tl.int64)", *indent(body, 4)]  # fmt: skip
+        code = ["for rb0 in range(tl.program_id(0), tl.cdiv(R, ROWS), tl.num_programs(0)):",
+                "    rb = rb0", "    if I64:", "        rb = rb0.to(tl.int64)", *indent(body, 4)]  # fmt: skip
     else:
         code = ["rb = tl.program_id(0)", "if I64:", "    rb = rb.to(tl.int64)", *body]
     args = kernel_args(b)

@@ -20,7 +20,8 @@ from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
 from strategies.graph.emit_reduction import can_split
 from strategies.graph.partition import Group, Partition, partition, shape_key
-from strategies.graph.space import Facts, initial
+from strategies.graph.space import Facts
+from strategies.graph.templates import initial
 
 
 @dataclass(frozen=True)

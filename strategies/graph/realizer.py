@@ -17,7 +17,7 @@ from typing import Any
 
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-from strategies.graph import space
+from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
 from strategies.types import BaseRealizer, Realization, RealizeRequest
@@ -58,7 +58,7 @@ def apply(plan: Plan, strategy_id: str, params: Mapping[str, Any]) -> dict[str, 
     name = strategy_id.rsplit("/", 1)[-1]
     groups = list(params["groups"])
     for i in plan.order():
-        new = space.move(name, groups[i], plan.facts[i])
+        new = templates.move(name, groups[i], plan.facts[i])
         if new is not None:
             groups[i] = new
             return {"groups": groups}

@@ -21,18 +21,13 @@ import torch
 from torch import fx
 
 from profiling.tasks import parse_python
-from strategies.graph import emit_matmul, emit_pointwise, emit_reduction
 from strategies.graph.builder import Builder, fwd
 from strategies.graph.capture import Captured
 from strategies.graph.partition import Group, Partition
 from strategies.graph.render_util import Kernel, dtype_expr, indent
+from strategies.graph.templates import BY_NAME
 
 PARAMS_MARKER = "# kernel-bandit-params: "
-EMITTERS = {
-    "pointwise": emit_pointwise.emit,
-    "reduction": emit_reduction.emit,
-    "matmul": emit_matmul.emit,
-}
 _DROP = ("get_inputs", "get_init_inputs", "get_flops")
 _PY_OPS = {
     operator.mul: "*", operator.add: "+", operator.sub: "-", operator.floordiv: "//",
@@ -144,7 +139,7 @@ def _order(part: Partition) -> list[Group | fx.Node]:
 def kernels(part: Partition, params: Sequence[Mapping[str, Any]]) -> list[Kernel]:
     out = []
     for g, p in zip(part.groups, params, strict=True):
-        out.append(EMITTERS[g.template](Builder(part, g), dict(p), f"_k{g.gid}_{g.template}"))
+        out.append(BY_NAME[g.template].emit(Builder(part, g), dict(p), f"_k{g.gid}_{g.template}"))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Each template's parameter space: heuristic start, catalog moves, size of the space.
+"""The templates' parameter spaces: heuristic start, catalog moves, size of the space.
 
 A catalog strategy is a move in the space of one group: the realizer offers it to
 the groups in order of their weight (bytes moved, or FLOPs for a matmul) and the
@@ -11,7 +11,6 @@ sizes the block for 16-byte accesses at once; ``chunked_loop`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,47 +45,59 @@ def clamp(v: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, v))
 
 
-def initial(f: Facts) -> Params:
+def initial_pointwise(f: Facts) -> Params:
     """A cheap size/occupancy heuristic (not the naive corner of the space)."""
-    if f.template == "pointwise":
-        block = clamp(pow2(f.numel // (132 * 8)), 256, 4096)
-        warps = 4 if f.transposed else clamp(block // 256, 1, 8)
-        return {"BLOCK": block, "num_warps": warps, "even": False,
-                "evict": False, "persistent": 0, "tile2d": f.transposed, "BI": 64, "BJ": 64}  # fmt: skip
-    if f.template == "reduction":
-        c = pow2(f.cols)
-        if c * f.itemsize <= 32768:
-            rows = clamp(4096 // c, 1, 64)
-            while rows > 1 and f.rows // rows < 264:
-                rows //= 2
-            warps = clamp(rows * c // 512, 1, 16)
-            return {"mode": "single", "ROWS": rows, "BLOCK_C": c, "num_warps": warps,
-                    "num_stages": 1, "evict": False, "persistent": 0, "split": 1}  # fmt: skip
-        split = 1
-        if f.splittable and f.rows < 264:
-            while split < 256 and f.rows * split * 4 < 528 and f.cols // (split * 4) >= 8192:
-                split *= 4
-        return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
-                "evict": False, "persistent": 0, "split": split}  # fmt: skip
+    block = clamp(pow2(f.numel // (132 * 8)), 256, 4096)
+    warps = 4 if f.transposed else clamp(block // 256, 1, 8)
+    return {"BLOCK": block, "num_warps": warps, "even": False,
+            "evict": False, "persistent": 0, "tile2d": f.transposed, "BI": 64, "BJ": 64,
+            "order": 0, "num_stages": 1}  # fmt: skip
+
+
+def initial_reduction(f: Facts) -> Params:
+    """Whole rows in registers when they fit, else a chunked loop (split when rows are few)."""
+    c = pow2(f.cols)
+    if c * f.itemsize <= 32768:
+        rows = clamp(4096 // c, 1, 64)
+        while rows > 1 and f.rows // rows < 264:
+            rows //= 2
+        warps = clamp(rows * c // 512, 1, 16)
+        return {"mode": "single", "ROWS": rows, "BLOCK_C": c, "num_warps": warps,
+                "num_stages": 1, "evict": False, "persistent": 0, "split": 1, "even": False}  # fmt: skip
+    split = 1
+    if f.splittable and f.rows < 264:
+        while split < 256 and f.rows * split * 4 < 528 and f.cols // (split * 4) >= 8192:
+            split *= 4
+    return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
+            "evict": False, "persistent": 0, "split": split, "even": False}  # fmt: skip
+
+
+def initial_matmul(f: Facts) -> Params:
+    """The usual Triton GEMM tiles for the dtype; smaller BM for skinny problems."""
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
     else:
         bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
     return {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
-            "persistent": 0}  # fmt: skip
+            "persistent": 0, "even": False, "evict": False}  # fmt: skip
 
 
-def size(f: Facts) -> int:
-    """Distinct kernels this group's space holds."""
-    if f.template == "pointwise":
-        tiles = 5 * 5 * len(WARPS) if f.transposed else 0  # BI x BJ x warps
-        return 9 * len(WARPS) * 2 * 2 * len(PERSISTENT) + tiles
-    if f.template == "reduction":
-        single = 7 * len(WARPS) * 2 * len(PERSISTENT)
-        loop = 7 * 8 * len(WARPS) * 4 * 2 * len(PERSISTENT)
-        return single + loop * (len(SPLITS) if f.splittable else 1)
-    return 5 * 5 * 3 * 4 * len(WARPS) * 5 * 2
+def size_pointwise(f: Facts) -> int:
+    """Distinct kernels in a pointwise group's space."""
+    tiles = 4 * 4 * len(WARPS) * 2 * 2 * 2 * len(PERSISTENT) if f.transposed else 0
+    return 9 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4) + tiles
+
+
+def size_reduction(f: Facts) -> int:
+    single = 7 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4)
+    loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT)
+    return single + loop * (len(SPLITS) if f.splittable else 1)
+
+
+def size_matmul(f: Facts) -> int:
+    del f
+    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * 2
 
 
 def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
@@ -99,8 +110,32 @@ def _set(p: Params, **kw: Any) -> Params | None:
     return None if new == p else new
 
 
+def _common(name: str, p: Params, looped: bool) -> Params | None:
+    """Moves every template shares: cache policy, alignment hints, pipelining of a loop."""
+    if name == "streaming_eviction":
+        return _set(p, evict=True)
+    if name == "alignment_hints":
+        return _set(p, even=True)
+    if name in ("stages_up", "stages_down") and looped:
+        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
+        return _set(p, num_stages=ns) if 1 <= ns <= 4 else None
+    return None
+
+
+def _persistent(p: Params) -> Params | None:
+    i = PERSISTENT.index(p["persistent"])
+    return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
+
+
 def _tiled(name: str, p: Params) -> Params | None:
     bi, bj, w = p["BI"], p["BJ"], p["num_warps"]
+    if name == "grouped_order":
+        return _set(p, order=1 - p["order"])
+    if name == "wider_vectors":
+        nj = _step(bj, True, 16, 128)
+        return None if nj is None else _set(p, BJ=nj)
+    if name == "persistent":
+        return _persistent(p)
     if name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
         ni, nj = _step(bi, up, 16, 128), _step(bj, up, 16, 128)
@@ -112,12 +147,10 @@ def _tiled(name: str, p: Params) -> Params | None:
     if name in ("warps_up", "warps_down"):
         nw = _step(w, name.endswith("up"), 1, 16)
         return None if nw is None or nw * 32 > bi * bj else _set(p, num_warps=nw)
-    if name == "streaming_eviction":
-        return _set(p, evict=True)
-    return None
+    return _common(name, p, looped=p["persistent"] > 0)
 
 
-def _pointwise(name: str, p: Params, f: Facts) -> Params | None:
+def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
     if f.transposed and name == "coalesced_tiles":
         return _set(p, tile2d=True)
     if p.get("tile2d"):
@@ -132,17 +165,12 @@ def _pointwise(name: str, p: Params, f: Facts) -> Params | None:
     if name == "wider_vectors":
         want = w * 32 * max(1, 32 // f.itemsize)  # 32 bytes per thread
         return _set(p, BLOCK=clamp(want, b, 16384)) if want > b else None
-    if name == "alignment_hints":
-        return _set(p, even=True)
-    if name == "streaming_eviction":
-        return _set(p, evict=True)
     if name == "persistent":
-        i = PERSISTENT.index(p["persistent"])
-        return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
-    return None
+        return _persistent(p)
+    return _common(name, p, looped=p["persistent"] > 0)
 
 
-def _reduction(name: str, p: Params, f: Facts) -> Params | None:
+def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
     single = p["mode"] == "single"
     c = pow2(f.cols)
     tile = p["ROWS"] * (c if single else p["BLOCK_C"])
@@ -150,7 +178,7 @@ def _reduction(name: str, p: Params, f: Facts) -> Params | None:
         if not f.splittable or p.get("split", 1) >= SPLITS[-1] or f.rows >= 1024:
             return None
         nxt = SPLITS[SPLITS.index(p.get("split", 1)) + 1]
-        if f.cols // nxt < 256:
+        if f.cols // nxt < 64:
             return None
         block = p["BLOCK_C"] if not single else clamp(c // (2 * nxt), 128, 2048)
         return _set(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
@@ -178,24 +206,15 @@ def _reduction(name: str, p: Params, f: Facts) -> Params | None:
     if name in ("warps_up", "warps_down"):
         nw = _step(p["num_warps"], name.endswith("up"), 1, 16)
         return None if nw is None or nw * 32 > tile else _set(p, num_warps=nw)
-    if name in ("stages_up", "stages_down"):
-        if single:
-            return None
-        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
-        return _set(p, num_stages=ns) if 1 <= ns <= 4 else None
     if name == "wider_vectors":
-        if single:
-            return None
+        if single:  # fewer warps, so each thread owns >= 16 contiguous bytes of the row
+            want = clamp(pow2(tile * f.itemsize // (32 * 16)) // 2 or 1, 1, 16)
+            return _set(p, num_warps=want) if want < p["num_warps"] else None
         want = p["num_warps"] * 32 * max(1, 16 // f.itemsize)
         return _set(p, BLOCK_C=clamp(want, p["BLOCK_C"], 16384)) if want > p["BLOCK_C"] else None
-    if name == "streaming_eviction":
-        return _set(p, evict=True)
     if name == "persistent":
-        i = PERSISTENT.index(p["persistent"])
-        if p.get("split", 1) > 1 or i + 1 >= len(PERSISTENT):
-            return None
-        return _set(p, persistent=PERSISTENT[i + 1])
-    return None
+        return None if p.get("split", 1) > 1 else _persistent(p)
+    return _common(name, p, looped=not single or p["persistent"] > 0)
 
 
 def _fits(p: Params, f: Facts) -> bool:
@@ -204,7 +223,7 @@ def _fits(p: Params, f: Facts) -> bool:
     return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
 
 
-def _matmul(name: str, p: Params, f: Facts) -> Params | None:
+def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     new: Params | None = None
     if name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
@@ -230,16 +249,9 @@ def _matmul(name: str, p: Params, f: Facts) -> Params | None:
         new = _set(p, num_stages=ns) if 1 <= ns <= 5 else None
     elif name == "persistent":
         new = _set(p, persistent=1) if not p["persistent"] else None
+    elif name == "wider_vectors":  # longer contiguous K runs per operand load
+        bk = _step(p["BK"], True, 16, 128)
+        new = None if bk is None else _set(p, BK=bk)
+    elif name in ("alignment_hints", "streaming_eviction"):
+        new = _common(name, p, looped=True)
     return new if new is not None and _fits(new, f) else None
-
-
-MOVES: dict[str, Callable[[str, Params, Facts], Params | None]] = {
-    "pointwise": _pointwise,
-    "reduction": _reduction,
-    "matmul": _matmul,
-}
-
-
-def move(name: str, p: Params, f: Facts) -> Params | None:
-    """Apply the strategy ``name`` (its catalog name part) to one group's parameters."""
-    return MOVES[f.template](name, dict(p), f)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from profiling.tasks import load_task
+from strategies.graph.offline import OfflineRealizer as GraphOffline
 from strategies.offline.realizer import OfflineRealizer
 from strategies.openai_realizer import OpenAIRealizer
 from strategies.testing import RealizerCase, RealizerConformance, check_realizer
@@ -45,6 +46,37 @@ class TestOffline(RealizerConformance):
                                                "fusion/single_pass_online")),
             failing=_requests(task, catalog, ("tiling/split_k", "memory_layout/coalesced_tiles")),
             rejected_task=foreign_task,
+        )
+
+
+LONE_CONV = Path(__file__).with_name("kernelbench") / "45_lone_conv.py"
+
+
+class TestOfflineTemplates(RealizerConformance):
+    """realizer=offline: per-kind generators for bundled kinds, graph templates otherwise."""
+
+    @pytest.fixture
+    def realizer_case(self, task, catalog, foreign_task):
+        return RealizerCase(
+            make=GraphOffline,
+            requests=_requests(task, catalog, ("tiling/rows_per_program", "parallelism/warps_up"))
+            + _requests(foreign_task, catalog, ("parallelism/warps_up", "parallelism/split_row")),
+            failing=_requests(foreign_task, catalog, ("tiling/split_k",)),
+            rejected_task=load_task(str(LONE_CONV)),
+        )
+
+
+class TestGraph(RealizerConformance):
+    """realizer=graph: the templates for every task, the bundled kinds included."""
+
+    @pytest.fixture
+    def realizer_case(self, task, catalog):
+        return RealizerCase(
+            make=lambda: GraphOffline(templates_only=True),
+            requests=_requests(task, catalog, ("tiling/rows_per_program", "parallelism/warps_up",
+                                               "pipelining/chunked_loop")),
+            failing=_requests(task, catalog, ("tiling/split_k", "tiling/grouped_order")),
+            rejected_task=load_task(str(LONE_CONV)),
         )
 
 

@@ -15,7 +15,7 @@ import pytest
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
-from strategies.graph import space
+from strategies.graph import templates
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, parse_params
 from strategies.types import RealizeRequest
@@ -37,7 +37,9 @@ def task(name: str):
 
 def request(name: str, strategy_id: str, parent: str | None = None) -> RealizeRequest:
     t = task(name)
-    return RealizeRequest(task=t, strategy=load_catalog().get(strategy_id), parent_source=parent or t.source)
+    return RealizeRequest(
+        task=t, strategy=load_catalog().get(strategy_id), parent_source=parent or t.source
+    )
 
 
 def applicable(name: str, parent: str | None = None) -> list[str]:
@@ -73,7 +75,7 @@ def test_template_classes_are_covered() -> None:
 
 
 def test_lone_convolution_is_refused_before_evaluation() -> None:
-    with pytest.raises(RealizerError, match="nothing to generate.*realizer=openai"):
+    with pytest.raises(RealizerError, match=r"nothing to generate.*realizer=openai"):
         REALIZER.check_task(task("45_lone_conv"))
     r = REALIZER.realize(request("45_lone_conv", "tiling/block_size_up"))
     assert not r.ok and "realizer=openai" in r.error
@@ -115,12 +117,12 @@ def test_every_catalog_strategy_is_a_move_somewhere() -> None:
     for fs in facts:
         names = [s.id.rsplit("/", 1)[-1] for s in load_catalog()]
         for f in fs:  # every point two moves from the heuristic start
-            frontier = [space.initial(f)]
+            frontier = [templates.initial(f)]
             for _ in range(2):
                 nxt = []
                 for p in frontier:
                     for name in names:
-                        q = space.move(name, p, f)
+                        q = templates.move(name, p, f)
                         if q is not None:
                             moved.add(name)
                             nxt.append(q)
@@ -134,5 +136,5 @@ def test_space_is_large() -> None:
     for n in FAST:
         total = 1
         for f in plan_for(task(n)).facts:
-            total *= space.size(f)
+            total *= templates.size(f)
         assert total >= 900, (n, total)
