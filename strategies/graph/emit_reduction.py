@@ -35,15 +35,53 @@ def _red(node: fx.Node) -> str | None:
     return r[0] if r else None
 
 
-def levels(b: Builder) -> dict[fx.Node, int]:
-    """Pass after which each member is available (0: needs no reduction)."""
+def levels(b: Builder, online: dict[fx.Node, fx.Node] | None = None) -> dict[fx.Node, int]:
+    """Pass after which each member is available (0: needs no reduction). A sum that
+    runs online with its max (``online``: sum -> max) finishes in the max's pass."""
     avail: dict[fx.Node, int] = {}
     for n in b.g.members:
+        if online and n in online:
+            avail[n] = avail[online[n]]
+            continue
         ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
         base = max(ins, default=0)
         kind = _red(n)
         avail[n] = base + (2 if kind == "var" else 1) if kind else base
     return avail
+
+
+def online_pairs(g: Group) -> dict[fx.Node, fx.Node]:
+    """sum(exp(x - max(x))) reductions (softmax, logsumexp, cross-entropy): sum -> max."""
+    members = set(g.members)
+    out: dict[fx.Node, fx.Node] = {}
+    for s in g.members:
+        if _red(s) != "sum" or not isinstance(s.args[0], fx.Node):
+            continue
+        e = s.args[0]
+        if e not in members or ops.op_name(e) != "exp.default":
+            continue
+        d = e.args[0]
+        if d not in members or ops.op_name(d) != "sub.Tensor":
+            continue
+        x, m = d.args[0], d.args[1]
+        # the shift may be the max itself or a row function of it (logsumexp's inf guard)
+        found, stack, seen = set(), [m], set()
+        while stack:
+            a = stack.pop()
+            if not isinstance(a, fx.Node) or a in seen or a not in members:
+                continue
+            seen.add(a)
+            if _red(a):
+                found.add(a)
+            elif g.space(a) == "row":
+                stack.extend(a.all_input_nodes)
+        if len(found) != 1:
+            continue
+        mx = found.pop()
+        same_axes = ops.reduction(mx)[1] == ops.reduction(s)[1]
+        if _red(mx) == "max" and mx.args[0] is x and same_axes:
+            out[s] = mx
+    return out
 
 
 def _ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
@@ -107,7 +145,9 @@ class _Emitter:
         self.kept = [d for d in self.dims if not d.reduced]
         self.red = [d for d in self.dims if d.reduced]
         self.strided = [a for a in self.accesses if not a.dense]
-        self.avail = levels(b)
+        on = p.get("online") and p["mode"] == "loop" and p.get("split", 1) == 1
+        self.online = online_pairs(b.g) if on else {}
+        self.avail = levels(b, self.online)
         self.done: set[fx.Node] = set()
 
     def addr(self, a: Access) -> str:
@@ -116,8 +156,12 @@ class _Emitter:
         return address(a, self.dims, "k", "q")
 
     def rows_ready(self, upto: int, scope: Scope) -> None:
+        """Compute the row values whose inputs are all defined by now."""
+        members = self.b.members
         for n in self.b.g.members:
             if n in self.done or self.b.space(n) != "row" or _red(n) or self.avail[n] > upto:
+                continue
+            if any(a in members and a not in self.done for a in n.all_input_nodes):
                 continue
             self.b.compute(n, scope, self.addr, "rmask")
             self.done.add(n)
@@ -179,16 +223,30 @@ class _Emitter:
                 first = self.avail[n] - (2 if kind == "var" else 1) + 1
                 if kind == "var" and p in (first, first + 1):
                     work.append((n, "sum", "", f"acc_{n.name}_{p - first}"))
+                elif n in self.online and p == self.avail[n]:
+                    work.append((n, "online", "", f"acc_{n.name}"))
                 elif kind != "var" and p == first:
                     work.append((n, kind, "", f"acc_{n.name}"))
             stores = full_out if p == last else []
-            needed = _ancestors(b, [n.args[0] for n, *_ in work] + stores)
+            roots = [self.online[n].args[0] if k == "online" else n.args[0] for n, k, *_ in work]
+            needed = _ancestors(b, roots + stores)
             for _, kind, _, acc in work:
-                lines += _init(kind, acc)
+                lines += _init("sum" if kind == "online" else kind, acc)
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
             self.full_nodes(scope, needed)
-            for n, kind, _, acc in work:
+            for n, kind, _, acc in sorted(work, key=lambda w: w[1] != "online"):
+                if kind == "online":  # rescale the running sum to the running max (first:
+                    # it reads the max accumulator before this chunk updates it)
+                    m_acc = f"acc_{self.online[n].name}"
+                    x = b.operand(self.online[n].args[0], "full", scope, self.addr, "mask")
+                    scope.lines += [
+                        f"{acc}_m = tl.maximum({m_acc}, tl.where(mask, {x}, float('-inf')))",
+                        f"{acc}_k = tl.where({acc}_m == float('-inf'), 0.0, "
+                        f"tl.exp({m_acc} - {acc}_m))",
+                        f"{acc} = {acc} * {acc}_k + tl.where(mask, tl.exp({x} - {acc}_m), 0.0)",
+                    ]
+                    continue
                 x = b.operand(n.args[0], "full", scope, self.addr, "mask")
                 if acc.endswith("_1") and _red(n) == "var":
                     x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"
@@ -199,7 +257,9 @@ class _Emitter:
                     scope.lines.append(store(a, self.addr(a), reg(n), "mask", b.evict))
             lines += indent(scope.lines, 4)
             post = Scope()
-            for n, kind, _, acc in work:
+            for n, kind, _, acc in sorted(work, key=lambda w: w[1] == "online"):
+                if kind == "online":
+                    self.rows_ready(p, post)  # the shift (a row function of the max) first
                 if _red(n) == "var":
                     corr = ops.normalized_args(n)[2] or 0
                     if acc.endswith("_0"):
@@ -208,8 +268,20 @@ class _Emitter:
                         post.lines.append(
                             f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"
                         )
+                elif kind == "online":
+                    m_acc = f"acc_{self.online[n].name}"
+                    m_reg = f"{acc}_M"
+                    shift = reg(n.args[0].args[0].args[1])
+                    post.lines += [
+                        f"{m_reg} = tl.max({m_acc}, axis=1, keep_dims=True)",
+                        f"{acc}_w = tl.where({m_acc} == float('-inf'), 0.0, tl.exp({m_acc} - {m_reg}))",
+                        f"{reg(n)} = tl.sum({acc} * {acc}_w, axis=1, keep_dims=True)",
+                        f"{reg(n)} = {reg(n)} * tl.where({m_reg} == float('-inf'), 1.0, "
+                        f"tl.exp({m_reg} - {shift}))",
+                    ]
                 else:
                     post.lines += _final(kind, acc, reg(n))
+                self.done.add(n)
             self.rows_ready(p, post)
             lines += post.lines
         return lines

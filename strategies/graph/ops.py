@@ -203,6 +203,7 @@ MATMULS = ("mm.default", "addmm.default", "bmm.default")
 VIEWS = (
     "unsqueeze.default", "squeeze.dim", "squeeze.dims", "squeeze.default", "view.default",
     "_unsafe_view.default", "reshape.default", "prims.broadcast_in_dim.default", "expand.default",
+    "prims.squeeze.default",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from strategies.graph import ops
 from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
-from strategies.graph.emit_reduction import can_split
+from strategies.graph.emit_reduction import can_split, online_pairs
 from strategies.graph.partition import Group, Partition, partition, shape_key
 from strategies.graph.space import Facts
 from strategies.graph.templates import initial
@@ -72,7 +72,8 @@ def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
         inner = tuple(g.red_dims) == tuple(range(len(sizes) - len(g.red_dims), len(sizes)))
         split = can_split(g, part.outputs(g))
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
-                     weight=float(numel * item * traffic), splittable=split)  # fmt: skip
+                     weight=float(numel * item * traffic), splittable=split,
+                     online=bool(online_pairs(g)))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
                  transposed=transposed)  # fmt: skip

@@ -35,6 +35,7 @@ class Facts:
     weight: float = 0.0  # bytes (or FLOP-equivalent) the group moves: the move order
     splittable: bool = False  # reduction: rows may be split across programs (split_row)
     transposed: bool = False  # pointwise: an input is contiguous along another axis than the output
+    online: bool = False  # reduction: a sum(exp(x - max(x))) that can run online with its max
 
 
 def pow2(n: int) -> int:
@@ -63,13 +64,14 @@ def initial_reduction(f: Facts) -> Params:
             rows //= 2
         warps = clamp(rows * c // 512, 1, 16)
         return {"mode": "single", "ROWS": rows, "BLOCK_C": c, "num_warps": warps,
-                "num_stages": 1, "evict": False, "persistent": 0, "split": 1, "even": False}  # fmt: skip
+                "num_stages": 1, "evict": False, "persistent": 0, "split": 1, "even": False,
+            "online": False}  # fmt: skip
     split = 1
     if f.splittable and f.rows < 264:
         while split < 256 and f.rows * split * 4 < 528 and f.cols // (split * 4) >= 8192:
             split *= 4
     return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
-            "evict": False, "persistent": 0, "split": split, "even": False}  # fmt: skip
+            "evict": False, "persistent": 0, "split": split, "even": False, "online": False}  # fmt: skip
 
 
 def initial_matmul(f: Facts) -> Params:
@@ -91,7 +93,7 @@ def size_pointwise(f: Facts) -> int:
 
 def size_reduction(f: Facts) -> int:
     single = 7 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4)
-    loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT)
+    loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT) * (2 if f.online else 1)
     return single + loop * (len(SPLITS) if f.splittable else 1)
 
 
@@ -182,6 +184,12 @@ def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
             return None
         block = p["BLOCK_C"] if not single else clamp(c // (2 * nxt), 128, 2048)
         return _set(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
+    if name == "single_pass_online":
+        if not f.online or p.get("split", 1) > 1:
+            return None
+        if single:  # the row is read once already; online pays off for chunked rows
+            return None
+        return _set(p, online=True)
     if name == "rows_per_program":
         if p["ROWS"] >= 64 or tile * 2 * f.itemsize > 131072 or p["ROWS"] * 2 > pow2(f.rows):
             return None
