@@ -33,10 +33,15 @@ def _prepare(b: Builder) -> list[Dim]:
 
 def transposed_dim(b: Builder, dims: list[Dim]) -> int | None:
     """A collapsed dim, not the innermost, along which some input is contiguous."""
+    if not dims:
+        return None
     for a in b.loads.values():
+        inner = a.axes[dims[-1].members[-1]]
+        if inner is None or not a.strides or same(a.strides[inner], "1"):
+            continue  # does not span the innermost dim, or reads it contiguously
         for i, dim in enumerate(dims[:-1]):
             k = a.axes[dim.members[-1]]
-            if k is not None and a.strides and same(a.strides[k], "1"):
+            if k is not None and same(a.strides[k], "1"):
                 return i
     return None
 

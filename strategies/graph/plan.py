@@ -69,7 +69,9 @@ def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
         for d in g.red_dims:
             c *= sizes[d]
         r = max(1, numel // max(1, c))
-        inner = tuple(g.red_dims) == tuple(range(len(sizes) - len(g.red_dims), len(sizes)))
+        big = [d for d, n in enumerate(sizes) if n > 1]  # size-1 axes do not count
+        red = [d for d in big if d in g.red_dims]
+        inner = red == big[len(big) - len(red) :]
         split = can_split(g, part.outputs(g))
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
                      weight=float(numel * item * traffic), splittable=split,

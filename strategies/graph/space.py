@@ -58,7 +58,11 @@ def initial_pointwise(f: Facts) -> Params:
 def initial_reduction(f: Facts) -> Params:
     """Whole rows in registers when they fit, else a chunked loop (split when rows are few)."""
     c = pow2(f.cols)
-    if c * f.itemsize <= 32768:
+    if not f.innermost and f.rows >= 256:  # rows run along the contiguous axis: tall tiles
+        return {"mode": "loop" if c > 32 else "single", "ROWS": 128, "BLOCK_C": min(c, 16),
+                "num_warps": 4, "num_stages": 2, "evict": False, "persistent": 0, "split": 1,
+                "even": False, "online": False}  # fmt: skip
+    if c * f.itemsize <= 65536:
         rows = clamp(4096 // c, 1, 64)
         while rows > 1 and f.rows // rows < 264:
             rows //= 2
@@ -71,7 +75,7 @@ def initial_reduction(f: Facts) -> Params:
         while split < 256 and f.rows * split * 4 < 528 and f.cols // (split * 4) >= 8192:
             split *= 4
     return {"mode": "loop", "ROWS": 1, "BLOCK_C": 2048, "num_warps": 8, "num_stages": 2,
-            "evict": False, "persistent": 0, "split": split, "even": False, "online": False}  # fmt: skip
+            "evict": False, "persistent": 0, "split": split, "even": False, "online": f.online}  # fmt: skip
 
 
 def initial_matmul(f: Facts) -> Params:
