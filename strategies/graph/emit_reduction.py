@@ -25,13 +25,15 @@ from strategies.graph.layout import Access, address, collapse, coords, size_expr
 from strategies.graph.partition import Group
 from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
 
-_INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
+_INIT = {"sum": "0.0", "gather": "0.0", "max": "float('-inf')", "min": "float('inf')",
          "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
 BIG = "2147483647"
 
 
 def _red(node: fx.Node) -> str | None:
     r = ops.reduction(node)
+    if r is None and ops.row_gather(node) is not None:
+        return "gather"  # a masked sum: the element whose column equals the row's index
     return r[0] if r else None
 
 
@@ -114,6 +116,8 @@ def _fold(kind: str, acc: str, v: str, col: str) -> list[str]:
 
 
 def _final(kind: str, acc: str, out: str) -> list[str]:
+    if kind == "gather":
+        kind = "sum"
     if kind in ("sum", "max", "min"):
         return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
     op = "max" if kind == "argmax" else "min"
@@ -140,6 +144,8 @@ class _Emitter:
                 b.compute(n, probe, lambda a: "0", None)
             else:
                 b.operand(n.args[0], "full", probe, lambda a: "0", None)
+                if _red(n) == "gather":
+                    b.operand(n.args[2], "row", probe, lambda a: "0", None)
         self.accesses = [*b.loads.values(), *(a for _, a in b.stores)]
         self.dims = collapse(b.g, self.accesses)
         self.kept = [d for d in self.dims if not d.reduced]
@@ -149,6 +155,7 @@ class _Emitter:
         self.online = online_pairs(b.g) if on else {}
         self.avail = levels(b, self.online)
         self.done: set[fx.Node] = set()
+        self._scope = Scope()
 
     def addr(self, a: Access) -> str:
         if a.dense:
@@ -190,6 +197,7 @@ class _Emitter:
                 b.compute(n, scope, self.addr, "mask" if b.space(n) == "full" else "rmask")
                 continue
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+            self._scope = scope
             scope.lines += self._single_red(n, kind, x)
         return scope.lines
 
@@ -201,6 +209,11 @@ class _Emitter:
                 f"{r}_m = tl.sum(tl.where(mask, {x}, 0.0), axis=1, keep_dims=True) / C",
                 f"{r}_d = tl.where(mask, {x} - {r}_m, 0.0)",
                 f"{r} = tl.sum({r}_d * {r}_d, axis=1, keep_dims=True) / (C - {corr})",
+            ]
+        if kind == "gather":
+            idx = self.b.operand(n.args[2], "row", self._scope, self.addr, "rmask")
+            return [
+                f"{r} = tl.sum(tl.where(mask & (col == {idx}), {x}, 0.0), axis=1, keep_dims=True)"
             ]
         if kind.startswith("arg"):
             return [f"{r}_a = tl.where(mask, {x}, {_INIT[kind]})", f"{r}_a_i = col + 0 * row",
@@ -248,6 +261,10 @@ class _Emitter:
                     ]
                     continue
                 x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+                if kind == "gather":
+                    idx = b.operand(n.args[2], "row", scope, self.addr, "rmask")
+                    scope.lines.append(f"{acc} += tl.where(mask & (col == {idx}), {x}, 0.0)")
+                    continue
                 if acc.endswith("_1") and _red(n) == "var":
                     x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"
                     x = f"({x} * {x})"

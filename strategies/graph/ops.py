@@ -294,3 +294,23 @@ def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
     if kind == "sum" and len(args) > 3 and args[3] is not None:
         return None  # sum(dtype=...)
     return kind, tuple(sorted(d % rank for d in dims)) if rank else (), keep
+
+
+def row_gather(node: fx.Node) -> int | None:
+    """``gather(x, dim, index)`` picking one element per row (cross-entropy's target
+    logit): the gathered axis, else None. The reduction template folds it as a masked
+    sum over that axis, so the log-probabilities are never written out."""
+    if node.op != "call_function" or op_name(node) != "gather.default":
+        return None
+    x, dim, index = node.args[0], node.args[1], node.args[2]
+    if not (is_tensor(x) and is_tensor(index)) or val(x).dtype not in FLOATS:
+        return None
+    rank = val(x).dim()
+    d = dim % rank if rank else 0
+    ishape = [str(s) for s in val(index).shape]
+    xshape = [str(s) for s in val(x).shape]
+    if len(ishape) != rank or ishape[d] != "1":
+        return None
+    if any(ishape[i] != xshape[i] for i in range(rank) if i != d):
+        return None
+    return d

@@ -162,6 +162,12 @@ def partition(gm: fx.GraphModule) -> Partition:
                         break
             if target is None and dims:
                 target = new("reduction", shape_key(x), red_dims=dims)
+        elif ops.row_gather(node) is not None and node.args[0] in group_of:
+            g = group_of[node.args[0]]
+            d = ops.row_gather(node)
+            fits = g.template == "reduction" and g.red_dims == (d,) and dep_ok(node, g)
+            if fits and g.space(node.args[0]) == "full" and g.space(node) == "row":
+                target = g
         elif ops.op_name(node) in ops.MATMULS and ops.val(node).dtype in ops.FLOATS:
             target = new("matmul", shape_key(node), anchor=node)
         elif ops.op_name(node) in ops.VIEWS and node.args and node.args[0] in group_of:
