@@ -22,116 +22,17 @@ from torch import fx
 from strategies.graph import ops
 from strategies.graph.builder import Builder, Scope, kernel_args, reg, store
 from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
-from strategies.graph.partition import Group
+from strategies.graph.reduction_parts import (
+    INIT,
+    ancestors,
+    final,
+    fold,
+    init,
+    levels,
+    online_pairs,
+    red_kind,
+)
 from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
-
-_INIT = {"sum": "0.0", "gather": "0.0", "max": "float('-inf')", "min": "float('inf')",
-         "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
-BIG = "2147483647"
-
-
-def _red(node: fx.Node) -> str | None:
-    r = ops.reduction(node)
-    if r is None and ops.row_gather(node) is not None:
-        return "gather"  # a masked sum: the element whose column equals the row's index
-    return r[0] if r else None
-
-
-def levels(b: Builder, online: dict[fx.Node, fx.Node] | None = None) -> dict[fx.Node, int]:
-    """Pass after which each member is available (0: needs no reduction). A sum that
-    runs online with its max (``online``: sum -> max) finishes in the max's pass."""
-    avail: dict[fx.Node, int] = {}
-    for n in b.g.members:
-        if online and n in online:
-            avail[n] = avail[online[n]]
-            continue
-        ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
-        base = max(ins, default=0)
-        kind = _red(n)
-        avail[n] = base + (2 if kind == "var" else 1) if kind else base
-    return avail
-
-
-def online_pairs(g: Group) -> dict[fx.Node, fx.Node]:
-    """sum(exp(x - max(x))) reductions (softmax, logsumexp, cross-entropy): sum -> max."""
-    members = set(g.members)
-    out: dict[fx.Node, fx.Node] = {}
-    for s in g.members:
-        if _red(s) != "sum" or not isinstance(s.args[0], fx.Node):
-            continue
-        e = s.args[0]
-        if e not in members or ops.op_name(e) != "exp.default":
-            continue
-        d = e.args[0]
-        if d not in members or ops.op_name(d) != "sub.Tensor":
-            continue
-        x, m = d.args[0], d.args[1]
-        # the shift may be the max itself or a row function of it (logsumexp's inf guard)
-        found, stack, seen = set(), [m], set()
-        while stack:
-            a = stack.pop()
-            if not isinstance(a, fx.Node) or a in seen or a not in members:
-                continue
-            seen.add(a)
-            if _red(a):
-                found.add(a)
-            elif g.space(a) == "row":
-                stack.extend(a.all_input_nodes)
-        if len(found) != 1:
-            continue
-        mx = found.pop()
-        same_axes = ops.reduction(mx)[1] == ops.reduction(s)[1]
-        if _red(mx) == "max" and mx.args[0] is x and same_axes:
-            out[s] = mx
-    return out
-
-
-def _ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
-    """Full-space members needed to compute ``roots`` (stopping at reductions)."""
-    seen: set[fx.Node] = set()
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        if n in seen or n not in b.members or _red(n) or b.space(n) != "full":
-            continue
-        seen.add(n)
-        stack.extend(n.all_input_nodes)
-    return seen
-
-
-def _fold(kind: str, acc: str, v: str, col: str) -> list[str]:
-    init = _INIT[kind]
-    vm = f"tl.where(mask, {v}, {init})"
-    if kind == "sum":
-        return [f"{acc} += {vm}"]
-    if kind in ("max", "min"):
-        return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm})"]
-    cmp = ">" if kind == "argmax" else "<"
-    return [
-        f"{acc}_m = {vm}",
-        f"{acc}_u = {acc}_m {cmp} {acc}",
-        f"{acc} = tl.where({acc}_u, {acc}_m, {acc})",
-        f"{acc}_i = tl.where({acc}_u, {col} + 0 * row, {acc}_i)",
-    ]
-
-
-def _final(kind: str, acc: str, out: str) -> list[str]:
-    if kind == "gather":
-        kind = "sum"
-    if kind in ("sum", "max", "min"):
-        return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
-    op = "max" if kind == "argmax" else "min"
-    return [
-        f"{acc}_b = tl.{op}({acc}, axis=1, keep_dims=True)",
-        f"{out} = tl.min(tl.where({acc} == {acc}_b, {acc}_i, {BIG}), axis=1, keep_dims=True)",
-    ]
-
-
-def _init(kind: str, acc: str) -> list[str]:
-    lines = [f"{acc} = tl.full([ROWS, BLOCK_C], {_INIT[kind]}, tl.float32)"]
-    if kind.startswith("arg"):
-        lines.append(f"{acc}_i = tl.zeros([ROWS, BLOCK_C], dtype=tl.int32)")
-    return lines
 
 
 class _Emitter:
@@ -140,11 +41,11 @@ class _Emitter:
         b.evict = bool(p.get("evict"))
         probe = Scope()
         for n in b.g.members:
-            if not _red(n):
+            if not red_kind(n):
                 b.compute(n, probe, lambda a: "0", None)
             else:
                 b.operand(n.args[0], "full", probe, lambda a: "0", None)
-                if _red(n) == "gather":
+                if red_kind(n) == "gather":
                     b.operand(n.args[2], "row", probe, lambda a: "0", None)
         self.accesses = [*b.loads.values(), *(a for _, a in b.stores)]
         self.dims = collapse(b.g, self.accesses)
@@ -166,7 +67,7 @@ class _Emitter:
         """Compute the row values whose inputs are all defined by now."""
         members = self.b.members
         for n in self.b.g.members:
-            if n in self.done or self.b.space(n) != "row" or _red(n) or self.avail[n] > upto:
+            if n in self.done or self.b.space(n) != "row" or red_kind(n) or self.avail[n] > upto:
                 continue
             if any(a in members and a not in self.done for a in n.all_input_nodes):
                 continue
@@ -192,16 +93,16 @@ class _Emitter:
         b = self.b
         scope = Scope(lines=self.chunk_head("0"))
         for n in b.g.members:
-            kind = _red(n)
+            kind = red_kind(n)
             if kind is None:
                 b.compute(n, scope, self.addr, "mask" if b.space(n) == "full" else "rmask")
                 continue
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
             self._scope = scope
-            scope.lines += self._single_red(n, kind, x)
+            scope.lines += self._singlered_kind(n, kind, x)
         return scope.lines
 
-    def _single_red(self, n: fx.Node, kind: str, x: str) -> list[str]:
+    def _singlered_kind(self, n: fx.Node, kind: str, x: str) -> list[str]:
         r = reg(n)
         if kind == "var":
             corr = ops.normalized_args(n)[2] or 0
@@ -216,13 +117,13 @@ class _Emitter:
                 f"{r} = tl.sum(tl.where(mask & (col == {idx}), {x}, 0.0), axis=1, keep_dims=True)"
             ]
         if kind.startswith("arg"):
-            return [f"{r}_a = tl.where(mask, {x}, {_INIT[kind]})", f"{r}_a_i = col + 0 * row",
-                    *_final(kind, f"{r}_a", r)]  # fmt: skip
-        return [f"{r} = tl.{kind}(tl.where(mask, {x}, {_INIT[kind]}), axis=1, keep_dims=True)"]
+            return [f"{r}_a = tl.where(mask, {x}, {INIT[kind]})", f"{r}_a_i = col + 0 * row",
+                    *final(kind, f"{r}_a", r)]  # fmt: skip
+        return [f"{r} = tl.{kind}(tl.where(mask, {x}, {INIT[kind]}), axis=1, keep_dims=True)"]
 
     def looped(self) -> list[str]:
         b, lines = self.b, []
-        reds = [n for n in b.g.members if _red(n)]
+        reds = [n for n in b.g.members if red_kind(n)]
         full_out = [n for n, a in b.stores if a.space == "full"]
         last = max((self.avail[n] for n in full_out), default=-1) + 1 if full_out else 0
         passes = max([*(self.avail[n] for n in reds), last])
@@ -232,7 +133,7 @@ class _Emitter:
         for p in range(1, passes + 1):
             work: list[tuple[fx.Node, str, str, str]] = []  # node, kind, input reg, acc
             for n in reds:
-                kind = _red(n)
+                kind = red_kind(n)
                 first = self.avail[n] - (2 if kind == "var" else 1) + 1
                 if kind == "var" and p in (first, first + 1):
                     work.append((n, "sum", "", f"acc_{n.name}_{p - first}"))
@@ -242,9 +143,9 @@ class _Emitter:
                     work.append((n, kind, "", f"acc_{n.name}"))
             stores = full_out if p == last else []
             roots = [self.online[n].args[0] if k == "online" else n.args[0] for n, k, *_ in work]
-            needed = _ancestors(b, roots + stores)
+            needed = ancestors(b, roots + stores)
             for _, kind, _, acc in work:
-                lines += _init("sum" if kind == "online" else kind, acc)
+                lines += init("sum" if kind == "online" else kind, acc)
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
             self.full_nodes(scope, needed)
@@ -265,10 +166,10 @@ class _Emitter:
                     idx = b.operand(n.args[2], "row", scope, self.addr, "rmask")
                     scope.lines.append(f"{acc} += tl.where(mask & (col == {idx}), {x}, 0.0)")
                     continue
-                if acc.endswith("_1") and _red(n) == "var":
+                if acc.endswith("_1") and red_kind(n) == "var":
                     x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"
                     x = f"({x} * {x})"
-                scope.lines += _fold(kind, acc, x, "col")
+                scope.lines += fold(kind, acc, x, "col")
             for n, a in b.stores:
                 if n in stores:
                     scope.lines.append(store(a, self.addr(a), reg(n), "mask", b.evict))
@@ -277,7 +178,7 @@ class _Emitter:
             for n, kind, _, acc in sorted(work, key=lambda w: w[1] == "online"):
                 if kind == "online":
                     self.rows_ready(p, post)  # the shift (a row function of the max) first
-                if _red(n) == "var":
+                if red_kind(n) == "var":
                     corr = ops.normalized_args(n)[2] or 0
                     if acc.endswith("_0"):
                         post.lines.append(f"{reg(n)}_m = tl.sum({acc}, axis=1, keep_dims=True) / C")
@@ -297,7 +198,7 @@ class _Emitter:
                         f"tl.exp({m_reg} - {shift}))",
                     ]
                 else:
-                    post.lines += _final(kind, acc, reg(n))
+                    post.lines += final(kind, acc, reg(n))
                 self.done.add(n)
             self.rows_ready(p, post)
             lines += post.lines
@@ -307,28 +208,28 @@ class _Emitter:
         """Phase 0: each (row block, split) reduces its column range into the workspace;
         phase 1: each row block combines the SPLIT partials and runs the row epilogue."""
         b = self.b
-        reds = [n for n in b.g.members if _red(n)]
+        reds = [n for n in b.g.members if red_kind(n)]
         lines = ["if PHASE == 0:"]
         body = ["sid = tl.program_id(1)"]
         for n in reds:
-            body += _init(_red(n), f"acc_{n.name}")
+            body += init(red_kind(n), f"acc_{n.name}")
         body.append("for c0 in range(sid * CS, sid * CS + CS, BLOCK_C):")
         scope = Scope(lines=self.chunk_head("c0"))
-        self.full_nodes(scope, _ancestors(b, [n.args[0] for n in reds]))
+        self.full_nodes(scope, ancestors(b, [n.args[0] for n in reds]))
         for n in reds:
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
-            scope.lines += _fold(_red(n), f"acc_{n.name}", x, "col")
+            scope.lines += fold(red_kind(n), f"acc_{n.name}", x, "col")
         body += indent(scope.lines, 4)
         for i, n in enumerate(reds):
-            body += _final(_red(n), f"acc_{n.name}", f"part{i}")
+            body += final(red_kind(n), f"acc_{n.name}", f"part{i}")
             body.append(f"tl.store(ws + ({i} * R + row) * SPLIT + sid, part{i}, mask=rmask)")
         lines += indent(body, 4)
         lines.append("else:")
         body = ["s = tl.arange(0, SPLIT)[None, :]"]
         for i, n in enumerate(reds):
-            kind = _red(n)
+            kind = red_kind(n)
             body.append(f"part{i} = tl.load(ws + ({i} * R + row) * SPLIT + s, mask=rmask, "
-                        f"other={_INIT[kind]})")  # fmt: skip
+                        f"other={INIT[kind]})")  # fmt: skip
             body.append(f"{reg(n)} = tl.{kind}(part{i}, axis=1, keep_dims=True)")
         post = Scope()
         self.rows_ready(1, post)
@@ -401,7 +302,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         f"ROWS={rows}, BLOCK_C={block}, I64=R * C >= 2**31, num_warps={warps}, num_stages={stages}"
     )
     if split > 1:
-        nred = sum(1 for n in g.members if _red(n))
+        nred = sum(1 for n in g.members if red_kind(n))
         launch += [
             f"{ws} = torch.empty(({nred}, R, {split}), dtype=torch.float32, device=_dev)",
             f"CS = triton.cdiv(triton.cdiv(C, {split}), {block}) * {block}",
@@ -412,22 +313,3 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         return Kernel(name, src, launch)
     launch.append(f"{name}[{grid}]({', '.join(call)}, {tail})")
     return Kernel(name, src, launch)
-
-
-def can_split(g: Group, outputs: list[fx.Node]) -> bool:
-    """Split-row applies: one level of sum/max/min reductions and only row outputs."""
-    reds = [n for n in g.members if _red(n)]
-    if not reds or any(_red(n) not in ("sum", "max", "min") for n in reds):
-        return False
-    members = set(g.members)
-    for n in reds:  # no reduction feeds another
-        stack, seen = list(n.all_input_nodes), set()
-        while stack:
-            a = stack.pop()
-            if a in seen or a not in members:
-                continue
-            seen.add(a)
-            if _red(a):
-                return False
-            stack.extend(a.all_input_nodes)
-    return all(g.space(o) == "row" for o in outputs)

@@ -18,8 +18,8 @@ from strategies.graph import ops
 from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
-from strategies.graph.emit_reduction import can_split, online_pairs
 from strategies.graph.partition import Group, Partition, partition, shape_key
+from strategies.graph.reduction_parts import can_split, online_pairs
 from strategies.graph.space import Facts
 from strategies.graph.templates import initial
 

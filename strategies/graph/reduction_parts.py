@@ -1,0 +1,137 @@
+"""Reduction template pieces: pass levels, online-softmax pairs, split eligibility and
+the accumulator code (init, fold, final) per reduction kind."""
+
+from __future__ import annotations
+
+from torch import fx
+
+from strategies.graph import ops
+from strategies.graph.builder import Builder
+from strategies.graph.partition import Group
+
+INIT = {"sum": "0.0", "gather": "0.0", "max": "float('-inf')", "min": "float('inf')",
+         "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
+BIG = "2147483647"
+
+
+def red_kind(node: fx.Node) -> str | None:
+    r = ops.reduction(node)
+    if r is None and ops.row_gather(node) is not None:
+        return "gather"  # a masked sum: the element whose column equals the row's index
+    return r[0] if r else None
+
+
+def levels(b: Builder, online: dict[fx.Node, fx.Node] | None = None) -> dict[fx.Node, int]:
+    """Pass after which each member is available (0: needs no reduction). A sum that
+    runs online with its max (``online``: sum -> max) finishes in the max's pass."""
+    avail: dict[fx.Node, int] = {}
+    for n in b.g.members:
+        if online and n in online:
+            avail[n] = avail[online[n]]
+            continue
+        ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
+        base = max(ins, default=0)
+        kind = red_kind(n)
+        avail[n] = base + (2 if kind == "var" else 1) if kind else base
+    return avail
+
+
+def online_pairs(g: Group) -> dict[fx.Node, fx.Node]:
+    """sum(exp(x - max(x))) reductions (softmax, logsumexp, cross-entropy): sum -> max."""
+    members = set(g.members)
+    out: dict[fx.Node, fx.Node] = {}
+    for s in g.members:
+        if red_kind(s) != "sum" or not isinstance(s.args[0], fx.Node):
+            continue
+        e = s.args[0]
+        if e not in members or ops.op_name(e) != "exp.default":
+            continue
+        d = e.args[0]
+        if d not in members or ops.op_name(d) != "sub.Tensor":
+            continue
+        x, m = d.args[0], d.args[1]
+        # the shift may be the max itself or a row function of it (logsumexp's inf guard)
+        found, stack, seen = set(), [m], set()
+        while stack:
+            a = stack.pop()
+            if not isinstance(a, fx.Node) or a in seen or a not in members:
+                continue
+            seen.add(a)
+            if red_kind(a):
+                found.add(a)
+            elif g.space(a) == "row":
+                stack.extend(a.all_input_nodes)
+        if len(found) != 1:
+            continue
+        mx = found.pop()
+        same_axes = ops.reduction(mx)[1] == ops.reduction(s)[1]
+        if red_kind(mx) == "max" and mx.args[0] is x and same_axes:
+            out[s] = mx
+    return out
+
+
+def ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
+    """Full-space members needed to compute ``roots`` (stopping at reductions)."""
+    seen: set[fx.Node] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in b.members or red_kind(n) or b.space(n) != "full":
+            continue
+        seen.add(n)
+        stack.extend(n.all_input_nodes)
+    return seen
+
+
+def fold(kind: str, acc: str, v: str, col: str) -> list[str]:
+    init = INIT[kind]
+    vm = f"tl.where(mask, {v}, {init})"
+    if kind == "sum":
+        return [f"{acc} += {vm}"]
+    if kind in ("max", "min"):
+        return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm})"]
+    cmp = ">" if kind == "argmax" else "<"
+    return [
+        f"{acc}_m = {vm}",
+        f"{acc}_u = {acc}_m {cmp} {acc}",
+        f"{acc} = tl.where({acc}_u, {acc}_m, {acc})",
+        f"{acc}_i = tl.where({acc}_u, {col} + 0 * row, {acc}_i)",
+    ]
+
+
+def final(kind: str, acc: str, out: str) -> list[str]:
+    if kind == "gather":
+        kind = "sum"
+    if kind in ("sum", "max", "min"):
+        return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
+    op = "max" if kind == "argmax" else "min"
+    return [
+        f"{acc}_b = tl.{op}({acc}, axis=1, keep_dims=True)",
+        f"{out} = tl.min(tl.where({acc} == {acc}_b, {acc}_i, {BIG}), axis=1, keep_dims=True)",
+    ]
+
+
+def init(kind: str, acc: str) -> list[str]:
+    lines = [f"{acc} = tl.full([ROWS, BLOCK_C], {INIT[kind]}, tl.float32)"]
+    if kind.startswith("arg"):
+        lines.append(f"{acc}_i = tl.zeros([ROWS, BLOCK_C], dtype=tl.int32)")
+    return lines
+
+
+def can_split(g: Group, outputs: list[fx.Node]) -> bool:
+    """Split-row applies: one level of sum/max/min reductions and only row outputs."""
+    reds = [n for n in g.members if red_kind(n)]
+    if not reds or any(red_kind(n) not in ("sum", "max", "min") for n in reds):
+        return False
+    members = set(g.members)
+    for n in reds:  # no reduction feeds another
+        stack, seen = list(n.all_input_nodes), set()
+        while stack:
+            a = stack.pop()
+            if a in seen or a not in members:
+                continue
+            seen.add(a)
+            if red_kind(a):
+                return False
+            stack.extend(a.all_input_nodes)
+    return all(g.space(o) == "row" for o in outputs)
