@@ -101,7 +101,8 @@ def _plain(cfg):
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-FOREIGN_TASK = Path(__file__).parent / "data" / "relu_problem.py"  # a KernelBench file
+# a KernelBench file with nothing to generate offline (a lone convolution)
+LONE_CONV = Path(__file__).parents[1] / "strategies" / "kernelbench" / "45_lone_conv.py"
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ FOREIGN_TASK = Path(__file__).parent / "data" / "relu_problem.py"  # a KernelBen
         (["reward.kind=bogus"], "unknown reward kind 'bogus'"),
         (["device.name=tpu"], "device.name must be one of"),
         (["realizer=openai", "realizer.cache=bogus"], "bad openai realizer config"),
-        ([f"task.name={FOREIGN_TASK}"], "no generator for task kind 'relu_problem'"),
+        ([f"task.name={LONE_CONV}"], "nothing to generate"),
         (["+device.warmup=10"], "unknown key(s) in device: warmup"),
         (["device.trials=many"], "device.trials must be a whole number"),
         (["+executor.threads=2"], "unknown key(s) in executor: threads"),
@@ -222,6 +223,18 @@ def test_end_to_end_offline(tmp_path, store, task, policy):
     rows = [json.loads(x) for x in (run_dir / "candidates.jsonl").read_text().splitlines()]
     assert rows[0]["id"] == "ref" and rows[0]["status"] == "ok"
     assert all({"source", "status", "measurement", "cost"} <= set(r) for r in rows)
+
+
+def test_any_kernelbench_file_tunes_offline(tmp_path):
+    """A KernelBench file no bundled generator knows: the graph templates realize it."""
+    relu = Path(__file__).parent / "data" / "relu_problem.py"
+    run_dir = tmp_path / "run"
+    code, _, err = app(run_dir, f"task.name={relu}", "task.size='dim=64'", "device=interpret",
+                       "budget.iterations=2", "tracking=none")  # fmt: skip
+    assert code == 0, err
+    rows = [json.loads(x) for x in (run_dir / "candidates.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    assert "kernel-bandit-params" in rows[1]["source"] and "triton.jit" in rows[1]["source"]
 
 
 def test_cli_run_from_the_repo_root(tmp_path):
