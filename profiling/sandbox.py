@@ -7,7 +7,9 @@ module is on the stack, such an event is refused (``PermissionError``) and
 recorded unless it stays inside the allowed places:
 
 - read and write: the candidate's own fresh working directory, the worker's
-  scratch directory (its ``TMPDIR``), the Triton/CuPy/Inductor caches;
+  scratch directory (its ``TMPDIR``), the Triton/CuPy/Inductor caches, and the
+  null device (``subprocess`` opens it read-write for every ``DEVNULL`` stream:
+  Triton's ``ptxas`` calls and driver build do);
 - read only: the Python installation and site-packages, ``/usr``, ``/lib*``,
   ``/opt``, ``/etc``, ``/dev``, ``/proc``, ``/sys`` (toolchains and drivers);
 - processes: only compiler toolchain binaries (``ptxas``, ``gcc``, ``ldconfig``
@@ -126,6 +128,7 @@ def default_roots(scratch: str) -> tuple[list[str], list[str]]:
         os.path.join(home, ".triton"),
         os.path.join(home, ".cupy"),
         os.environ.get("TORCHINDUCTOR_CACHE_DIR", ""),
+        os.devnull,
     ]
     paths = sysconfig.get_paths()
     ro = [
