@@ -1,4 +1,4 @@
-"""Compiled-kernel resources (registers, spills, shared memory), best effort."""
+"""Compiled-kernel resources (registers, spills, shared memory, warps), best effort."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import types
 
 
 def kernel_resources(mod: types.ModuleType | None) -> dict[str, float]:
-    """Max registers / spills / shared memory over the candidate's compiled Triton kernels."""
+    """Max registers / spills / shared memory / num_warps over the candidate's compiled
+    Triton kernels (keys ``n_regs``, ``n_spills``, ``shared``, ``num_warps``)."""
     if mod is None:
         return {}
     try:
@@ -27,8 +28,15 @@ def kernel_resources(mod: types.ModuleType | None) -> dict[str, float]:
                 for k in getattr(cache, "values", lambda: [])():
                     regs = getattr(k, "n_regs", None)
                     spills = getattr(k, "n_spills", None)
-                    shared = getattr(getattr(k, "metadata", None), "shared", None)
-                    for name, val in (("n_regs", regs), ("n_spills", spills), ("shared", shared)):
+                    meta = getattr(k, "metadata", None)
+                    shared = getattr(meta, "shared", None)
+                    warps = getattr(meta, "num_warps", None)
+                    for name, val in (
+                        ("n_regs", regs),
+                        ("n_spills", spills),
+                        ("shared", shared),
+                        ("num_warps", warps),
+                    ):
                         if isinstance(val, int | float):
                             out[name] = max(out.get(name, 0.0), float(val))
     except Exception:

@@ -1,0 +1,185 @@
+"""The Nsight Compute probe: counters of one forward, profiled in a short-lived child.
+
+ncu cannot attach to the running evaluation worker, so the probe starts
+``ncu ... python -m profiling.probes.ncu_child SPEC`` (see that module): the
+child warms the candidate up, then runs one forward between
+cudaProfilerStart/Stop, and ncu (``--profile-from-start off``) profiles only
+that forward. The report (``--csv --page raw --print-units base``, written to
+``--log-file``) is parsed into `KernelCounters` and aggregated into one
+`Counters` (PyTorch-internal kernels left out for candidates, kept for the
+reference program).
+
+Never fails a run: ncu missing -> `available` says so; counters not permitted
+(``ERR_NVGPUCTRPERM``) -> the probe turns itself off with that reason; a
+metric this ncu does not know -> one retry without it; a failing child or a
+timeout -> an empty record with a note. Results are cached by a hash of
+(task, size, source), so a parent profiled once is never profiled again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from profiling.envsafe import safe_env
+from profiling.probes.base import BaseProbe, ForwardRun, ProbeRecord, ProbeTarget
+from profiling.probes.counters import Counters, aggregate
+from profiling.probes.ncu_csv import all_metrics, parse_raw_csv, unknown_metrics
+from profiling.tasks import PROJECT_ROOT
+
+NOT_PERMITTED = "ERR_NVGPUCTRPERM"
+
+
+@dataclass(frozen=True)
+class NcuSettings:
+    executable: str = "ncu"
+    metrics: tuple[str, ...] = ()  # empty: `ncu_csv.all_metrics()`
+    timeout_s: float = 60.0
+    warmup: int = 3  # forwards before the profiled one (Triton compile/autotune)
+    extra_args: tuple[str, ...] = ()
+
+
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def build_command(
+    ncu: str, spec_path: str, log_path: str, metrics: Sequence[str], extra: Sequence[str] = ()
+) -> list[str]:
+    """The ncu command line that profiles one forward of the child."""
+    return [
+        ncu,
+        "--csv",
+        "--page",
+        "raw",
+        "--print-units",
+        "base",
+        "--profile-from-start",
+        "off",
+        "--target-processes",
+        "application-only",
+        "--metrics",
+        ",".join(metrics),
+        "--log-file",
+        log_path,
+        *extra,
+        sys.executable,
+        "-m",
+        "profiling.probes.ncu_child",
+        spec_path,
+    ]
+
+
+def cache_key(target: ProbeTarget) -> str:
+    h = hashlib.sha256()
+    for part in (target.task.name, target.task.size, json.dumps(dict(target.task.overrides),
+                 sort_keys=True, default=str), target.source):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+class NcuProbe(BaseProbe):
+    name: ClassVar[str] = "ncu"
+    in_worker: ClassVar[bool] = False
+
+    def __init__(self, settings: NcuSettings | None = None, runner: Runner | None = None) -> None:
+        self.settings = settings or NcuSettings()
+        self._run = runner or subprocess.run
+        self._off: str | None = None  # set once counters turn out not permitted
+        self._cache: dict[str, Counters | None] = {}
+        self._metrics = tuple(self.settings.metrics or all_metrics())
+
+    def available(self) -> str | None:
+        if self._off is not None:
+            return self._off
+        if shutil.which(self.settings.executable) is None:
+            return f"{self.settings.executable!r} (Nsight Compute) is not on PATH"
+        return None
+
+    def collect(self, run: ForwardRun) -> ProbeRecord:
+        target = run.target
+        if target.device != "cuda":
+            return ProbeRecord(self.name, note="Nsight Compute needs a CUDA device")
+        key = cache_key(target)
+        if key in self._cache:
+            return ProbeRecord(self.name, counters=self._cache[key], cached=True)
+        t0 = time.monotonic()
+        counters, note = self._profile(target)
+        if note == "" or counters is not None:
+            self._cache[key] = counters
+        return ProbeRecord(self.name, time.monotonic() - t0, counters=counters, note=note)
+
+    def _profile(self, target: ProbeTarget) -> tuple[Counters | None, str]:
+        with tempfile.TemporaryDirectory(prefix="kb-ncu-") as tmp:
+            spec = Path(tmp) / "spec.json"
+            result = Path(tmp) / "result.json"
+            spec.write_text(json.dumps({
+                "task": target.task.to_dict(),
+                "source": target.source,
+                "warmup": self.settings.warmup,
+                "result": str(result),
+            }))
+            metrics = self._metrics
+            for _attempt in range(2):
+                log = Path(tmp) / "ncu.csv"
+                log.unlink(missing_ok=True)
+                out = self._invoke(str(spec), str(log), metrics)
+                if out is None:
+                    return None, f"ncu timed out after {self.settings.timeout_s:.0f} s"
+                text = log.read_text(errors="replace") if log.is_file() else ""
+                combined = text + "\n" + out
+                if NOT_PERMITTED in combined:
+                    self._off = (
+                        "GPU performance counters are not permitted for this user "
+                        f"({NOT_PERMITTED}); see https://developer.nvidia.com/{NOT_PERMITTED}"
+                    )
+                    return None, self._off
+                bad = unknown_metrics(combined, metrics)
+                if bad and len(bad) < len(metrics):
+                    self._metrics = metrics = tuple(m for m in metrics if m not in bad)
+                    continue
+                kernels = parse_raw_csv(text) or parse_raw_csv(out)
+                if kernels:
+                    return aggregate(kernels, exclude_internal=not target.reference), ""
+                return None, _child_error(result) or _last_error(combined) or "no kernel profiled"
+        return None, "ncu rejected the metric list"
+
+    def _invoke(self, spec: str, log: str, metrics: Sequence[str]) -> str | None:
+        cmd = build_command(self.settings.executable, spec, log, metrics, self.settings.extra_args)
+        pypath = os.environ.get("PYTHONPATH", "")
+        env = safe_env(
+            os.environ,
+            {"PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")},
+            drop=("TRITON_INTERPRET",),
+        )
+        try:
+            proc = self._run(cmd, capture_output=True, text=True, env=env,
+                             timeout=self.settings.timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            return None
+        except OSError as e:
+            return f"==ERROR== cannot start ncu: {e}"
+        return (proc.stdout or "") + "\n" + (proc.stderr or "")
+
+
+def _child_error(result: Path) -> str:
+    try:
+        data: Any = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return ""
+    return "" if data.get("ok") else f"the profiled child failed: {data.get('error', '?')}"
+
+
+def _last_error(output: str) -> str:
+    errors = [ln.strip() for ln in output.splitlines() if "==ERROR==" in ln]
+    return errors[-1][:300] if errors else ""

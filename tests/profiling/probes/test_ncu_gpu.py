@@ -1,0 +1,33 @@
+"""On a GPU host with Nsight Compute: the real probe on a real forward."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from profiling.evaluator import reference_candidate_source
+from profiling.probes.base import ForwardRun, ProbeTarget
+from profiling.probes.counters import classify
+from profiling.probes.ncu import NcuProbe
+from profiling.tasks import load_task
+
+pytestmark = pytest.mark.gpu
+
+
+def test_ncu_profiles_the_softmax_reference() -> None:
+    if shutil.which("ncu") is None:
+        pytest.fail("ncu is not on PATH on this GPU host")
+    task = load_task("softmax")
+    probe = NcuProbe()
+    rec = probe.collect(ForwardRun(ProbeTarget(task, reference_candidate_source(task), "cuda",
+                                               reference=True)))
+    assert rec.counters is not None, rec.note
+    c = rec.counters
+    assert c.launches >= 1 and c.duration_ns > 0
+    assert c.dram_pct is not None and 0 < c.dram_pct <= 100
+    assert c.registers and c.registers > 0
+    assert c.dram_read_bytes and c.dram_read_bytes > 0
+    print(f"softmax reference: {c.launches} launches, dram {c.dram_pct:.0f}%, sm {c.sm_pct}, "
+          f"class {classify(c)}, {rec.seconds:.1f} s")
+    assert rec.seconds < 30
