@@ -22,14 +22,15 @@ profiler.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 from bandit.arms import Arm
 from profiling.probes.counters import Counters
 
 DEFAULT_SATURATION = {"dram": 0.80, "sm": 0.80, "l2": 0.75, "launch": 1.0}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,25 @@ def apply_masks(masks: Sequence[Mask], arms: Sequence[Arm], context: MaskContext
         result = m.apply(result.open, context)
         decisions.extend(result.decisions)
     return MaskResult(result.open, tuple(decisions))
+
+
+def headroom_first(
+    parents: Sequence[T],
+    counters_of: Callable[[T], Counters | None],
+    resource: str | None,
+    thresholds: Mapping[str, float] | None = None,
+) -> list[T]:
+    """``parents`` (fastest first) reordered so those with headroom on ``resource``
+    come first; the order is otherwise kept. A parent without counters, or a
+    resource without a threshold, counts as having headroom, so with no profiler
+    this is the identity (today's choice: the fastest eligible kernel)."""
+    limits = DEFAULT_SATURATION if thresholds is None else thresholds
+    if resource is None or resource not in limits:
+        return list(parents)
+
+    def saturated(p: T) -> bool:
+        c = counters_of(p)
+        used = c.utilization(resource) if c is not None else None
+        return used is not None and used >= limits[resource]
+
+    return sorted(parents, key=saturated)  # stable: False (headroom) first

@@ -93,3 +93,16 @@ def test_fakes_and_chains_pass_the_kit() -> None:
     with pytest.raises(ValueError, match="unknown mask"):
         masks_from(["nope"])
     assert check_mask(SaturationMask(), [], c).open == ()
+
+
+def test_headroom_first_prefers_an_unsaturated_parent() -> None:
+    from bandit.masks import headroom_first
+
+    fast_full = ("a", ctr(dram_pct=95.0))
+    slower_room = ("b", ctr(dram_pct=40.0))
+    unknown = ("c", None)
+    order = headroom_first([fast_full, slower_room, unknown], lambda p: p[1], "dram")
+    assert [p[0] for p in order] == ["b", "c", "a"]
+    assert [p[0] for p in headroom_first([fast_full, slower_room], lambda p: p[1], "sm")] == [
+        "a", "b"]  # sm unknown on both: fastest first
+    assert headroom_first([fast_full], lambda p: p[1], None) == [fast_full]
