@@ -4,6 +4,11 @@ A budget limits any combination of iterations, tokens, USD and wall seconds;
 ``None`` leaves that resource unlimited, but at least one limit is required so a
 run always ends. `Budget.exhausted` names the first limit reached, in the order
 iterations, tokens, usd, seconds, e.g. ``"iterations 40/40"``.
+
+``stop_at_roofline`` (a fraction in (0, 1], None = off) is a goal rather than
+a limit: `Budget.reached` names it (``"roofline 0.93 >= 0.90"``) once the best
+kernel's runtime is within that fraction of the task's physical floor
+(floor_ms / runtime_ms), so a run stops when there is little left to gain.
 """
 
 from __future__ import annotations
@@ -45,8 +50,16 @@ class Budget:
     tokens: int | None = None
     usd: float | None = None
     seconds: float | None = None
+    stop_at_roofline: float | None = None
 
     def __post_init__(self) -> None:
+        goal = self.stop_at_roofline
+        if goal is not None and (
+            isinstance(goal, bool)
+            or not isinstance(goal, (int, float))
+            or not 0.0 < goal <= 1.0
+        ):
+            raise ValueError(f"budget stop_at_roofline must be in (0, 1] or null, got {goal!r}")
         limits = {name: getattr(self, name) for name in _RESOURCES}
         if all(v is None for v in limits.values()):
             raise ValueError(
@@ -70,6 +83,13 @@ class Budget:
             if limit is not None and spent >= limit:
                 return f"{name} {_fmt(name, spent)}/{_fmt(name, limit)}"
         return None
+
+    def reached(self, roofline_fraction: float | None) -> str | None:
+        """The roofline goal as a stop reason once the best kernel meets it, else None."""
+        goal = self.stop_at_roofline
+        if goal is None or roofline_fraction is None or roofline_fraction < goal:
+            return None
+        return f"roofline {roofline_fraction:.2f} >= {goal:.2f}"
 
 
 def _fmt(name: str, value: float) -> str:

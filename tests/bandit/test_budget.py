@@ -67,3 +67,15 @@ def test_zero_limit_is_exhausted_at_once():
             Budget(iterations=bad)
     with pytest.raises(ValueError, match="positive"):
         Budget(usd=0.0)
+
+
+def test_roofline_goal_names_the_reason():
+    b = Budget(iterations=40, stop_at_roofline=0.9)
+    assert b.reached(None) is None and b.reached(0.89) is None
+    assert b.reached(0.93) == "roofline 0.93 >= 0.90"
+    assert Budget(iterations=1).reached(1.0) is None  # off by default
+    for bad in (0.0, 1.5, True, "0.9"):
+        with pytest.raises(ValueError, match="stop_at_roofline"):
+            Budget(iterations=1, stop_at_roofline=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one limit"):
+        Budget(stop_at_roofline=0.9)  # a goal alone may never be met
