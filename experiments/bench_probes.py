@@ -1,0 +1,243 @@
+"""Benchmark the hardware probes: what Nsight Compute says about each bundled task.
+
+For each bundled task with an offline generator (or ``--tasks a,b``): the
+reference program, the offline realizer's best known kernel (the recorded
+best chain of the H200 sweep in experiments/results, applied through the
+offline realizer; ``--default`` adds the default kernel, ``--search`` replaces
+the recorded chain by a one-step search) are evaluated by the worker (runtime,
+roofline floor) and profiled by the ncu probe (one forward in a short-lived
+child). The table shows SM %, DRAM %, L2 hit %, achieved occupancy, registers,
+the bottleneck class, the fraction of the roofline floor reached and the
+profiling seconds per candidate (child start included).
+
+    python -m experiments.bench_probes                       # every task, about 3 min on an H200
+    python -m experiments.bench_probes --tasks softmax,matmul --json probes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
+from profiling.measurement import Measurement
+from profiling.probes.base import ForwardRun, ProbeSet, ProbeTarget
+from profiling.probes.counters import Counters, classify
+from profiling.probes.ncu import NcuProbe, NcuSettings
+from profiling.tasks import Task, TaskError, bundled_task_names, load_task
+from strategies.catalog import load_catalog
+from strategies.errors import RealizerError
+from strategies.offline.realizer import OfflineRealizer, default_source, offline_kinds
+from strategies.types import RealizeRequest
+
+# best offline chains measured on an H200 (experiments/results/2026-11-22-h200.md)
+RECORDED_BEST: dict[str, tuple[str, ...]] = {
+    "softmax": ("fusion/row_in_registers",),
+    "logsumexp": ("fusion/row_in_registers",),
+    "cross_entropy": (
+        "fusion/single_pass_online",
+        "pipelining/stages_down",
+        "parallelism/warps_down",
+    ),
+    "layernorm": ("fusion/row_in_registers",),
+    "rmsnorm": ("fusion/row_in_registers",),
+    "residual_add_rmsnorm": ("fusion/fuse_epilogue", "fusion/row_in_registers"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    kernel: str  # "reference" | "default" | "best: <chain>"
+    status: str
+    runtime_ms: float | None
+    sm_pct: float | None
+    dram_pct: float | None
+    l2_hit_pct: float | None
+    occupancy_pct: float | None
+    registers: int | None
+    bottleneck: str
+    roofline_fraction: float | None
+    profile_s: float
+    launches: int | None
+    note: str = ""
+
+
+def chain_source(task: Task, chain: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The offline kernel after applying ``chain``; stops at the first step that does not apply."""
+    realizer = OfflineRealizer()
+    by_id = {s.id: s for s in load_catalog().for_kind(task.kind)}
+    source, done = default_source(task), ()
+    for sid in chain:
+        strategy = by_id.get(sid)
+        if strategy is None:
+            break
+        r = realizer.realize(RealizeRequest(task=task, strategy=strategy, parent_source=source))
+        if not r.ok or r.source is None:
+            break
+        source, done = r.source, (*done, sid)
+    return source, done
+
+
+def search_best(task: Task, evaluator: WorkerEvaluator) -> tuple[str, tuple[str, ...]]:
+    """The fastest of the default kernel and its one-step variants."""
+    realizer = OfflineRealizer()
+    default = default_source(task)
+    best = (default, (), _ms(evaluator.evaluate(task, default)))
+    for s in load_catalog().for_kind(task.kind):
+        if s.target != "triton":
+            continue
+        try:
+            r = realizer.realize(RealizeRequest(task=task, strategy=s, parent_source=default))
+        except RealizerError:
+            continue
+        if r.ok and r.source is not None:
+            ms = _ms(evaluator.evaluate(task, r.source))
+            if ms < best[2]:
+                best = (r.source, (s.id,), ms)
+    return best[0], best[1]
+
+
+def _ms(m: Measurement) -> float:
+    return m.runtime_ms if m.ok and m.runtime_ms else float("inf")
+
+
+def profile_row(
+    task: Task,
+    label: str,
+    source: str,
+    m: Measurement,
+    probes: ProbeSet,
+    reference: bool,
+    device: str = "cuda",
+) -> Row:
+    t0 = time.monotonic()
+    records = probes.collect(ForwardRun(ProbeTarget(task, source, device, reference=reference)))
+    seconds = time.monotonic() - t0
+    c: Counters | None = next((r.counters for r in records if r.counters is not None), None)
+    note = next((r.note for r in records if r.note), "")
+    regs = c.registers if c and c.registers else m.resources.get("n_regs")
+    return Row(
+        task=task.name,
+        kernel=label,
+        status=str(m.status),
+        runtime_ms=m.runtime_ms,
+        sm_pct=c.sm_pct if c else None,
+        dram_pct=c.dram_pct if c else None,
+        l2_hit_pct=c.l2_hit_pct if c else None,
+        occupancy_pct=c.occupancy_pct if c else None,
+        registers=int(regs) if regs else None,
+        bottleneck=str(classify(c, roofline_fraction=m.roofline_fraction)),
+        roofline_fraction=m.roofline_fraction,
+        profile_s=seconds,
+        launches=c.launches if c else None,
+        note=note,
+    )
+
+
+def bench_task(
+    task: Task,
+    evaluator: WorkerEvaluator,
+    probes: ProbeSet,
+    with_default: bool,
+    search: bool,
+    device: str = "cuda",
+) -> list[Row]:
+    rows = []
+    ref_src = reference_candidate_source(task)
+    rows.append(profile_row(task, "reference", ref_src, evaluator.evaluate(task, ref_src),
+                            probes, True, device))
+    if with_default:
+        src = default_source(task)
+        rows.append(profile_row(task, "default", src, evaluator.evaluate(task, src), probes, False,
+                                device))
+    if search:
+        src, chain = search_best(task, evaluator)
+    else:
+        src, chain = chain_source(task, RECORDED_BEST.get(task.name, ()))
+    label = "best: " + (" + ".join(s.rsplit("/", 1)[-1] for s in chain) or "default")
+    rows.append(profile_row(task, label, src, evaluator.evaluate(task, src), probes, False, device))
+    return rows
+
+
+def _f(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    head = ("task", "kernel", "ms", "SM%", "DRAM%", "L2hit%", "occ%", "regs", "class",
+            "floor%", "prof s")
+    lines = [head]
+    for r in rows:
+        lines.append((
+            r.task, r.kernel[:34], _f(r.runtime_ms, ".4f") if r.status == "ok" else r.status,
+            _f(r.sm_pct, ".0f"), _f(r.dram_pct, ".0f"), _f(r.l2_hit_pct, ".0f"),
+            _f(r.occupancy_pct, ".0f"), _f(r.registers, "d"), r.bottleneck,
+            _f(None if r.roofline_fraction is None else 100 * r.roofline_fraction, ".0f"),
+            f"{r.profile_s:.1f}",
+        ))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    for line in lines:
+        print("  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w)
+                        for i, (v, w) in enumerate(zip(line, widths, strict=True))))
+    notes = {r.note for r in rows if r.note}
+    for n in sorted(notes):
+        print(f"note: {n}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", help="comma-separated task names (default: every offline kind)")
+    ap.add_argument("--size", default=None, help="size preset or k=v,... for every task")
+    ap.add_argument("--default", action="store_true", help="also profile the default kernel")
+    ap.add_argument("--search", action="store_true",
+                    help="find the best kernel by a one-step search instead of the recorded chain")
+    ap.add_argument("--ncu", default="ncu", help="the Nsight Compute executable")
+    ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"),
+                    help="interpret: a CPU dry run of the script (no counters)")
+    ap.add_argument("--json", type=Path, help="write the rows as JSON here")
+    args = ap.parse_args(argv)
+    try:
+        names = ([t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks
+                 else [n for n in bundled_task_names()])
+        tasks = [load_task(n, args.size) for n in names]
+    except TaskError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    kinds = set(offline_kinds())
+    probes = ProbeSet([NcuProbe(NcuSettings(executable=args.ncu))])
+    rows: list[Row] = []
+    t0 = time.monotonic()
+    with WorkerEvaluator(EvalSettings(device=args.device, trials=1)) as evaluator:
+        facts = evaluator.gpu_facts()
+        print(f"device: {facts.name}", flush=True)
+        for task in tasks:
+            if task.kind not in kinds:
+                print(f"skipping {task.name}: no offline generator for kind {task.kind}")
+                continue
+            new = bench_task(task, evaluator, probes, args.default, args.search, args.device)
+            for r in new:
+                print(f"  {r.task} {r.kernel}: {r.bottleneck}, profiled in {r.profile_s:.1f} s",
+                      flush=True)
+            rows.extend(new)
+    print()
+    print_table(rows)
+    profiled = [r.profile_s for r in rows if r.launches]
+    if profiled:
+        print(f"profiling: {sum(profiled) / len(profiled):.1f} s per candidate (mean), "
+              f"max {max(profiled):.1f} s; total wall {time.monotonic() - t0:.0f} s")
+    if args.json:
+        out: dict[str, Any] = {"device": facts.name, "rows": [asdict(r) for r in rows]}
+        args.json.write_text(json.dumps(out, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
