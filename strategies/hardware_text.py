@@ -63,8 +63,8 @@ def describe_counters(
         elif counters.spill_bytes is not None:
             res.append("no spills")
         if counters.stalls:
-            top = ", ".join(f"{r} {v:.0f}%" for r, v in counters.stalls[:max_stalls])
-            res.append(f"top warp stalls: {top}")
+            top = ", ".join(f"{r} {v:.2g}" for r, v in counters.stalls[:max_stalls])
+            res.append(f"top warp stalls (warps stalled per issued instruction): {top}")
         if res:
             lines.append("- " + "; ".join(res))
     kind = classify(counters, roofline_fraction=roofline_fraction, runtime_ms=runtime_ms,

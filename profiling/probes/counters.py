@@ -7,8 +7,8 @@ outvote a 200 µs main kernel), bytes and durations summed, registers, spills an
 shared memory the maximum over launches, warp-stall reasons weighted and ranked.
 
 `internal_kernel` recognizes PyTorch's own kernels by name (fills, copies,
-elementwise/reduce helpers: ``at::native::``, ``at::cuda::``, ``cub::``,
-``thrust::``) so a candidate's counters describe the kernels it wrote, not the
+elementwise/reduce helpers, in any ``at::`` namespace, ``c10::``, ``cub::``,
+``thrust::``; e.g. ``void at::vectorized_elementwise_kernel<...>``) so a candidate's counters describe the kernels it wrote, not the
 ``torch.empty``/``zero_`` around them. Vendor-library GEMMs (cuBLAS, cuDNN) are
 not filtered: when a candidate calls them they are its work.
 
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-INTERNAL_PATTERNS = (r"at::native::", r"at::cuda::", r"\bcub::", r"\bthrust::", r"c10::")
+INTERNAL_PATTERNS = (r"\bat::", r"\bc10::", r"\bcub::", r"\bthrust::")
 _INTERNAL = re.compile("|".join(INTERNAL_PATTERNS))
 
 
@@ -52,7 +52,8 @@ class KernelCounters:
     grid_size: int | None = None
     dram_read_bytes: float | None = None
     dram_write_bytes: float | None = None
-    stalls: Mapping[str, float] = field(default_factory=dict)  # reason -> % of warp-active
+    # reason -> warps stalled on it per issued instruction (ncu's WarpStateStats ratio)
+    stalls: Mapping[str, float] = field(default_factory=dict)
 
 
 class Bottleneck(str, Enum):
@@ -88,7 +89,7 @@ class Counters:
     block_size: int | None = None  # of the longest launch
     dram_read_bytes: float | None = None
     dram_write_bytes: float | None = None
-    stalls: tuple[tuple[str, float], ...] = ()  # top reasons, largest first
+    stalls: tuple[tuple[str, float], ...] = ()  # top reasons (ratio), largest first
     excluded_launches: int = 0  # PyTorch-internal launches left out
     kernels: tuple[KernelCounters, ...] = ()
     source: str = "ncu"  # which probe measured it
@@ -203,8 +204,10 @@ class Thresholds:
     - ``launch_us``: a mean launch shorter than this (µs) is launch-bound; so is a
       forward whose kernels fill less than ``busy_time`` of the measured runtime
       (host gaps between launches dominate).
-    - ``busy``: a unit at or above this fraction of its peak is the bottleneck
-      (the busiest one wins: DRAM, then L2, then L1, then SM on ties).
+    - ``busy``: a unit at or above this fraction of its peak is busy. Among busy
+      memory levels the lowest one is the bottleneck (DRAM, then L2, then L1:
+      DRAM traffic also crosses L2, so a busy L2 over a busy DRAM is DRAM-bound);
+      the SM is the bottleneck when it is busier than every memory level.
     - ``balanced_gap``: when the SM and the busiest memory unit are both ``busy``
       and within this many points of each other, the kernel is balanced (DRAM and
       L2 both busy is still DRAM-bound: the same traffic crosses both).
@@ -245,17 +248,19 @@ def classify(
         return Bottleneck.LAUNCH
     if runtime_ms and counters.duration_ns / 1e6 < t.busy_time * runtime_ms:
         return Bottleneck.LAUNCH
-    units = [(b, getattr(counters, a) / 100.0) for b, a in _UNITS if getattr(counters, a) is not None]
-    if not units:
+    level = {b: getattr(counters, a) / 100.0 for b, a in _UNITS if getattr(counters, a) is not None}
+    busy = (Bottleneck.DRAM, Bottleneck.L2, Bottleneck.L1)
+    if not level:
         return Bottleneck.UNKNOWN
-    ranked = sorted(units, key=lambda bu: -bu[1])  # stable: DRAM, L2, L1, SM on ties
-    (top, top_u) = ranked[0]
-    if top_u < t.busy:
+    if max(level.values()) < t.busy:
         return Bottleneck.LATENCY
-    if len(ranked) > 1:
-        second, second_u = ranked[1]
-        if second_u >= t.busy and top_u - second_u <= t.balanced_gap and {top, second} & {
-            Bottleneck.COMPUTE
-        }:
-            return Bottleneck.BALANCED
-    return top
+    memory = [b for b in busy if level.get(b, 0.0) >= t.busy]
+    sm = level.get(Bottleneck.COMPUTE)
+    if not memory:
+        return Bottleneck.COMPUTE
+    mem_top = max(level[b] for b in memory)
+    if sm is not None and sm >= t.busy and abs(sm - mem_top) <= t.balanced_gap:
+        return Bottleneck.BALANCED
+    if sm is not None and sm > mem_top:
+        return Bottleneck.COMPUTE
+    return memory[0]

@@ -46,7 +46,9 @@ class NcuSettings:
     metrics: tuple[str, ...] = ()  # empty: `ncu_csv.all_metrics()`
     timeout_s: float = 60.0
     warmup: int = 3  # forwards before the profiled one (Triton compile/autotune)
-    extra_args: tuple[str, ...] = ()
+    # unmodified clocks: durations comparable with the harness's timings (ncu's
+    # default locks the base clock)
+    extra_args: tuple[str, ...] = ("--clock-control", "none")
 
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]

@@ -44,6 +44,8 @@ SPILL_METRICS = (
     "l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum",
     "l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum",
 )
+# warp-stall reasons, as "warps stalled on it per issued instruction" (the ratio Nsight
+# Compute's WarpStateStats section ranks); "selected" (always 1.0) is not a stall
 STALL_REASONS = (
     "long_scoreboard",
     "short_scoreboard",
@@ -61,8 +63,10 @@ STALL_REASONS = (
     "imc_miss",
     "tex_throttle",
     "sleeping",
+    "gmma",
+    "misc",
 )
-STALL_TEMPLATE = "smsp__warp_issue_stalled_{}_per_warp_active.pct"
+STALL_TEMPLATE = "smsp__average_warps_issue_stalled_{}_per_issue_active.ratio"
 STALL_METRICS = {STALL_TEMPLATE.format(r): r for r in STALL_REASONS}
 
 

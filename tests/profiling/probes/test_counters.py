@@ -20,7 +20,11 @@ def k(name: str, ns: float, **kw: object) -> KernelCounters:
 def test_internal_kernel_names() -> None:
     assert internal_kernel("void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>(int)")
     assert internal_kernel("void cub::DeviceReduceKernel<...>")
+    assert internal_kernel("void at::<unnamed>::cunn_SoftMaxForwardReg<float, float, float>(...)")
+    assert internal_kernel("void at::vectorized_elementwise_kernel<4, at::<unnamed>::launch_clamp_>")
     assert not internal_kernel("_softmax_kernel")
+    assert not internal_kernel("nvjet_sm90_tst_256x128_64x4_1x2_h_bz_coopA_NNT")
+    assert not internal_kernel("flat_kernel")  # "at::" needs a word boundary
     assert not internal_kernel("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64")
 
 
