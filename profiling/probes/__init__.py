@@ -11,9 +11,9 @@ from profiling.probes.base import (
     PowerSample,
     Probe,
     ProbeRecord,
+    ProbeReport,
     ProbeSet,
     ProbeTarget,
-    merged_counters,
 )
 from profiling.probes.counters import (
     Bottleneck,
@@ -35,11 +35,11 @@ __all__ = [
     "PowerSample",
     "Probe",
     "ProbeRecord",
+    "ProbeReport",
     "ProbeSet",
     "ProbeTarget",
     "Thresholds",
     "aggregate",
     "classify",
     "internal_kernel",
-    "merged_counters",
 ]

@@ -4,11 +4,16 @@ In the manner of Kernel Tuner's benchmark observers, a probe is selected by
 settings, wraps one forward of a measured candidate and returns a typed
 `ProbeRecord`. Two kinds share one protocol:
 
-- in-worker probes (NVML, Triton's compiled-kernel stats) run in the evaluation
-  worker: `BaseProbe.collect` calls `start`, the forward, then `stop`;
+- in-process probes (NVML, Triton's compiled-kernel stats) run in the process
+  that runs the forward: `BaseProbe.collect` calls `start`, the forward, then
+  `stop`;
 - out-of-process probes (Nsight Compute, which cannot attach to a running
-  process) set ``in_worker = False`` and override `collect` to profile the
+  process) set ``in_process = False`` and override `collect` to profile the
   target in a short-lived child of their own; they ignore ``run.forward``.
+
+`profiling.probes.session` runs both for one candidate in one short-lived
+child (`profiling.probes.child`): in-process probes around its last warm-up
+forward, ncu on the next forward.
 
 A probe never raises for a missing tool or a permission problem: `available`
 returns the one-line reason, and `ProbeSet` says it once and carries on with
@@ -19,9 +24,9 @@ from __future__ import annotations
 
 import time
 import types
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from profiling.probes.counters import Counters
 from profiling.tasks import Task
@@ -88,11 +93,59 @@ class ProbeRecord:
     def empty(self) -> bool:
         return self.counters is None and self.power is None and self.compiled is None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "seconds": self.seconds,
+            "counters": self.counters.to_dict() if self.counters else None,
+            "power": asdict(self.power) if self.power else None,
+            "compiled": asdict(self.compiled) if self.compiled else None,
+            "note": self.note,
+            "cached": self.cached,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ProbeRecord:
+        return cls(
+            probe=str(d["probe"]),
+            seconds=float(d.get("seconds", 0.0)),
+            counters=Counters.from_dict(d["counters"]) if d.get("counters") else None,
+            power=PowerSample(**d["power"]) if d.get("power") else None,
+            compiled=CompiledStats(**d["compiled"]) if d.get("compiled") else None,
+            note=str(d.get("note", "")),
+            cached=bool(d.get("cached", False)),
+        )
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """Every probe's answer for one candidate, merged: what the tuner attaches to a
+    kernel. ``seconds`` is the wall time of the probing (child start included)."""
+
+    counters: Counters | None = None
+    power: PowerSample | None = None
+    compiled: CompiledStats | None = None
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    cached: bool = False
+
+    @classmethod
+    def merge(cls, records: Iterable[ProbeRecord], seconds: float) -> ProbeReport:
+        recs = list(records)
+        return cls(
+            counters=next((r.counters for r in recs if r.counters is not None), None),
+            power=next((r.power for r in recs if r.power is not None), None),
+            compiled=next((r.compiled for r in recs if r.compiled is not None), None),
+            seconds=seconds,
+            notes=tuple(f"{r.probe}: {r.note}" for r in recs if r.note),
+            cached=bool(recs) and all(r.cached for r in recs),
+        )
+
 
 @runtime_checkable
 class Probe(Protocol):
     name: str
-    in_worker: bool  # True: runs inside the evaluation worker around its forward
+    in_process: bool  # True: runs inside the process that runs the forward
 
     def available(self) -> str | None:
         """None when the probe can work here, else the one-line reason it cannot."""
@@ -109,7 +162,7 @@ class BaseProbe:
     `stop` (and `start` where they sample before the forward)."""
 
     name: ClassVar[str] = "base"
-    in_worker: ClassVar[bool] = True
+    in_process: ClassVar[bool] = True
 
     def available(self) -> str | None:
         return None
@@ -145,27 +198,27 @@ class ProbeSet:
     say: Callable[[str], None] = print
     _silenced: set[str] = field(default_factory=set)
 
-    def usable(self, in_worker: bool | None = None) -> list[Probe]:
+    def usable(self, in_process: bool | None = None) -> list[Probe]:
         out = []
         for p in self.probes:
-            if in_worker is not None and p.in_worker != in_worker:
+            if in_process is not None and p.in_process != in_process:
                 continue
             reason = p.available()
             if reason is not None:
-                self._once(p.name, f"probe {p.name} is off: {reason}")
+                self.say_once(p.name, f"probe {p.name} is off: {reason}")
                 continue
             out.append(p)
         return out
 
-    def collect(self, run: ForwardRun, in_worker: bool | None = None) -> tuple[ProbeRecord, ...]:
+    def collect(self, run: ForwardRun, in_process: bool | None = None) -> tuple[ProbeRecord, ...]:
         records = []
-        for p in self.usable(in_worker):
+        for p in self.usable(in_process):
             try:
                 rec = p.collect(run)
             except Exception as e:  # a probe must never fail an evaluation
                 rec = ProbeRecord(p.name, note=f"{type(e).__name__}: {e}")
             if rec.note and rec.empty:
-                self._once(f"{p.name}:{rec.note}", f"probe {p.name}: {rec.note}")
+                self.say_once(f"{p.name}:{rec.note}", f"probe {p.name}: {rec.note}")
             records.append(rec)
         return tuple(records)
 
@@ -173,12 +226,7 @@ class ProbeSet:
         for p in self.probes:
             p.close()
 
-    def _once(self, key: str, line: str) -> None:
+    def say_once(self, key: str, line: str) -> None:
         if key not in self._silenced:
             self._silenced.add(key)
             self.say(line)
-
-
-def merged_counters(records: Iterable[ProbeRecord]) -> Counters | None:
-    """The hardware counters among probe records (the first probe that has them)."""
-    return next((r.counters for r in records if r.counters is not None), None)

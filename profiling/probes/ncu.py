@@ -1,10 +1,10 @@
 """The Nsight Compute probe: counters of one forward, profiled in a short-lived child.
 
 ncu cannot attach to the running evaluation worker, so the probe starts
-``ncu ... python -m profiling.probes.ncu_child SPEC`` (see that module): the
-child warms the candidate up, then runs one forward between
-cudaProfilerStart/Stop, and ncu (``--profile-from-start off``) profiles only
-that forward. The report (``--csv --page raw --print-units base``, written to
+``ncu ... python -m profiling.probes.child SPEC`` (see that module): the
+child warms the candidate up (running any in-process probes around its last
+warm-up forward), then runs one forward between cudaProfilerStart/Stop, and
+ncu (``--profile-from-start off``) profiles only that forward. The report (``--csv --page raw --print-units base``, written to
 ``--log-file``) is parsed into `KernelCounters` and aggregated into one
 `Counters` (PyTorch-internal kernels left out for candidates, kept for the
 reference program).
@@ -29,10 +29,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from profiling.envsafe import safe_env
 from profiling.probes.base import BaseProbe, ForwardRun, ProbeRecord, ProbeTarget
+from profiling.probes.child import read_result, write_spec
 from profiling.probes.counters import Counters, aggregate
 from profiling.probes.ncu_csv import all_metrics, parse_raw_csv, unknown_metrics
 from profiling.tasks import PROJECT_ROOT
@@ -76,7 +77,7 @@ def build_command(
         *extra,
         sys.executable,
         "-m",
-        "profiling.probes.ncu_child",
+        "profiling.probes.child",
         spec_path,
     ]
 
@@ -92,7 +93,7 @@ def cache_key(target: ProbeTarget) -> str:
 
 class NcuProbe(BaseProbe):
     name: ClassVar[str] = "ncu"
-    in_worker: ClassVar[bool] = False
+    in_process: ClassVar[bool] = False
 
     def __init__(self, settings: NcuSettings | None = None, runner: Runner | None = None) -> None:
         self.settings = settings or NcuSettings()
@@ -109,35 +110,35 @@ class NcuProbe(BaseProbe):
         return None
 
     def collect(self, run: ForwardRun) -> ProbeRecord:
-        target = run.target
-        if target.device != "cuda":
-            return ProbeRecord(self.name, note="Nsight Compute needs a CUDA device")
-        key = cache_key(target)
-        if key in self._cache:
-            return ProbeRecord(self.name, counters=self._cache[key], cached=True)
-        t0 = time.monotonic()
-        counters, note = self._profile(target)
-        if note == "" or counters is not None:
-            self._cache[key] = counters
-        return ProbeRecord(self.name, time.monotonic() - t0, counters=counters, note=note)
+        return self.profile(run.target)[0]
 
-    def _profile(self, target: ProbeTarget) -> tuple[Counters | None, str]:
+    def profile(
+        self, target: ProbeTarget, child_probes: Sequence[str] = ()
+    ) -> tuple[ProbeRecord, tuple[ProbeRecord, ...]]:
+        """This probe's record and the records of the in-process probes the child ran."""
+        if target.device != "cuda":
+            return ProbeRecord(self.name, note="Nsight Compute needs a CUDA device"), ()
+        key = cache_key(target)
+        if not child_probes and key in self._cache:
+            return ProbeRecord(self.name, counters=self._cache[key], cached=True), ()
+        t0 = time.monotonic()
+        counters, note, records = self._profile(target, child_probes)
+        if not note:
+            self._cache[key] = counters
+        return ProbeRecord(self.name, time.monotonic() - t0, counters=counters, note=note), records
+
+    def _profile(
+        self, target: ProbeTarget, child_probes: Sequence[str]
+    ) -> tuple[Counters | None, str, tuple[ProbeRecord, ...]]:
         with tempfile.TemporaryDirectory(prefix="kb-ncu-") as tmp:
-            spec = Path(tmp) / "spec.json"
-            result = Path(tmp) / "result.json"
-            spec.write_text(json.dumps({
-                "task": target.task.to_dict(),
-                "source": target.source,
-                "warmup": self.settings.warmup,
-                "result": str(result),
-            }))
+            spec, result = write_spec(Path(tmp), target, self.settings.warmup, child_probes)
             metrics = self._metrics
             for _attempt in range(2):
                 log = Path(tmp) / "ncu.csv"
                 log.unlink(missing_ok=True)
                 out = self._invoke(str(spec), str(log), metrics)
                 if out is None:
-                    return None, f"ncu timed out after {self.settings.timeout_s:.0f} s"
+                    return None, f"ncu timed out after {self.settings.timeout_s:.0f} s", ()
                 text = log.read_text(errors="replace") if log.is_file() else ""
                 combined = text + "\n" + out
                 if NOT_PERMITTED in combined:
@@ -145,16 +146,17 @@ class NcuProbe(BaseProbe):
                         "GPU performance counters are not permitted for this user "
                         f"({NOT_PERMITTED}); see https://developer.nvidia.com/{NOT_PERMITTED}"
                     )
-                    return None, self._off
+                    return None, self._off, ()
                 bad = unknown_metrics(combined, metrics)
                 if bad and len(bad) < len(metrics):
                     self._metrics = metrics = tuple(m for m in metrics if m not in bad)
                     continue
+                error, records = read_result(result)
                 kernels = parse_raw_csv(text) or parse_raw_csv(out)
                 if kernels:
-                    return aggregate(kernels, exclude_internal=not target.reference), ""
-                return None, _child_error(result) or _last_error(combined) or "no kernel profiled"
-        return None, "ncu rejected the metric list"
+                    return aggregate(kernels, exclude_internal=not target.reference), "", records
+                return None, error or _last_error(combined) or "no kernel profiled", records
+        return None, "ncu rejected the metric list", ()
 
     def _invoke(self, spec: str, log: str, metrics: Sequence[str]) -> str | None:
         cmd = build_command(self.settings.executable, spec, log, metrics, self.settings.extra_args)
@@ -172,14 +174,6 @@ class NcuProbe(BaseProbe):
         except OSError as e:
             return f"==ERROR== cannot start ncu: {e}"
         return (proc.stdout or "") + "\n" + (proc.stderr or "")
-
-
-def _child_error(result: Path) -> str:
-    try:
-        data: Any = json.loads(result.read_text())
-    except (OSError, ValueError):
-        return ""
-    return "" if data.get("ok") else f"the profiled child failed: {data.get('error', '?')}"
 
 
 def _last_error(output: str) -> str:

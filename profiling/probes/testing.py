@@ -3,7 +3,7 @@
     from profiling.probes.testing import check_probe
     check_probe(MyProbe(), run)
 
-It checks the declared contract: a ``name`` and an ``in_worker`` flag; `available`
+It checks the declared contract: a ``name`` and an ``in_process`` flag; `available`
 answers None or one non-empty line; `collect` never raises, returns a
 `ProbeRecord` named after the probe with non-negative seconds, and an empty
 record carries a note saying why; `close` may be called twice.
@@ -18,7 +18,7 @@ def check_probe(probe: Probe, run: ForwardRun) -> ProbeRecord | None:
     """Run the kit; returns the record `collect` gave (None when unavailable)."""
     assert isinstance(probe, Probe), f"{probe!r} does not satisfy the Probe protocol"
     assert isinstance(probe.name, str) and probe.name, "a probe needs a name"
-    assert isinstance(probe.in_worker, bool), "in_worker must be a bool"
+    assert isinstance(probe.in_process, bool), "in_process must be a bool"
     reason = probe.available()
     assert reason is None or (isinstance(reason, str) and reason.strip() and "\n" not in reason), (
         f"available() must be None or one line, got {reason!r}"

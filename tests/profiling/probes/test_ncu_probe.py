@@ -53,7 +53,7 @@ def test_profiles_one_forward_and_caches_by_source(fake: dict[str, Path]) -> Non
     (cmd,) = _calls(fake["argv"])
     assert cmd[cmd.index("--profile-from-start") + 1] == "off"
     assert cmd[cmd.index("--page") + 1] == "raw" and "--csv" in cmd
-    assert cmd[-3:-1] == ["-m", "profiling.probes.ncu_child"]
+    assert cmd[-3:-1] == ["-m", "profiling.probes.child"]
     probe.collect(_run("# kernel B\n"))
     assert len(_calls(fake["argv"])) == 2
 

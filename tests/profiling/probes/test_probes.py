@@ -104,6 +104,6 @@ def test_probe_set_contains_a_failing_probe() -> None:
 
 def test_probe_set_selects_by_where_it_runs() -> None:
     probes = make_probes(ProbeSettings(names=("ncu", "triton")), say=lambda s: None)
-    assert [p.name for p in probes.usable(in_worker=True)] == ["triton"]
+    assert [p.name for p in probes.usable(in_process=True)] == ["triton"]
     with pytest.raises(ValueError, match="unknown probe 'perf'"):
         ProbeSettings(names=("perf",))

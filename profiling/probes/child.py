@@ -1,0 +1,132 @@
+"""The short-lived child that probes one candidate: ``python -m profiling.probes.child SPEC``.
+
+It loads the task and the candidate module named in the spec (JSON, written by
+`write_spec`), builds ``ModelNew`` on the GPU and runs ``warmup`` forwards so
+Triton's compilation and autotuning settle. The in-process probes named in the
+spec (NVML, Triton's compiled-kernel stats) run around the last warm-up
+forward. (Under ``device: interpret`` the same runs on the CPU through
+Triton's interpreter, for tests.) Then exactly one more forward runs between ``cudaProfilerStart`` and
+``cudaProfilerStop``, inside an NVTX range ``kb_forward``: under
+``ncu --profile-from-start off`` (`profiling.probes.ncu`) that forward is the
+only one profiled; without ncu the range costs nothing.
+
+The outcome goes to the spec's ``result`` path (`read_result`); nothing is
+printed on stdout, which carries ncu's report. The parent-side helpers
+`write_spec` and `read_result` live here too; this module imports torch only
+inside `run`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from profiling.probes.base import ProbeRecord, ProbeTarget
+
+
+def write_spec(
+    folder: Path, target: ProbeTarget, warmup: int, probes: Sequence[str] = ()
+) -> tuple[Path, Path]:
+    """The spec file for one child and the path its result will be written to."""
+    spec, result = folder / "spec.json", folder / "result.json"
+    spec.write_text(json.dumps({
+        "task": target.task.to_dict(),
+        "source": target.source,
+        "warmup": warmup,
+        "device": target.device,
+        "probes": list(probes),
+        "result": str(result),
+    }))
+    return spec, result
+
+
+def read_result(result: Path) -> tuple[str, tuple[ProbeRecord, ...]]:
+    """(error, in-process probe records); error is "" when the child finished its forward."""
+    try:
+        data: Any = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return "the probe child wrote no result", ()
+    records = tuple(ProbeRecord.from_dict(r) for r in data.get("records", ()))
+    if data.get("ok"):
+        return "", records
+    return f"the probe child failed: {data.get('error', '?')}", records
+
+
+def _listify(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, list | tuple) else [x]
+
+
+def run(spec: dict[str, Any]) -> tuple[ProbeRecord, ...]:
+    import torch
+
+    from profiling.probes.base import ForwardRun
+    from profiling.probes.registry import ProbeSettings, make_probes
+    from profiling.tasks import Task, exec_module
+
+    task = Task.from_dict(spec["task"])
+    cuda = spec.get("device", "cuda") == "cuda"
+    dev = torch.device("cuda" if cuda else "cpu")
+    mod = task.load_module()
+    cand = exec_module(spec["source"], "kb_probe_candidate")
+    torch.manual_seed(0)
+    model = cand.ModelNew(*_listify(mod.get_init_inputs()))
+    if isinstance(model, torch.nn.Module):
+        model = model.to(dev).eval()
+    torch.manual_seed(1)
+    with dev:
+        inputs = [x.to(dev) if isinstance(x, torch.Tensor) else x for x in _listify(mod.get_inputs())]
+
+    def forward() -> None:
+        model(*inputs)
+        if cuda:
+            torch.cuda.synchronize()
+
+    names = [n for n in spec.get("probes", ()) if n != "ncu"]
+    probes = make_probes(ProbeSettings(names=tuple(names)), say=lambda line: None)
+    with torch.no_grad():
+        for _ in range(max(int(spec.get("warmup", 3)) - 1, 0)):
+            forward()
+        target = ProbeTarget(task, spec["source"], "cuda" if cuda else "interpret")
+        records = probes.collect(ForwardRun(target, forward, cand), in_process=True)
+        if not names:
+            forward()
+        probes.close()
+        if cuda:
+            torch.cuda.profiler.start()
+            torch.cuda.nvtx.range_push("kb_forward")
+        forward()
+        if cuda:
+            torch.cuda.nvtx.range_pop()
+            torch.cuda.profiler.stop()
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(Path(args[0]).read_text())
+    result = Path(spec["result"])
+    t0 = time.monotonic()
+    try:
+        records = run(spec)
+    except BaseException as e:  # reported to the parent, which returns no counters
+        result.write_text(json.dumps({
+            "ok": False,
+            "error": f"{type(e).__name__}: {e}"[:500],
+            "trace": traceback.format_exc()[-2000:],
+        }))
+        return 1
+    result.write_text(json.dumps({
+        "ok": True,
+        "records": [r.to_dict() for r in records],
+        "seconds": time.monotonic() - t0,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

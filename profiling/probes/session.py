@@ -1,0 +1,96 @@
+"""One probing of one candidate: every selected probe, one short-lived child.
+
+`ProbeSession.profile(target)` is what an evaluator calls for the reference,
+each new parent, or every candidate: with ncu selected and usable, ncu wraps the
+child (`profiling.probes.ncu`); otherwise, when in-process probes are selected
+(NVML, Triton), the child runs on its own. Either way the in-process probes run
+around the child's last warm-up forward. The answer is one `ProbeReport`,
+cached by (task, size, source); anything missing is said once (`ProbeSet`) and
+never raised.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from profiling.envsafe import safe_env
+from profiling.probes.base import ProbeRecord, ProbeReport, ProbeSet, ProbeTarget
+from profiling.probes.child import read_result, write_spec
+from profiling.probes.ncu import NcuProbe, Runner, cache_key
+from profiling.probes.registry import ProbeSettings, make_probe
+from profiling.tasks import PROJECT_ROOT
+
+
+class ProbeSession:
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        say: Callable[[str], None] = print,
+        runner: Runner | None = None,
+    ) -> None:
+        self.settings = settings
+        self._run = runner or subprocess.run
+        self.ncu = NcuProbe(settings.ncu, runner) if "ncu" in settings.names else None
+        in_process = [make_probe(n, settings) for n in settings.names if n != "ncu"]
+        # the parent checks availability once (says why not); the child runs what is usable
+        self._probes = ProbeSet([*([self.ncu] if self.ncu else []), *in_process], say=say)
+        self._cache: dict[str, ProbeReport] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.names)
+
+    def profile(self, target: ProbeTarget) -> ProbeReport:
+        if not self.enabled:
+            return ProbeReport()
+        key = cache_key(target)
+        if key in self._cache:
+            return _cached(self._cache[key])
+        t0 = time.monotonic()
+        usable = self._probes.usable()
+        child = tuple(p.name for p in usable if p.in_process)
+        records: list[ProbeRecord] = []
+        if self.ncu is not None and self.ncu in usable:
+            rec, inner = self.ncu.profile(target, child)
+            records += [rec, *inner]
+        elif child:
+            records += self._plain(target, child)
+        report = ProbeReport.merge(records, time.monotonic() - t0)
+        for note in report.notes:
+            self._probes.say_once(note, f"probe {note}")
+        if not any("child failed" in n or "timed out" in n for n in report.notes):
+            self._cache[key] = report
+        return report
+
+    def _plain(self, target: ProbeTarget, names: tuple[str, ...]) -> list[ProbeRecord]:
+        with tempfile.TemporaryDirectory(prefix="kb-probe-") as tmp:
+            spec, result = write_spec(Path(tmp), target, self.settings.ncu.warmup, names)
+            pypath = os.environ.get("PYTHONPATH", "")
+            extra = {"PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")}
+            if target.device == "interpret":
+                extra.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
+            env = safe_env(os.environ, extra, drop=() if target.device == "interpret"
+                           else ("TRITON_INTERPRET",))
+            try:
+                self._run([sys.executable, "-m", "profiling.probes.child", str(spec)],
+                          capture_output=True, text=True, env=env,
+                          timeout=self.settings.ncu.timeout_s, check=False)
+            except subprocess.TimeoutExpired:
+                return [ProbeRecord(n, note="the probe child timed out") for n in names]
+            error, records = read_result(result)
+        if error:
+            return [*records, ProbeRecord(names[0], note=error)]
+        return list(records)
+
+    def close(self) -> None:
+        self._probes.close()
+
+
+def _cached(report: ProbeReport) -> ProbeReport:
+    return ProbeReport(report.counters, report.power, report.compiled, 0.0, report.notes, True)

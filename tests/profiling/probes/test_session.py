@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from profiling.evaluator import reference_candidate_source
+from profiling.probes.base import ProbeTarget
+from profiling.probes.ncu import NcuSettings
+from profiling.probes.registry import ProbeSettings
+from profiling.probes.session import ProbeSession
+from profiling.tasks import load_task
+from strategies.offline.realizer import default_source
+from tests.profiling.probes.ncu_fakes import install_fake_ncu, raw_csv
+
+
+def test_no_probe_selected_is_free() -> None:
+    report = ProbeSession(ProbeSettings()).profile(
+        ProbeTarget(load_task("softmax", "smoke"), "x = 1\n"))
+    assert report.counters is None and report.seconds == 0.0 and report.notes == ()
+
+
+def test_in_process_probes_run_in_a_real_child_on_the_interpreter() -> None:
+    task = load_task("softmax", "smoke")
+    said: list[str] = []
+    session = ProbeSession(ProbeSettings(names=("triton",)), say=said.append)
+    report = session.profile(ProbeTarget(task, default_source(task), "interpret"))
+    # the child loaded task and candidate, warmed up and ran the forward: no failure;
+    # under the interpreter Triton compiles nothing, and the probe says so
+    assert not any("failed" in n for n in report.notes), report.notes
+    assert report.compiled is None and any("no compiled Triton kernel" in n for n in report.notes)
+    assert report.seconds > 0 and len(said) == 1
+    again = session.profile(ProbeTarget(task, default_source(task), "interpret"))
+    assert again.cached and again.seconds == 0.0 and len(said) == 1
+
+
+def test_a_broken_candidate_is_a_note_not_an_error() -> None:
+    task = load_task("softmax", "smoke")
+    session = ProbeSession(ProbeSettings(names=("triton",)), say=lambda s: None)
+    broken = reference_candidate_source(task).replace("ModelNew = Model", "ModelNew = None")
+    report = session.profile(ProbeTarget(task, broken, "interpret"))
+    assert report.compiled is None
+    assert any("probe child failed" in n and "TypeError" in n for n in report.notes)
+
+
+def test_ncu_wraps_the_child_and_the_report_is_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ncu = install_fake_ncu(tmp_path)
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text(raw_csv([("k", {"gpu__time_duration.sum": 5e4,
+                                        "dram__throughput.avg.pct_of_peak_sustained_elapsed": 91})]))
+    monkeypatch.setenv("FAKE_NCU_CSV", str(csv_path))
+    monkeypatch.setenv("FAKE_NCU_ARGV", str(tmp_path / "argv"))
+    session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))))
+    target = ProbeTarget(load_task("softmax", "smoke"), "# k\n", "cuda")
+    report = session.profile(target)
+    assert report.counters is not None and report.counters.dram_pct == 91.0
+    assert report.seconds > 0 and not report.cached
+    assert session.profile(target).cached
+    assert len((tmp_path / "argv").read_text().splitlines()) == 1
