@@ -27,9 +27,11 @@ from typing import Any
 
 from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
 from profiling.measurement import Measurement
-from profiling.probes.base import ForwardRun, ProbeSet, ProbeTarget
-from profiling.probes.counters import Counters, classify
-from profiling.probes.ncu import NcuProbe, NcuSettings
+from profiling.probes.base import ProbeTarget
+from profiling.probes.counters import classify
+from profiling.probes.ncu import NcuSettings
+from profiling.probes.registry import ProbeSettings
+from profiling.probes.session import ProbeSession
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
@@ -113,16 +115,16 @@ def profile_row(
     label: str,
     source: str,
     m: Measurement,
-    probes: ProbeSet,
+    probes: ProbeSession,
     reference: bool,
     device: str = "cuda",
 ) -> Row:
-    t0 = time.monotonic()
-    records = probes.collect(ForwardRun(ProbeTarget(task, source, device, reference=reference)))
-    seconds = time.monotonic() - t0
-    c: Counters | None = next((r.counters for r in records if r.counters is not None), None)
-    note = next((r.note for r in records if r.note), "")
-    regs = c.registers if c and c.registers else m.resources.get("n_regs")
+    report = probes.profile(ProbeTarget(task, source, device, reference=reference))
+    seconds = report.seconds
+    c = report.counters
+    note = report.notes[0] if report.notes else ""
+    regs = c.registers if c and c.registers else (
+        report.compiled.n_regs if report.compiled else m.resources.get("n_regs"))
     return Row(
         task=task.name,
         kernel=label,
@@ -144,7 +146,7 @@ def profile_row(
 def bench_task(
     task: Task,
     evaluator: WorkerEvaluator,
-    probes: ProbeSet,
+    probes: ProbeSession,
     with_default: bool,
     search: bool,
     device: str = "cuda",
@@ -199,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--search", action="store_true",
                     help="find the best kernel by a one-step search instead of the recorded chain")
     ap.add_argument("--ncu", default="ncu", help="the Nsight Compute executable")
+    ap.add_argument("--probes", default="ncu,triton", help="probes to run (ncu, nvml, triton)")
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"),
                     help="interpret: a CPU dry run of the script (no counters)")
     ap.add_argument("--json", type=Path, help="write the rows as JSON here")
@@ -211,7 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     kinds = set(offline_kinds())
-    probes = ProbeSet([NcuProbe(NcuSettings(executable=args.ncu))])
+    names = tuple(n.strip() for n in args.probes.split(",") if n.strip())
+    try:
+        settings = ProbeSettings(names=names, ncu=NcuSettings(executable=args.ncu))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    probes = ProbeSession(settings)
     rows: list[Row] = []
     t0 = time.monotonic()
     with WorkerEvaluator(EvalSettings(device=args.device, trials=1)) as evaluator:
