@@ -1,0 +1,98 @@
+"""The tuner's view of the hardware: counters per kernel, profiled once, and the masks.
+
+`HardwareView` asks a profiler (the evaluator's probe capability, injected as a
+plain callable so the bandit never imports a profiler) for the counters of the
+reference and of each kernel the first time it becomes a parent, caches them
+by candidate id, and applies the arm masks with those counters. Every mask
+decision is kept in order (`decisions`) for the run log and MLflow. Without a
+profiler nothing is profiled and nothing is masked: today's behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bandit.arms import Arm
+from bandit.masks import Mask, MaskContext, MaskDecision, MaskResult, apply_masks
+from profiling.probes.counters import Counters
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """A profiler's answer for one kernel: counters (None: none came back) and wall seconds."""
+
+    counters: Counters | None
+    seconds: float = 0.0
+
+
+ProfileFn = Callable[[str, str, bool], Profiled]  # (candidate id, source, is reference)
+
+
+@dataclass(frozen=True)
+class MaskEvent:
+    """One round of masking, as logged: the iteration it preceded and its decisions."""
+
+    iteration: int
+    decisions: tuple[MaskDecision, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"iteration": self.iteration, "decisions": [d.to_dict() for d in self.decisions]}
+
+
+class HardwareView:
+    def __init__(
+        self,
+        profile: ProfileFn | None = None,
+        masks: Sequence[Mask] = (),
+        resources: Mapping[str, str] | None = None,
+    ) -> None:
+        self._profile = profile
+        self.masks = tuple(masks)
+        self.resources = dict(resources or {})
+        self._counters: dict[str, Counters | None] = {}
+        self.seconds = 0.0  # profiling wall time so far
+        self.profiled = 0
+        self.events: list[MaskEvent] = []
+        self._last: tuple[MaskDecision, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self._profile is not None
+
+    def counters(self, candidate_id: str) -> Counters | None:
+        """Counters known for a kernel (never profiles)."""
+        return self._counters.get(candidate_id)
+
+    def known(self, candidate_id: str) -> bool:
+        return candidate_id in self._counters
+
+    def remember(self, candidate_id: str, counters: Counters | None) -> None:
+        """Counters measured elsewhere (a resumed run log, a probed evaluation)."""
+        self._counters[candidate_id] = counters
+
+    def ensure(self, candidate_id: str, source: str, reference: bool = False) -> Counters | None:
+        """The kernel's counters, profiling it the first time (None without a profiler)."""
+        if candidate_id in self._counters or self._profile is None:
+            return self._counters.get(candidate_id)
+        answer = self._profile(candidate_id, source, reference)
+        self.seconds += answer.seconds
+        self.profiled += 1
+        self._counters[candidate_id] = answer.counters
+        return answer.counters
+
+    def mask(self, parents: Mapping[Arm, tuple[str, str]], iteration: int) -> MaskResult:
+        """Apply the masks to ``parents`` (arm -> (parent id, parent source)), profiling
+        parents seen for the first time. A new event is logged only when the decisions
+        differ from the previous round's."""
+        arms = tuple(parents)
+        if not self.masks or not arms:
+            return MaskResult(arms)
+        by_arm = {
+            arm: self.ensure(pid, src, reference=pid == "ref") for arm, (pid, src) in parents.items()
+        }
+        result = apply_masks(self.masks, arms, MaskContext(by_arm, self.resources))
+        if result.decisions != self._last:
+            self._last = result.decisions
+            self.events.append(MaskEvent(iteration, result.decisions))
+        return result
