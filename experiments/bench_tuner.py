@@ -29,6 +29,7 @@ from bandit.policies import make_policy
 from bandit.tuner import Tuner, TunerSettings
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.probes.counters import Counters
 from profiling.tasks import Task
 from strategies.catalog import load_catalog
 from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest, Strategy
@@ -68,7 +69,7 @@ class InstantEvaluator:
 
         shapes = (ShapeResult("default", t(ms), t(1.0)), ShapeResult("small", t(ms / 4), t(0.25)))
         return Measurement(
-            Status.OK, shapes=shapes, counters={"dram_throughput_pct": 55.0}, device=self.device
+            Status.OK, shapes=shapes, counters=Counters(1, 1e6, dram_pct=55.0), device=self.device
         )
 
     def gpu_facts(self) -> GpuFacts:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from profiling.probes.counters import Counters
+
 _LEGACY = frozenset(
     ("tf32_reference_error", "hidden_work_wall_ms", "hidden_work_event_ms", "sync_overhead_ms")
 )
@@ -120,11 +122,17 @@ class HarnessDiagnostics:
     probe_size_skipped: float | None = None
     probe_signed_skipped: float | None = None
     probe_wide_skipped: float | None = None
+    num_warps: float | None = None
 
     @property
     def resources(self) -> dict[str, float]:
         """Compiled-kernel resources present, by their short names (prompts, tables)."""
-        pairs = (("n_regs", self.n_regs), ("n_spills", self.n_spills), ("shared", self.shared_bytes))
+        pairs = (
+            ("n_regs", self.n_regs),
+            ("n_spills", self.n_spills),
+            ("shared", self.shared_bytes),
+            ("num_warps", self.num_warps),
+        )
         return {k: v for k, v in pairs if v is not None}
 
     def as_dict(self) -> dict[str, float]:
@@ -145,16 +153,16 @@ class Measurement:
     (the first entry of `shapes`). `speedup` is reference time / candidate
     time, both timed interleaved in the same worker. `timing_kind` is "gpu" for
     device-event timings and "interpreter" for Triton-interpreter wall time on
-    the CPU, which is *not* a GPU figure. `counters` holds hardware counters by
-    metric name from probes (ncu/NVML) only; the harness's own observations are
-    in `diagnostics`. `roofline_fraction` is floor ms / runtime_ms (1.0 = at
+    the CPU, which is *not* a GPU figure. `counters`: the typed hardware
+    counters a probe measured (`profiling.probes`), None when none was run; the
+    harness's own observations are in `diagnostics`. `roofline_fraction` is floor ms / runtime_ms (1.0 = at
     the physical floor).
     """
 
     status: Status
     error: str = ""
     shapes: tuple[ShapeResult, ...] = ()
-    counters: Mapping[str, float] = field(default_factory=dict)
+    counters: Counters | None = None
     floor: RooflineFloor | None = None
     device: str = ""
     timing_kind: str = "gpu"
@@ -212,7 +220,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
-        d["counters"] = dict(self.counters)
+        d["counters"] = self.counters.to_dict() if self.counters is not None else None
         d["diagnostics"] = self.diagnostics.as_dict()
         d.update(
             floor_ms=self.floor_ms,
@@ -231,9 +239,12 @@ class Measurement:
 
         raw = dict(d.get("counters") or {})
         # Old run logs: floor_ms at the top, floor_* and harness entries in counters,
-        # compiled-kernel resources in "resources".
-        legacy = {k: raw.pop(k) for k in list(raw) if k.startswith("floor_") or k in _LEGACY}
-        counters = {k: float(v) for k, v in raw.items()}
+        # compiled-kernel resources in "resources"; untyped metric-name counters are dropped.
+        typed = "launches" in raw and "duration_ns" in raw
+        counters = Counters.from_dict(raw) if typed else None
+        legacy = {} if typed else {
+            k: raw.pop(k) for k in list(raw) if k.startswith("floor_") or k in _LEGACY
+        }
         diag = {**legacy, **dict(d.get("resources") or {}), **dict(d.get("diagnostics") or {})}
         floor = None
         if d.get("floor"):

@@ -33,6 +33,7 @@ def describe_counters(
     runtime_ms: float | None = None,
     thresholds: Thresholds | None = None,
     max_stalls: int = 3,
+    show_roofline: bool = True,
 ) -> str:
     """Prompt lines (``- ...``) for one measured kernel; empty when nothing is known."""
     lines = []
@@ -70,9 +71,9 @@ def describe_counters(
     kind = classify(counters, roofline_fraction=roofline_fraction, runtime_ms=runtime_ms,
                     thresholds=thresholds or Thresholds())
     verdict = []
-    if kind is not Bottleneck.UNKNOWN:
+    if kind is not Bottleneck.UNKNOWN and (counters is not None or show_roofline):
         verdict.append(f"bottleneck: {_WHAT[kind]}")
-    if roofline_fraction is not None:
+    if roofline_fraction is not None and show_roofline:
         verdict.append(f"at {100 * roofline_fraction:.0f}% of the physical floor (roofline)")
     if verdict:
         lines.append("- " + "; ".join(verdict))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
+from strategies.hardware_text import describe_counters
 from strategies.types import RealizeRequest
 
 Message = dict[str, str]
@@ -24,7 +25,7 @@ class PromptLimits:
     parent_chars: int = 16_000
     error_chars: int = 2_000
     guidance_chars: int = 4_000
-    counters: int = 16
+    counters: int = 3  # warp-stall reasons quoted with the parent's hardware counters
 
 
 DEFAULT_LIMITS = PromptLimits()
@@ -112,9 +113,15 @@ def describe_measurement(m: Measurement | None, limits: PromptLimits = DEFAULT_L
             f"- roofline: {100 * m.roofline_fraction:.0f}% of the physical floor "
             f"({m.floor.bound}-bound)"
         )
-    if m.counters:
-        items = sorted(m.counters.items())[: limits.counters]
-        lines.append("- hardware counters: " + ", ".join(f"{k}={v:.4g}" for k, v in items))
+    hardware = describe_counters(
+        m.counters,
+        roofline_fraction=m.roofline_fraction,
+        runtime_ms=m.runtime_ms if m.timing_kind == "gpu" else None,
+        max_stalls=limits.counters,
+        show_roofline=False,
+    )
+    if hardware:
+        lines.append(hardware)
     resources = m.diagnostics.resources
     if resources:
         lines.append(

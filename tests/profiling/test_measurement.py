@@ -12,6 +12,7 @@ from profiling.measurement import (
     Status,
     Timing,
 )
+from profiling.probes.counters import Counters, KernelCounters
 
 SHAPE = ShapeResult("default", Timing(0.5, 0.49, 0.52, 100), Timing(1.0, 0.98, 1.02, 100),
                     Timing(0.8, 0.79, 0.81, 50))
@@ -21,7 +22,9 @@ def _full() -> Measurement:
     return Measurement(
         status=Status.OK,
         shapes=(SHAPE,),
-        counters={"dram__throughput.pct": 81.0},
+        counters=Counters(1, 5e5, dram_pct=81.0, stalls=(("long_scoreboard", 9.5),),
+                          kernels=(KernelCounters("k", 5e5, dram_pct=81.0,
+                                                  stalls={"long_scoreboard": 9.5}),)),
         floor=RooflineFloor(ms=0.25, bytes=4 << 20, flops=None, bound="memory", memory_ms=0.25),
         diagnostics=HarnessDiagnostics(hidden_work_wall_ms=5.1, n_regs=32.0, shared_bytes=4096.0),
         device="NVIDIA H200",
@@ -62,7 +65,7 @@ def test_old_run_logs_still_load():
     m = Measurement.from_dict(old)
     assert m.floor == RooflineFloor(ms=0.3, bytes=1024, flops=1_000_000_000, bound="compute",
                                     memory_ms=0.2, compute_ms=0.3)
-    assert m.counters == {"sm__throughput.pct": 40.0}  # hardware counters only
+    assert m.counters is None  # untyped metric names are not hardware counters any more
     assert m.diagnostics.tf32_reference_error == 0.01 and m.diagnostics.n_regs == 64.0
     assert m.resources == {"n_regs": 64.0, "n_spills": 0.0}
     assert m.speedup == 2.0

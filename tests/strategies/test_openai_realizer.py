@@ -8,6 +8,7 @@ import pytest
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, RooflineFloor, ShapeResult, Status, Timing
+from profiling.probes.counters import Counters
 from strategies.errors import RealizerError
 from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 from strategies.types import RealizeRequest
@@ -324,7 +325,7 @@ def test_prompt_carries_guidance_parent_measurement_and_gpu(tmp_path, task, stra
         status=Status.INCORRECT,
         error="max relative error 0.31 at index (3, 17) exceeds tolerance 1e-05",
         shapes=(ShapeResult("default", Timing(0.5, 0.49, 0.52, 100), Timing(0.8, 0.79, 0.81, 100)),),
-        counters={"dram__throughput.avg.pct_of_peak_sustained_elapsed": 87.5},
+        counters=Counters(1, 4e5, dram_pct=87.5, sm_pct=20.0),
         floor=RooflineFloor(ms=0.25, bytes=1 << 20, flops=None, bound="memory"),
     )
     req = RealizeRequest(task=task, strategy=strategy, parent_source=parent,
@@ -335,6 +336,6 @@ def test_prompt_carries_guidance_parent_measurement_and_gpu(tmp_path, task, stra
     assert "_parent_kernel_v3" in text
     assert "max relative error 0.31" in text
     assert "NVIDIA H100 80GB HBM3" in text and "132" in text and "3000 GB/s" in text
-    assert "dram__throughput" in text and "1.6x" in text and "50% of the physical floor" in text
+    assert "DRAM 88%" in text and "DRAM-bound" in text and "1.6x" in text and "50% of the physical floor" in text
     assert "torch.softmax(x, dim=-1)" in text  # the reference program
     assert "```python" in server.requests[0].messages[0]["content"]  # the output contract

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, Status
+from profiling.probes.counters import Counters
 from strategies.prompt import (
     PromptLimits,
     describe_gpu,
@@ -76,7 +77,8 @@ def test_prompt_is_bounded_for_huge_inputs(task, strategy):
     huge_error = "Traceback:\n" + "  frame\n" * 100_000 + "RuntimeError: the last line"
     huge_task = replace(task, source=task.source + "\n" + "# pad\n" * 100_000)
     m = Measurement.failure(Status.RUNTIME_ERROR, huge_error)
-    m = replace(m, error=huge_error, counters={f"metric_{i}": float(i) for i in range(1000)})
+    stalls = tuple((f"metric_{i}", float(1000 - i)) for i in range(1000))
+    m = replace(m, error=huge_error, counters=Counters(1, 1e5, dram_pct=50.0, stalls=stalls))
     big_strategy = replace(strategy, guidance=strategy.guidance + " more" * 100_000)
     req = RealizeRequest(task=huge_task, strategy=big_strategy, parent_source=huge_parent,
                          parent_measurement=m, gpu=GpuFacts(name="G", sm_count=1))
@@ -87,7 +89,7 @@ def test_prompt_is_bounded_for_huge_inputs(task, strategy):
     user = msgs[1]["content"]
     assert "import torch" in user and "filler line 19999" in user  # head and tail of the parent
     assert "RuntimeError: the last line" in user  # the tail of the error survives
-    assert user.count("metric_") == limits.counters
+    assert user.count("metric_") == limits.counters  # the top stall reasons only
     repair = repair_messages(req, huge_parent, m, limits)
     assert total_chars(repair) < cap + limits.parent_chars + limits.error_chars + 1_000
 
@@ -95,3 +97,26 @@ def test_prompt_is_bounded_for_huge_inputs(task, strategy):
 def test_prompt_never_depends_on_anything_but_the_request(task, strategy):
     req = RealizeRequest(task=task, strategy=strategy, parent_source=GOOD_SOURCE)
     assert realize_messages(req) == realize_messages(req)
+
+
+def test_prompt_carries_the_parents_counters_and_bottleneck(task, strategy):
+    from profiling.measurement import RooflineFloor, ShapeResult, Timing
+
+    m = Measurement(
+        Status.OK,
+        shapes=(ShapeResult("default", Timing(0.2, 0.2, 0.2, 10), Timing(0.4, 0.4, 0.4, 10)),),
+        counters=Counters(1, 190_000.0, sm_pct=28.6, dram_pct=78.5, l2_pct=88.3,
+                          l2_hit_pct=49.5, occupancy_pct=71.9, registers=38, shared_bytes=32,
+                          spill_bytes=0.0, block_size=256,
+                          stalls=(("long_scoreboard", 18.3), ("short_scoreboard", 6.9))),
+        floor=RooflineFloor(ms=0.15, bytes=1 << 28, flops=None, bound="memory"),
+    )
+    req = RealizeRequest(task=task, strategy=strategy, parent_source=GOOD_SOURCE,
+                         parent_measurement=m, gpu=GpuFacts(name="G"))
+    user = realize_messages(req)[1]["content"]
+    section = user.split("## Parent measurement")[1].split("## Strategy")[0]
+    assert "DRAM 78%" in section and "L2 88%" in section and "L2 hit 50%" in section
+    assert "38 registers/thread" in section and "long_scoreboard 18" in section
+    assert "bottleneck: DRAM-bound" in section
+    assert section.count("of the physical floor") == 1  # said once, by the roofline line
+    assert len(section) < 1_000
