@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,9 @@ from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
 from profiling.measurement import Measurement, Status
+from profiling.probes.base import ProbeReport, ProbeTarget
+from profiling.probes.registry import ProbeSettings
+from profiling.probes.session import ProbeSession
 from profiling.remeasure import confirmed
 from profiling.tasks import PROJECT_ROOT, SOURCE_DIR_ENV, Task
 
@@ -279,15 +282,26 @@ class WorkerEvaluator:
     """Evaluates candidates in a reused, isolated worker process (a context manager).
 
     ``env``: extra variables for the worker (e.g. ``{"CUDA_VISIBLE_DEVICES": "1"}``
-    to pin one worker per GPU); secrets are stripped from them too.
+    to pin one worker per GPU); secrets are stripped from them too. ``probes``:
+    the hardware probes (`profiling.probes`) `profile` runs, and `evaluate` too
+    for every correct candidate with ``every_candidate``; ``say`` prints their
+    one-time notices (a probe that cannot run here says why, once).
     """
 
     def __init__(
-        self, settings: EvalSettings = EvalSettings(), *, env: Mapping[str, str] | None = None
+        self,
+        settings: EvalSettings = EvalSettings(),
+        *,
+        env: Mapping[str, str] | None = None,
+        probes: ProbeSettings | None = None,
+        say: Callable[[str], None] = print,
     ) -> None:
         self.settings = settings
         self.env = dict(env or {})
         self.device = resolve_device(settings.device)
+        self.probe_settings = probes or ProbeSettings()
+        self._say = say
+        self._probes = ProbeSession(self.probe_settings, say) if self.probe_settings.names else None
         self._worker: _Worker | None = None
         self._facts: GpuFacts | None = None
         self.starts = 0  # how many worker processes were started
@@ -303,6 +317,20 @@ class WorkerEvaluator:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+        if self._probes is not None:
+            self._probes.close()
+
+    # -- hardware probes ---------------------------------------------------
+    def profile(self, task: Task, source: str, reference: bool = False) -> ProbeReport:
+        """Every selected probe on one forward of ``source`` (in a short-lived child);
+        an empty report when none is selected or the device is not a GPU."""
+        if self._probes is None:
+            return ProbeReport()
+        if self.device != "cuda":
+            self._probes.say_once("device", "hardware probes are off: they need a CUDA device")
+            return ProbeReport(notes=("hardware probes need a CUDA device",))
+        task = for_device(task, self.device)
+        return self._probes.profile(ProbeTarget(task, source, self.device, reference=reference))
 
     @property
     def worker_pid(self) -> int | None:
@@ -417,6 +445,8 @@ class WorkerEvaluator:
         if m.ok and s.remeasure_speedup and (m.speedup or 0.0) > s.remeasure_speedup:
             env = _Worker._env(self.device, self.env, tempfile.gettempdir())
             m = confirmed(m, task.to_dict(), source, self.device, env, s.timeout_s)
+        if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
+            m = replace(m, counters=self.profile(task, source).counters)
         return replace(m, wall_s=time.monotonic() - t0)
 
     @staticmethod

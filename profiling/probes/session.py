@@ -88,6 +88,9 @@ class ProbeSession:
             return [*records, ProbeRecord(names[0], note=error)]
         return list(records)
 
+    def say_once(self, key: str, line: str) -> None:
+        self._probes.say_once(key, line)
+
     def close(self) -> None:
         self._probes.close()
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from bandit.clustering import RuntimeClusterer, features, kmeans_pp
 from bandit.frontier import Frontier
-from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status, Timing
 from profiling.probes.counters import Counters
 from strategies.types import Candidate
 
@@ -14,8 +14,12 @@ def meas(ms: float, counters: Counters | None = None, **resources: float) -> Mea
     return Measurement(
         Status.OK,
         shapes=(ShapeResult("default", t, Timing(1.0, 1.0, 1.0, 10)),),
-        counters=counters or {},  # type: ignore[arg-type]
-        resources=resources,
+        counters=counters,
+        diagnostics=HarnessDiagnostics(
+            n_regs=resources.get("n_regs"),
+            shared_bytes=resources.get("shared"),
+            num_warps=resources.get("num_warps"),
+        ),
     )
 
 
