@@ -31,6 +31,7 @@ class Proposal:
     arm: Arm
     parent: Member
     request: RealizeRequest
+    masks: tuple[str, ...] = ()  # the arm-mask decisions this choice was made under
 
 
 @dataclass(frozen=True)

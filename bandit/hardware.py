@@ -11,11 +11,49 @@ profiler nothing is profiled and nothing is masked: today's behaviour.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bandit.arms import Arm
-from bandit.masks import Mask, MaskContext, MaskDecision, MaskResult, apply_masks
+from bandit.masks import (
+    DEFAULT_SATURATION,
+    Mask,
+    MaskContext,
+    MaskDecision,
+    MaskResult,
+    apply_masks,
+    masks_from,
+)
 from profiling.probes.counters import Counters
+
+MASK_NAMES = ("saturation", "none")
+
+
+@dataclass(frozen=True)
+class HardwareSettings:
+    """The hardware-aware parts of the search (config: keys of the ``policy`` group).
+
+    ``clusters``: runtime-behaviour clusters of the frontier, re-fitted every
+    ``recluster_every`` correct kernels (1: one cluster, as without clustering).
+    ``masks``: arm masks applied before the policy chooses (``saturation``; empty
+    or ``none``: off); ``saturation``: per-resource utilization (0-1) at which a
+    resource counts as saturated. ``headroom``: among near-best parents, prefer one
+    with headroom on the strategy's target resource. Masks and headroom act only on
+    kernels a probe measured; without a profiler they change nothing.
+    """
+
+    clusters: int = 1
+    recluster_every: int = 5
+    masks: tuple[str, ...] = ("saturation",)
+    saturation: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SATURATION))
+    headroom: bool = True
+
+    def __post_init__(self) -> None:
+        if self.clusters < 1 or self.recluster_every < 1:
+            raise ValueError("policy.clusters and policy.recluster_every must be >= 1")
+        for name in self.masks:
+            if name not in MASK_NAMES:
+                raise ValueError(f"unknown mask {name!r} (masks: {', '.join(MASK_NAMES)})")
+        masks_from(self.masks, self.saturation)  # thresholds checked here
 
 
 @dataclass(frozen=True)
@@ -46,10 +84,14 @@ class HardwareView:
         profile: ProfileFn | None = None,
         masks: Sequence[Mask] = (),
         resources: Mapping[str, str] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        headroom: bool = True,
     ) -> None:
         self._profile = profile
         self.masks = tuple(masks)
         self.resources = dict(resources or {})
+        self.thresholds = dict(DEFAULT_SATURATION if thresholds is None else thresholds)
+        self.headroom = headroom
         self._counters: dict[str, Counters | None] = {}
         self.seconds = 0.0  # profiling wall time so far
         self.profiled = 0
@@ -86,13 +128,24 @@ class HardwareView:
         parents seen for the first time. A new event is logged only when the decisions
         differ from the previous round's."""
         arms = tuple(parents)
-        if not self.masks or not arms:
-            return MaskResult(arms)
         by_arm = {
             arm: self.ensure(pid, src, reference=pid == "ref") for arm, (pid, src) in parents.items()
         }
+        if not self.masks or not arms:
+            return MaskResult(arms)
         result = apply_masks(self.masks, arms, MaskContext(by_arm, self.resources))
         if result.decisions != self._last:
             self._last = result.decisions
             self.events.append(MaskEvent(iteration, result.decisions))
         return result
+
+
+def hardware_view(
+    settings: HardwareSettings, profile: ProfileFn | None, resources: Mapping[str, str]
+) -> HardwareView:
+    """The view a run's settings ask for (masks named ``none`` are left out)."""
+    names = [n for n in settings.masks if n != "none"]
+    return HardwareView(
+        profile, masks_from(names, settings.saturation), resources, settings.saturation,
+        settings.headroom,
+    )

@@ -22,6 +22,7 @@ from bandit.policies.base import ParentRule
 from strategies.types import Realizer, RealizeRequest
 
 RequestFor = Callable[[Arm, Member], RealizeRequest]
+Order = Callable[[list[Member], Arm], list[Member]]  # e.g. headroom on the arm's resource
 
 
 def ranked(frontier: Frontier, rule: ParentRule, cluster: int, slack: float) -> list[Member]:
@@ -44,15 +45,19 @@ def parents(
     realizer: Realizer,
     tried: Set[tuple[str, str]],
     request_for: RequestFor,
+    order: Order | None = None,
 ) -> dict[Arm, Member]:
-    """Each arm that can still yield a new kernel, and the kernel it would refine."""
+    """Each arm that can still yield a new kernel, and the kernel it would refine.
+    ``order`` re-ranks an arm's candidates (the tuner prefers headroom on the
+    resource the arm's strategy targets); None keeps fastest first."""
     by_cluster: dict[int | None, list[Member]] = {}
     out: dict[Arm, Member] = {}
     for arm in arms:
         key = arm.cluster if rule is ParentRule.CLUSTER_BEST else None
         if key not in by_cluster:
             by_cluster[key] = ranked(frontier, rule, arm.cluster, slack)
-        for parent in by_cluster[key]:
+        pool = by_cluster[key] if order is None else order(by_cluster[key], arm)
+        for parent in pool:
             if realizer.deterministic and (parent.id, arm.strategy) in tried:
                 continue
             if realizer.can_realize(request_for(arm, parent)):

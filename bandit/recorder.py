@@ -120,6 +120,7 @@ class Recorder:
             duplicate=outcome.duplicate,
             repairs=outcome.repairs,
             error=outcome.error,
+            masks=proposal.masks,
         )
         self.records.append(record)
         if self.run_log is not None:

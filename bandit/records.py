@@ -40,6 +40,9 @@ class IterationRecord:
     duplicate: bool = False  # the source was measured before; its measurement was reused
     repairs: int = 0  # repair turns taken
     error: str = ""  # realizer or evaluator error text (short)
+    # arm-mask decisions in force when the arm was chosen ("masked: <reason>" or
+    # "kept open: <reason>"), for the run log and MLflow; empty when nothing was masked
+    masks: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -60,6 +63,7 @@ class IterationRecord:
         d = dict(d)
         d["arm"] = Arm.from_list(d["arm"])
         d["cost"] = RealizationCost(**d.get("cost", {}))
+        d["masks"] = tuple(d.get("masks", ()))
         return cls(**d)
 
 

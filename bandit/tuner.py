@@ -11,7 +11,7 @@ again. Given the same seed and the same measurements, a run is deterministic.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from bandit.attempt import Attempt, Proposal, attempt
 from bandit.budget import Budget, Spend
 from bandit.executors.base import Evaluated
 from bandit.frontier import REFERENCE_ID, Clusterer, Frontier, Member, source_hash
+from bandit.hardware import HardwareView
 from bandit.journal import JournaledRealizer
+from bandit.masks import MaskResult, headroom_first
 from bandit.observer import Observer
 from bandit.parents import parents
 from bandit.policies.base import Policy
@@ -66,12 +68,16 @@ class Tuner:
         run_log: str | Path | None = None,
         observers: Sequence[Observer] = (),
         clusterer: Clusterer | None = None,
+        hardware: HardwareView | None = None,
         reference_source: str | None = None,
         meta: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
     ) -> None:
         """`strategies`: those that apply to the task's kind (`Strategy.applies`) and whose
         target the evaluator's device runs become arms. `meta` goes into the run log header.
+        `clusterer` groups the frontier (the arms' top level); `hardware` profiles parents,
+        masks arms whose target resource is saturated and prefers parents with headroom
+        (`bandit.hardware`); without them, one cluster and nothing masked.
         `clock` measures the run's seconds: real time by default; under replay a
         `VirtualClock`, charged every evaluation's (recorded) ``wall_s``."""
         self.task, self.evaluator, self.realizer, self.policy = task, evaluator, realizer, policy
@@ -84,6 +90,7 @@ class Tuner:
         )
         self._by_id = {s.id: s for s in self.strategies}
         self.frontier = Frontier(clusterer)
+        self.hardware = hardware or HardwareView()
         self.clock = clock or Clock()
         self.recorder = Recorder(
             RunLog(run_log) if run_log is not None else None, observers, self.clock
@@ -129,6 +136,20 @@ class Tuner:
             self.realizer,
             self._tried,
             lambda arm, parent: self._request(arm, parent, 0),
+            self._headroom_first if self.hardware.headroom else None,
+        )
+
+    def _counters(self, member: Member) -> Any:
+        return member.measurement.counters or self.hardware.counters(member.id)
+
+    def _headroom_first(self, pool: list[Member], arm: Arm) -> list[Member]:
+        resource = self._by_id[arm.strategy].resource
+        return headroom_first(pool, self._counters, resource, self.hardware.thresholds)
+
+    def masked(self, allowed: Mapping[Arm, Member], iteration: int) -> MaskResult:
+        """The arm masks on the realizable arms (profiling parents seen the first time)."""
+        return self.hardware.mask(
+            {a: (p.id, p.candidate.source) for a, p in allowed.items()}, iteration
         )
 
     # -- start / resume ------------------------------------------------------------------
@@ -144,7 +165,7 @@ class Tuner:
         logged = self.recorder.open(self._header())
         if logged is not None:  # resume: the frontier, the policy, what was tried
             for lc in logged.candidates:
-                self.frontier.add(lc.candidate, lc.measurement, lc.iteration, cluster=lc.cluster)
+                self._add(lc.candidate, lc.measurement, lc.iteration, cluster=lc.cluster)
             self._replay = {
                 **dict(logged.measured),
                 **{source_hash(o.candidate.source): o.measurement for o in logged.orphans},
@@ -162,9 +183,7 @@ class Tuner:
                     f"the reference program of task {self.task.name!r} failed to evaluate "
                     f"({m.status}): {m.error or 'no runtime'}"
                 )
-            self.recorder.kernel(
-                self.frontier.add(Candidate(REFERENCE_ID, source), m, 0, cluster=0)
-            )
+            self.recorder.kernel(self._add(Candidate(REFERENCE_ID, source), m, 0, cluster=0))
         self.recorder.started(
             RunStart(
                 self.task,
@@ -192,6 +211,14 @@ class Tuner:
             "meta": self._meta,
         }
 
+    def _add(
+        self, candidate: Candidate, m: Measurement, iteration: int, cluster: int | None = None
+    ) -> Member:
+        member = self.frontier.add(candidate, m, iteration, cluster=cluster)
+        if m.counters is not None:  # probed with the evaluation: never profiled again
+            self.hardware.remember(member.id, m.counters)
+        return member
+
     def measure(self, source: str, run: Run | None = None) -> Measurement:
         """Evaluate `source` (a resumed run's unfinished measurement is reused) and charge
         its seconds to the clock. `run`: evaluate elsewhere (an executor's worker; the
@@ -218,18 +245,26 @@ class Tuner:
         allowed = self.parents()
         if not allowed:
             raise TuneError(self._no_arms())
-        arm = self.policy.ask(tuple(allowed))
+        iteration, self._next_iteration = self._next_iteration, self._next_iteration + 1
+        masking = self.masked(allowed, iteration)
+        arm = self.policy.ask(masking.open)
         # taken now, not at tell: a batch of asks never proposes one pair twice
         self._tried.add((allowed[arm].id, arm.strategy))
-        iteration, self._next_iteration = self._next_iteration, self._next_iteration + 1
-        return Proposal(iteration, arm, allowed[arm], self._request(arm, allowed[arm], iteration))
+        notes = tuple(
+            f"{d.arm} {'masked' if d.masked else 'open'}: {d.reason}" for d in masking.decisions
+        )
+        parent = allowed[arm]
+        return Proposal(iteration, arm, parent, self._request(arm, parent, iteration), notes)
 
     def _request(self, arm: Arm, parent: Member, iteration: int) -> RealizeRequest:
+        m = parent.measurement
+        if m.counters is None and (c := self.hardware.counters(parent.id)) is not None:
+            m = replace(m, counters=c)  # the prompt quotes the parent's counters
         return RealizeRequest(
             self.task,
             self._by_id[arm.strategy],
             parent.candidate.source,
-            parent.measurement,
+            m,
             parent.candidate.params,
             self.gpu,
             self.settings.seed * 1_000_003 + iteration,
@@ -252,7 +287,7 @@ class Tuner:
         for cand, m in outcome.measured:
             if cand.id in self.frontier:  # a second tell of the same proposal
                 raise ValueError(f"proposal {proposal.iteration} was already told")
-            self.recorder.kernel(self.frontier.add(cand, m, proposal.iteration))
+            self.recorder.kernel(self._add(cand, m, proposal.iteration))
         m = outcome.measurement
         ok = m is not None and m.ok
         r = self.settings.reward(proposal.parent.speedup, m.speedup if m is not None else None, ok)
@@ -268,7 +303,7 @@ class Tuner:
         self.start()
         error: str | None = None
         try:
-            while not (reason := budget.exhausted(self.spend())):
+            while not (reason := budget.exhausted(self.spend()) or self._goal(budget)):
                 try:
                     proposal = self.ask()
                 except TuneError as e:  # no arm can yield a new kernel
@@ -288,6 +323,13 @@ class Tuner:
         except KeyboardInterrupt:
             reason = "interrupted"
         return self.finish(reason, error)
+
+    def _goal(self, budget: Budget) -> str | None:
+        """The roofline goal as a stop reason, once the best written kernel meets it."""
+        if budget.stop_at_roofline is None:
+            return None
+        ranked = self.frontier.ranked(kernels_only=True)
+        return budget.reached(ranked[0].measurement.roofline_fraction if ranked else None)
 
     def finish(self, stop_reason: str, error: str | None = None) -> TuneResult:
         """Close the run log and tell observers; the result of the run so far."""

@@ -86,6 +86,7 @@ def iteration_metrics(r: IterationRecord) -> dict[str, float]:
     }
     if r.speedup is not None:
         m["speedup"] = r.speedup
+    m["masked_arms"] = float(sum(1 for d in r.masks if " masked: " in d))
     return {HEADLINE + k: v for k, v in m.items()}
 
 
