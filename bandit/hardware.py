@@ -11,7 +11,7 @@ profiler nothing is profiled and nothing is masked: today's behaviour.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from bandit.arms import Arm
 from bandit.masks import (
@@ -54,6 +54,9 @@ class HardwareSettings:
             if name not in MASK_NAMES:
                 raise ValueError(f"unknown mask {name!r} (masks: {', '.join(MASK_NAMES)})")
         masks_from(self.masks, self.saturation)  # thresholds checked here
+
+
+HARDWARE_KEYS = tuple(f.name for f in fields(HardwareSettings))  # read from the policy group
 
 
 @dataclass(frozen=True)

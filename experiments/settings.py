@@ -15,19 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from bandit.budget import Budget
+from bandit.hardware import HARDWARE_KEYS, HardwareSettings
 from bandit.reward import RewardSpec
 from bandit.tuner import TunerSettings
 from profiling.evaluator import EvalSettings
+from profiling.probes.ncu import NcuSettings
+from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplaySettings
 
 DEVICES = ("auto", "cuda", "interpret", "replay")
 EXECUTORS = ("local", "ray")
 TOP_LEVEL = (
     "task", "policy", "realizer", "budget", "device", "executor", "tracking", "reward",
-    "seed", "parent_slack", "resume", "progress", "replay",
+    "seed", "parent_slack", "resume", "progress", "replay", "probe",
 )  # fmt: skip
 PROGRESS = ("auto", "bar", "plain")  # auto: a bar on a terminal, plain lines otherwise
 _TUNER = TunerSettings()
+PROBE_KEYS = ("names", "every_candidate", "executable", "timeout_s", "warmup")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class TuneSettings:
     parent_slack: float = _TUNER.parent_slack
     progress: str = "auto"
     replay: ReplaySettings | None = None  # device=replay only
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    hardware: HardwareSettings = field(default_factory=HardwareSettings)  # policy group keys
 
     def tuner(self) -> TunerSettings:
         """What the tuner reads of this config."""
@@ -128,20 +134,22 @@ class TuneSettings:
         progress = str(cfg.get("progress", "auto"))
         if progress not in PROGRESS:
             raise ValueError(f"progress must be one of {', '.join(PROGRESS)}, got {progress!r}")
+        hardware = _hardware({k: v for k, v in policy.items() if k in HARDWARE_KEYS})
         return cls(
             task=TaskSettings(
                 str(_required(task, "task", "name")), None if size is None else str(size)
             ),
             policy=PolicySettings(
                 str(_required(policy, "policy", "name")),
-                {k: v for k, v in policy.items() if k != "name"},
+                {k: v for k, v in policy.items() if k != "name" and k not in HARDWARE_KEYS},
             ),
             realizer=RealizerSettings(
                 str(_required(realizer, "realizer", "name")),
                 {k: v for k, v in realizer.items() if k not in ("name", "repair_turns")},
                 _int(realizer.get("repair_turns", _TUNER.repair_turns), "realizer.repair_turns", 0),
             ),
-            budget=Budget(**{k: budget.get(k) for k in ("iterations", "tokens", "usd", "seconds")}),
+            budget=Budget(**{k: budget.get(k) for k in (
+                "iterations", "tokens", "usd", "seconds", "stop_at_roofline")}),
             device=DeviceSettings(device_name, _evaluation(device, evaluation)),
             executor=ExecutorSettings(
                 executor_name,
@@ -166,6 +174,8 @@ class TuneSettings:
             parent_slack=_nonneg(cfg.get("parent_slack", _TUNER.parent_slack), "parent_slack"),
             progress=progress,
             replay=_replay(cfg, device_name),
+            probe=_probe(dict(cfg.get("probe") or {})),
+            hardware=hardware,
         )
 
 
@@ -181,6 +191,51 @@ def _replay(cfg: Mapping[str, Any], device: str) -> ReplaySettings | None:
         landscape=None if landscape in (None, "") else str(landscape),
         noise=str(section.get("noise", ReplaySettings.noise)),
         seed=_int(cfg.get("seed", _TUNER.seed), "seed", low=0),
+    )
+
+
+def _probe(section: Mapping[str, Any]) -> ProbeSettings:
+    """The probe group as `ProbeSettings` (unknown probe names: a one-line error)."""
+    _known(section, PROBE_KEYS, "probe")
+    ncu = NcuSettings()
+    names = section.get("names") or ()
+    if isinstance(names, str):
+        names = [names]
+    every = section.get("every_candidate", False)
+    if not isinstance(every, bool):
+        raise ValueError(f"probe.every_candidate must be true or false, got {every!r}")
+    return ProbeSettings(
+        names=tuple(str(n) for n in names),
+        every_candidate=every,
+        ncu=replace(
+            ncu,
+            executable=str(section.get("executable", ncu.executable)),
+            timeout_s=_float(section.get("timeout_s", ncu.timeout_s), "probe.timeout_s"),
+            warmup=_int(section.get("warmup", ncu.warmup), "probe.warmup", low=1),
+        ),
+    )
+
+
+def _hardware(section: Mapping[str, Any]) -> HardwareSettings:
+    """The hardware-aware keys of the policy group as `HardwareSettings`."""
+    d = HardwareSettings()
+    masks = section.get("masks", d.masks) or ()
+    if isinstance(masks, str):
+        masks = [masks]
+    saturation = section.get("saturation", d.saturation)
+    if not isinstance(saturation, Mapping):
+        raise ValueError(f"policy.saturation must be a mapping resource: fraction, got {saturation!r}")
+    headroom = section.get("headroom", d.headroom)
+    if not isinstance(headroom, bool):
+        raise ValueError(f"policy.headroom must be true or false, got {headroom!r}")
+    return HardwareSettings(
+        clusters=_int(section.get("clusters", d.clusters), "policy.clusters", low=1),
+        recluster_every=_int(
+            section.get("recluster_every", d.recluster_every), "policy.recluster_every", low=1
+        ),
+        masks=tuple(str(m) for m in masks),
+        saturation={str(k): _float(v, f"policy.saturation.{k}") for k, v in saturation.items()},
+        headroom=headroom,
     )
 
 

@@ -41,11 +41,13 @@ from bandit.records import TuneResult
 from bandit.rounds import run_rounds
 from bandit.tuner import TuneError, Tuner
 from experiments import TASKS_DIR
+from experiments.hardware import clusterer, hardware
 from experiments.progress import log, make_progress
 from experiments.report import LOG_FILE, RunDirWriter
 from experiments.settings import TuneSettings, flatten
 from experiments.summary import render_plain, render_tables
 from profiling.errors import UserError
+from profiling.probes.session import ProbeSession
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
 from strategies.types import Realizer, Strategy
@@ -161,7 +163,9 @@ def run_app(
     if tracker is not None:
         observers.append(tracker)
     try:
-        with evaluation.executor as executor:
+        with evaluation.executor as executor, ProbeSession(
+            settings.probe, lambda line: _say(err, line)
+        ) as probes:
             tuner = Tuner(
                 task,
                 executor,
@@ -173,6 +177,8 @@ def run_app(
                 observers=observers,
                 meta={"config": plain},
                 clock=evaluation.clock,
+                clusterer=clusterer(settings.hardware, settings.seed),
+                hardware=hardware(settings, task, device, strategies, probes),
             )
             try:
                 tuner.start()  # measures the reference, or restores a resumed run

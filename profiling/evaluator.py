@@ -33,7 +33,7 @@ from profiling.envsafe import safe_env
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
 from profiling.measurement import Measurement, Status
-from profiling.probes.base import ProbeReport, ProbeTarget
+from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
 from profiling.remeasure import confirmed
@@ -326,11 +326,8 @@ class WorkerEvaluator:
         an empty report when none is selected or the device is not a GPU."""
         if self._probes is None:
             return ProbeReport()
-        if self.device != "cuda":
-            self._probes.say_once("device", "hardware probes are off: they need a CUDA device")
-            return ProbeReport(notes=("hardware probes need a CUDA device",))
-        task = for_device(task, self.device)
-        return self._probes.profile(ProbeTarget(task, source, self.device, reference=reference))
+        return self._probes.profile_task(for_device(task, self.device), source, self.device,
+                                         reference)
 
     @property
     def worker_pid(self) -> int | None:

@@ -24,7 +24,7 @@ from profiling.probes.base import ProbeRecord, ProbeReport, ProbeSet, ProbeTarge
 from profiling.probes.child import read_result, write_spec
 from profiling.probes.ncu import NcuProbe, Runner, cache_key
 from profiling.probes.registry import ProbeSettings, make_probe
-from profiling.tasks import PROJECT_ROOT
+from profiling.tasks import PROJECT_ROOT, Task
 
 
 class ProbeSession:
@@ -45,6 +45,23 @@ class ProbeSession:
     @property
     def enabled(self) -> bool:
         return bool(self.settings.names)
+
+    def __enter__(self) -> ProbeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def profile_task(
+        self, task: Task, source: str, device: str, reference: bool = False
+    ) -> ProbeReport:
+        """`profile` of one kernel of `task` on `device`; off (said once) unless CUDA."""
+        if not self.enabled:
+            return ProbeReport()
+        if device != "cuda":
+            self.say_once("device", "hardware probes are off: they need a CUDA device")
+            return ProbeReport(notes=("hardware probes need a CUDA device",))
+        return self.profile(ProbeTarget(task, source, device, reference=reference))
 
     def profile(self, target: ProbeTarget) -> ProbeReport:
         if not self.enabled:

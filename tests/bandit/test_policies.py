@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bandit.arms import Arm
+from bandit.hardware import HARDWARE_KEYS, HardwareSettings
 from bandit.policies import POLICY_NAMES, default_options, make_policy
 from bandit.testing import PolicyConformance, flat_instance, play
 
@@ -48,7 +50,12 @@ class TestPoliciesWithOptions(PolicyConformance):
 def test_conf_file_holds_the_defaults(name):
     conf = yaml.safe_load((CONF / f"{name}.yaml").read_text())
     assert conf.pop("name") == name
+    hardware = {k: conf.pop(k) for k in list(conf) if k in HARDWARE_KEYS}
     assert conf == default_options(name)
+    defaults = asdict(HardwareSettings())
+    for key, value in hardware.items():  # the tuner's keys, not the policy's
+        want = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]
+        assert value == want, f"conf/policy/{name}.yaml {key}"
 
 
 def test_make_policy_errors_are_one_line():
