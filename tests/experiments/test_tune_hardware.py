@@ -46,7 +46,7 @@ def test_bad_hardware_settings_are_one_line_exit_2(tmp_path: Path, overrides, me
 
 def test_a_run_with_probes_selected_and_no_profiler_usable(tmp_path: Path) -> None:
     """On this CPU host ncu cannot profile: the run says so once, masks nothing, finishes."""
-    code, out, err = app(
+    code, _, err = app(
         tmp_path / "run", "device=interpret", "task.size=smoke", "budget.iterations=3",
         "tracking=none", "probe=ncu", "policy.clusters=2",
     )

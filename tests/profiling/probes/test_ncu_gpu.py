@@ -31,3 +31,23 @@ def test_ncu_profiles_the_softmax_reference() -> None:
     print(f"softmax reference: {c.launches} launches, dram {c.dram_pct:.0f}%, sm {c.sm_pct}, "
           f"class {classify(c)}, {rec.seconds:.1f} s")
     assert rec.seconds < 30
+
+
+def test_every_candidate_gets_counters_through_the_evaluator() -> None:
+    from profiling.evaluator import EvalSettings, WorkerEvaluator
+    from profiling.probes.registry import ProbeSettings
+    from strategies.offline.realizer import default_source
+
+    task = load_task("softmax")
+    probes = ProbeSettings(names=("ncu", "triton"), every_candidate=True)
+    with WorkerEvaluator(EvalSettings(device="cuda", trials=1), probes=probes) as ev:
+        m = ev.evaluate(task, default_source(task))
+        assert m.ok, m.error
+        assert m.counters is not None and m.counters.launches >= 1
+        assert m.counters.excluded_launches >= 0 and m.counters.dram_pct is not None
+        report = ev.profile(task, default_source(task))
+        assert report.cached  # the same source is never profiled twice
+        fresh = ev.profile(task, default_source(task) + "\n# another kernel\n")
+        assert fresh.compiled is not None and fresh.compiled.n_regs, fresh.notes
+        print(f"softmax default kernel: {m.counters.dram_pct:.0f}% DRAM, "
+              f"{fresh.seconds:.1f} s to profile")
