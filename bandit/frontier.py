@@ -6,8 +6,8 @@ top level of the arm hierarchy), which kernel is the best in a cluster or overal
 of the source, so the same kernel is never evaluated twice).
 
 Clustering sits behind the small `Clusterer` protocol. `SingleCluster` puts every
-kernel into cluster 0 (the only clusterer today); clustering by runtime behaviour
-would plug in there without touching the tuner.
+kernel into cluster 0; `bandit.clustering.RuntimeClusterer` groups kernels by
+runtime behaviour (``policy.clusters``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ The public surface::
         m = ev.evaluate(task, reference_candidate_source(task))
 
 Every evaluator follows the `Evaluator` protocol and passes the kit in
-:mod:`profiling.testing`. Hardware counters (``Measurement.counters``) are not
-collected yet; the harness's own observations are ``Measurement.diagnostics``.
+:mod:`profiling.testing`. Hardware counters (``Measurement.counters``, a typed
+`profiling.probes.Counters`) come from the probes selected in
+`profiling.probes.ProbeSettings` (``WorkerEvaluator(probes=...)``: Nsight Compute,
+NVML, Triton's compiled-kernel stats); the harness's own observations are
+``Measurement.diagnostics``.
 Importing this package does not import torch; the worker process does.
 """
 
