@@ -90,6 +90,8 @@ class HardwareView:
         thresholds: Mapping[str, float] | None = None,
         headroom: bool = True,
     ) -> None:
+        """`on_profiled(id, counters, seconds)` hears of every profiling (the run log)."""
+        self.on_profiled: Callable[[str, Counters | None, float], None] | None = None
         self._profile = profile
         self.masks = tuple(masks)
         self.resources = dict(resources or {})
@@ -124,6 +126,8 @@ class HardwareView:
         self.seconds += answer.seconds
         self.profiled += 1
         self._counters[candidate_id] = answer.counters
+        if self.on_profiled is not None:
+            self.on_profiled(candidate_id, answer.counters, answer.seconds)
         return answer.counters
 
     def mask(self, parents: Mapping[Arm, tuple[str, str]], iteration: int) -> MaskResult:

@@ -85,6 +85,11 @@ class Recorder:
         if self.run_log is not None:
             self.run_log.append_candidate(member)
 
+    def counters(self, candidate_id: str, counters: Any, seconds: float) -> None:
+        """A kernel's hardware counters, profiled after it was logged (a new parent)."""
+        if self.run_log is not None:
+            self.run_log.append_counters(candidate_id, counters, seconds)
+
     def started(self, start: RunStart) -> None:
         self.observers.on_start(start)
 

@@ -5,6 +5,8 @@ One JSON object per line, appended and flushed as the run goes:
 - ``header``: what the run is (task, policy, seed, ...); written once;
 - ``candidate``: a measured kernel (source, provenance, cost, measurement, cluster);
 - ``iteration``: an `IterationRecord` plus the policy's ``state_dict`` after ``tell``;
+- ``counters``: hardware counters a probe measured for a kernel after it was
+  logged (a new parent), with the profiling seconds;
 - ``end``: why the run stopped (a resumed run appends more lines after it);
 - ``measured``: a measurement, written the moment the evaluator returns it (keyed
   by source hash), and ``realized``: a realizer's answer, written the moment it
@@ -31,6 +33,7 @@ import numpy as np
 from bandit.frontier import Member
 from bandit.records import IterationRecord
 from profiling.measurement import Measurement
+from profiling.probes.counters import Counters
 from strategies.types import Candidate, Realization, RealizationCost
 
 VERSION = 1
@@ -54,6 +57,7 @@ class LoggedRun:
     ends: tuple[Mapping[str, Any], ...] = field(default=())
     measured: Mapping[str, Measurement] = field(default_factory=dict)  # source hash -> m
     realized: Mapping[str, Realization] = field(default_factory=dict)  # request key -> answer
+    counters: Mapping[str, Counters | None] = field(default_factory=dict)  # by kernel id
 
 
 def _jsonable(o: Any) -> Any:
@@ -146,6 +150,14 @@ class RunLog:
             }
         )
 
+    def append_counters(self, candidate_id: str, counters: Counters | None, seconds: float) -> None:
+        self._append({
+            "type": "counters",
+            "id": candidate_id,
+            "counters": counters.to_dict() if counters is not None else None,
+            "seconds": seconds,
+        })
+
     def append_end(self, stop_reason: str, error: str | None) -> None:
         self._append({"type": "end", "stop_reason": stop_reason, "error": error})
 
@@ -156,6 +168,7 @@ class RunLog:
         pending: list[LoggedCandidate] = []
         records: list[IterationRecord] = []
         ends: list[Mapping[str, Any]] = []
+        counters: dict[str, Counters | None] = {}
         state: Mapping[str, Any] | None = None
         measured: dict[str, Measurement] = {}
         realized: dict[str, Realization] = {}
@@ -189,6 +202,9 @@ class RunLog:
                     obj.get("error", ""),
                     dict(obj.get("params", {})),
                 )
+            elif kind == "counters":
+                c = obj.get("counters")
+                counters[str(obj["id"])] = Counters.from_dict(c) if c else None
         if header is None:
             raise ValueError(f"{self.path}: not a run log (no header line)")
         # the reference is measured before any iteration: it is never an orphan
@@ -203,6 +219,7 @@ class RunLog:
             tuple(ends),
             measured,
             realized,
+            counters,
         )
 
 

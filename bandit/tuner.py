@@ -95,6 +95,7 @@ class Tuner:
         self.recorder = Recorder(
             RunLog(run_log) if run_log is not None else None, observers, self.clock
         )
+        self.hardware.on_profiled = self.recorder.counters  # the run log keeps them (resume)
         self._reference_source = reference_source
         self._meta = dict(meta or {})
         self._tried: set[tuple[str, str]] = set()  # (parent id, strategy id) proposed so far
@@ -166,6 +167,8 @@ class Tuner:
         if logged is not None:  # resume: the frontier, the policy, what was tried
             for lc in logged.candidates:
                 self._add(lc.candidate, lc.measurement, lc.iteration, cluster=lc.cluster)
+            for cid, counters in logged.counters.items():  # parents profiled before
+                self.hardware.remember(cid, counters)
             self._replay = {
                 **dict(logged.measured),
                 **{source_hash(o.candidate.source): o.measurement for o in logged.orphans},

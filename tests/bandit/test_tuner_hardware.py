@@ -138,3 +138,16 @@ def test_roofline_goal_stops_the_run_and_names_the_reason() -> None:
     best = max((m for m in result.members if m.id != "ref" and m.ok),
                key=lambda m: m.measurement.roofline_fraction or 0)
     assert best.measurement.roofline_fraction >= 0.7
+
+
+def test_resume_keeps_the_profiled_counters(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    first = FakeProfiler()
+    make(first, run_log=log).run(Budget(iterations=3))
+    assert first.calls
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {x["id"] for x in lines if x["type"] == "counters"} == set(first.calls)
+    again = FakeProfiler()
+    resumed = make(again, run_log=log).run(Budget(iterations=6))
+    assert len(resumed.records) == 6
+    assert not set(again.calls) & set(first.calls)  # nothing profiled twice
