@@ -6,7 +6,7 @@ best chain of the H200 sweep in experiments/results, applied through the
 offline realizer; ``--default`` adds the default kernel, ``--search`` replaces
 the recorded chain by a one-step search) are evaluated by the worker (runtime,
 roofline floor) and profiled by the ncu probe (one forward in a short-lived
-child). The table shows SM %, DRAM %, L2 hit %, achieved occupancy, registers,
+child per task). The table shows SM %, DRAM %, L2 hit %, achieved occupancy, registers,
 the bottleneck class, the fraction of the roofline floor reached and the
 profiling seconds per candidate (child start included).
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
 from profiling.measurement import Measurement
-from profiling.probes.base import ProbeTarget
+from profiling.probes.base import ProbeReport, ProbeTarget
 from profiling.probes.counters import classify
 from profiling.probes.ncu import NcuSettings
 from profiling.probes.registry import ProbeSettings
@@ -111,15 +111,8 @@ def _ms(m: Measurement) -> float:
 
 
 def profile_row(
-    task: Task,
-    label: str,
-    source: str,
-    m: Measurement,
-    probes: ProbeSession,
-    reference: bool,
-    device: str = "cuda",
+    task: Task, label: str, m: Measurement, report: ProbeReport
 ) -> Row:
-    report = probes.profile(ProbeTarget(task, source, device, reference=reference))
     seconds = report.seconds
     c = report.counters
     note = report.notes[0] if report.notes else ""
@@ -151,21 +144,24 @@ def bench_task(
     search: bool,
     device: str = "cuda",
 ) -> list[Row]:
-    rows = []
-    ref_src = reference_candidate_source(task)
-    rows.append(profile_row(task, "reference", ref_src, evaluator.evaluate(task, ref_src),
-                            probes, True, device))
+    kernels: list[tuple[str, str, bool]] = [("reference", reference_candidate_source(task), True)]
     if with_default:
-        src = default_source(task)
-        rows.append(profile_row(task, "default", src, evaluator.evaluate(task, src), probes, False,
-                                device))
+        kernels.append(("default", default_source(task), False))
     if search:
         src, chain = search_best(task, evaluator)
     else:
         src, chain = chain_source(task, RECORDED_BEST.get(task.name, ()))
-    label = "best: " + (" + ".join(s.rsplit("/", 1)[-1] for s in chain) or "default")
-    rows.append(profile_row(task, label, src, evaluator.evaluate(task, src), probes, False, device))
-    return rows
+    kernels.append(("best: " + (" + ".join(s.rsplit("/", 1)[-1] for s in chain) or "default"),
+                    src, False))
+    measured = [evaluator.evaluate(task, source) for _, source, _ in kernels]
+    # one profiling child per task for all its kernels (one start instead of several)
+    reports = probes.profile_many(
+        [ProbeTarget(task, source, device, reference=ref) for _, source, ref in kernels]
+    )
+    return [
+        profile_row(task, label, m, report)
+        for (label, _, _), m, report in zip(kernels, measured, reports, strict=True)
+    ]
 
 
 def _f(v: float | None, fmt: str) -> str:

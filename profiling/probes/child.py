@@ -10,6 +10,12 @@ Triton's interpreter, for tests.) Then exactly one more forward runs between ``c
 ``ncu --profile-from-start off`` (`profiling.probes.ncu`) that forward is the
 only one profiled; without ncu the range costs nothing.
 
+A spec may list several ``sources`` for the same task (a batch: one child
+start for several kernels): each is warmed up and profiled in turn, and a
+separator kernel (``torch.cuda._sleep``, named ``spin_kernel``) runs inside the
+profiled range after every kernel but the last, so the parent can split ncu's
+rows per kernel (`profiling.probes.ncu.split_batch`).
+
 The outcome goes to the spec's ``result`` path (`read_result`); nothing is
 printed on stdout, which carries ncu's report. The parent-side helpers
 `write_spec` and `read_result` live here too; this module imports torch only
@@ -28,15 +34,24 @@ from typing import Any
 
 from profiling.probes.base import ProbeRecord, ProbeTarget
 
+SEPARATOR = "spin_kernel"  # the kernel torch.cuda._sleep launches (ATen's Sleep.cu)
+SEPARATOR_CYCLES = 1000
+
 
 def write_spec(
-    folder: Path, target: ProbeTarget, warmup: int, probes: Sequence[str] = ()
+    folder: Path,
+    target: ProbeTarget,
+    warmup: int,
+    probes: Sequence[str] = (),
+    more: Sequence[ProbeTarget] = (),
 ) -> tuple[Path, Path]:
-    """The spec file for one child and the path its result will be written to."""
+    """The spec file for one child and the path its result will be written to;
+    ``more``: further kernels of the same task profiled by the same child."""
     spec, result = folder / "spec.json", folder / "result.json"
     spec.write_text(json.dumps({
         "task": target.task.to_dict(),
         "source": target.source,
+        "sources": [target.source, *(t.source for t in more)],
         "warmup": warmup,
         "device": target.device,
         "probes": list(probes),
@@ -46,33 +61,55 @@ def write_spec(
 
 
 def read_result(result: Path) -> tuple[str, tuple[ProbeRecord, ...]]:
-    """(error, in-process probe records); error is "" when the child finished its forward."""
+    """(error, in-process probe records of the first kernel); error is "" when the
+    child finished its forwards."""
+    error, batches = read_batches(result)
+    return error, batches[0] if batches else ()
+
+
+def read_batches(result: Path) -> tuple[str, list[tuple[ProbeRecord, ...]]]:
+    """(error, in-process probe records per kernel of the spec's ``sources``)."""
     try:
         data: Any = json.loads(result.read_text())
     except (OSError, ValueError):
-        return "the probe child wrote no result", ()
-    records = tuple(ProbeRecord.from_dict(r) for r in data.get("records", ()))
+        return "the probe child wrote no result", []
+    batches = [tuple(ProbeRecord.from_dict(r) for r in b) for b in data.get("batches", ())]
     if data.get("ok"):
-        return "", records
-    return f"the probe child failed: {data.get('error', '?')}", records
+        return "", batches
+    return f"the probe child failed: {data.get('error', '?')}", batches
 
 
 def _listify(x: Any) -> list[Any]:
     return list(x) if isinstance(x, list | tuple) else [x]
 
 
-def run(spec: dict[str, Any]) -> tuple[ProbeRecord, ...]:
+def run(spec: dict[str, Any]) -> list[tuple[ProbeRecord, ...]]:
+    """Every source of the spec in turn; in-process probe records per source."""
+    import torch
+
+    from profiling.tasks import Task
+
+    task = Task.from_dict(spec["task"])
+    mod = task.load_module()
+    sources = list(spec.get("sources") or [spec["source"]])
+    out = []
+    for i, source in enumerate(sources):
+        out.append(_one(spec, task, mod, source, separator=i < len(sources) - 1))
+        if spec.get("device", "cuda") == "cuda":
+            torch.cuda.empty_cache()
+    return out
+
+
+def _one(spec: dict[str, Any], task: Any, mod: Any, source: str, separator: bool) -> Any:
     import torch
 
     from profiling.probes.base import ForwardRun
     from profiling.probes.registry import ProbeSettings, make_probes
-    from profiling.tasks import Task, exec_module
+    from profiling.tasks import exec_module
 
-    task = Task.from_dict(spec["task"])
     cuda = spec.get("device", "cuda") == "cuda"
     dev = torch.device("cuda" if cuda else "cpu")
-    mod = task.load_module()
-    cand = exec_module(spec["source"], "kb_probe_candidate")
+    cand = exec_module(source, "kb_probe_candidate")
     torch.manual_seed(0)
     model = cand.ModelNew(*_listify(mod.get_init_inputs()))
     if isinstance(model, torch.nn.Module):
@@ -91,7 +128,7 @@ def run(spec: dict[str, Any]) -> tuple[ProbeRecord, ...]:
     with torch.no_grad():
         for _ in range(max(int(spec.get("warmup", 3)) - 1, 0)):
             forward()
-        target = ProbeTarget(task, spec["source"], "cuda" if cuda else "interpret")
+        target = ProbeTarget(task, source, "cuda" if cuda else "interpret")
         records = probes.collect(ForwardRun(target, forward, cand), in_process=True)
         if not names:
             forward()
@@ -100,6 +137,9 @@ def run(spec: dict[str, Any]) -> tuple[ProbeRecord, ...]:
             torch.cuda.profiler.start()
             torch.cuda.nvtx.range_push("kb_forward")
         forward()
+        if cuda and separator:
+            torch.cuda._sleep(SEPARATOR_CYCLES)
+            torch.cuda.synchronize()
         if cuda:
             torch.cuda.nvtx.range_pop()
             torch.cuda.profiler.stop()
@@ -112,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     result = Path(spec["result"])
     t0 = time.monotonic()
     try:
-        records = run(spec)
+        batches = run(spec)
     except BaseException as e:  # reported to the parent, which returns no counters
         result.write_text(json.dumps({
             "ok": False,
@@ -122,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     result.write_text(json.dumps({
         "ok": True,
-        "records": [r.to_dict() for r in records],
+        "batches": [[r.to_dict() for r in b] for b in batches],
         "seconds": time.monotonic() - t0,
     }))
     return 0

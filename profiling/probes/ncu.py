@@ -33,8 +33,8 @@ from typing import ClassVar
 
 from profiling.envsafe import safe_env
 from profiling.probes.base import BaseProbe, ForwardRun, ProbeRecord, ProbeTarget
-from profiling.probes.child import read_result, write_spec
-from profiling.probes.counters import Counters, aggregate
+from profiling.probes.child import SEPARATOR, read_batches, write_spec
+from profiling.probes.counters import Counters, KernelCounters, aggregate
 from profiling.probes.ncu_csv import all_metrics, parse_raw_csv, unknown_metrics
 from profiling.tasks import PROJECT_ROOT
 
@@ -122,23 +122,60 @@ class NcuProbe(BaseProbe):
         if not child_probes and key in self._cache:
             return ProbeRecord(self.name, counters=self._cache[key], cached=True), ()
         t0 = time.monotonic()
-        counters, note, records = self._profile(target, child_probes)
-        if not note:
+        kernels, note, batches = self._run_child([target], child_probes)
+        records = batches[0] if batches else ()
+        counters = aggregate(kernels, exclude_internal=not target.reference) if kernels else None
+        if counters is not None:
             self._cache[key] = counters
+            note = ""
+        elif not note:
+            note = "no kernel profiled"
         return ProbeRecord(self.name, time.monotonic() - t0, counters=counters, note=note), records
 
-    def _profile(
-        self, target: ProbeTarget, child_probes: Sequence[str]
-    ) -> tuple[Counters | None, str, tuple[ProbeRecord, ...]]:
+    def profile_many(
+        self, targets: Sequence[ProbeTarget], child_probes: Sequence[str] = ()
+    ) -> list[tuple[ProbeRecord, tuple[ProbeRecord, ...]]]:
+        """Several kernels of one task in one child (one start instead of several);
+        each record's seconds is its share. Falls back to one child per kernel when
+        the report cannot be split per kernel."""
+        fresh = [t for t in targets if cache_key(t) not in self._cache]
+        if len(fresh) < 2 or any(t.device != "cuda" for t in fresh) or len(
+            {(t.task.name, t.task.size) for t in fresh}
+        ) > 1:
+            return [self.profile(t, child_probes) for t in targets]
+        t0 = time.monotonic()
+        kernels, note, batches = self._run_child(fresh, child_probes)
+        groups = split_batch(kernels, len(fresh))
+        if groups is None:
+            if self._off is not None or note.startswith("ncu timed out"):
+                return [(ProbeRecord(self.name, note=note), ()) for _ in targets]
+            return [self.profile(t, child_probes) for t in targets]
+        share = (time.monotonic() - t0) / len(fresh)
+        done: dict[str, tuple[ProbeRecord, tuple[ProbeRecord, ...]]] = {}
+        for i, (t, group) in enumerate(zip(fresh, groups, strict=True)):
+            counters = aggregate(group, exclude_internal=not t.reference)
+            self._cache[cache_key(t)] = counters
+            rec = ProbeRecord(self.name, share, counters=counters,
+                              note="" if counters else "no kernel profiled")
+            done[cache_key(t)] = (rec, batches[i] if i < len(batches) else ())
+        return [done.get(cache_key(t)) or self.profile(t, child_probes) for t in targets]
+
+    def _run_child(
+        self, targets: Sequence[ProbeTarget], child_probes: Sequence[str]
+    ) -> tuple[list[KernelCounters], str, list[tuple[ProbeRecord, ...]]]:
+        """Every launch ncu profiled in one child over ``targets``, a note when none,
+        and the in-process probe records per target."""
         with tempfile.TemporaryDirectory(prefix="kb-ncu-") as tmp:
-            spec, result = write_spec(Path(tmp), target, self.settings.warmup, child_probes)
+            spec, result = write_spec(
+                Path(tmp), targets[0], self.settings.warmup, child_probes, targets[1:]
+            )
             metrics = self._metrics
             for _attempt in range(2):
                 log = Path(tmp) / "ncu.csv"
                 log.unlink(missing_ok=True)
                 out = self._invoke(str(spec), str(log), metrics)
                 if out is None:
-                    return None, f"ncu timed out after {self.settings.timeout_s:.0f} s", ()
+                    return [], f"ncu timed out after {self.settings.timeout_s:.0f} s", []
                 text = log.read_text(errors="replace") if log.is_file() else ""
                 combined = text + "\n" + out
                 if NOT_PERMITTED in combined:
@@ -146,17 +183,17 @@ class NcuProbe(BaseProbe):
                         "GPU performance counters are not permitted for this user "
                         f"({NOT_PERMITTED}); see https://developer.nvidia.com/{NOT_PERMITTED}"
                     )
-                    return None, self._off, ()
+                    return [], self._off, []
                 bad = unknown_metrics(combined, metrics)
                 if bad and len(bad) < len(metrics):
                     self._metrics = metrics = tuple(m for m in metrics if m not in bad)
                     continue
-                error, records = read_result(result)
+                error, batches = read_batches(result)
                 kernels = parse_raw_csv(text) or parse_raw_csv(out)
                 if kernels:
-                    return aggregate(kernels, exclude_internal=not target.reference), "", records
-                return None, error or _last_error(combined) or "no kernel profiled", records
-        return None, "ncu rejected the metric list", ()
+                    return kernels, "", batches
+                return [], error or _last_error(combined) or "no kernel profiled", batches
+        return [], "ncu rejected the metric list", []
 
     def _invoke(self, spec: str, log: str, metrics: Sequence[str]) -> str | None:
         cmd = build_command(self.settings.executable, spec, log, metrics, self.settings.extra_args)
@@ -179,3 +216,17 @@ class NcuProbe(BaseProbe):
 def _last_error(output: str) -> str:
     errors = [ln.strip() for ln in output.splitlines() if "==ERROR==" in ln]
     return errors[-1][:300] if errors else ""
+
+
+def split_batch(kernels: Sequence[KernelCounters], n: int) -> list[list[KernelCounters]] | None:
+    """A batch report's launches per kernel, cut at the child's separator launches;
+    None unless there are exactly n - 1 separators and no kernel came back empty."""
+    groups: list[list[KernelCounters]] = [[]]
+    for k in kernels:
+        if SEPARATOR in k.name:
+            groups.append([])
+        else:
+            groups[-1].append(k)
+    if len(groups) != n or any(not g for g in groups):
+        return None
+    return groups

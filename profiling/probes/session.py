@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from profiling.envsafe import safe_env
@@ -84,6 +84,29 @@ class ProbeSession:
         if not any("child failed" in n or "timed out" in n for n in report.notes):
             self._cache[key] = report
         return report
+
+    def profile_many(self, targets: Sequence[ProbeTarget]) -> list[ProbeReport]:
+        """`profile` for several kernels of one task, in one ncu child when ncu is used
+        (each report's seconds is its share of that child)."""
+        if not self.enabled:
+            return [ProbeReport() for _ in targets]
+        usable = self._probes.usable()
+        if self.ncu is None or self.ncu not in usable:
+            return [self.profile(t) for t in targets]
+        child = tuple(p.name for p in usable if p.in_process)
+        todo = [t for t in targets if cache_key(t) not in self._cache]
+        for t, (rec, inner) in zip(todo, self.ncu.profile_many(todo, child), strict=True):
+            report = ProbeReport.merge([rec, *inner], rec.seconds)
+            for note in report.notes:
+                self._probes.say_once(note, f"probe {note}")
+            if report.counters is not None:
+                self._cache[cache_key(t)] = report
+            else:
+                self._cache.setdefault(cache_key(t), report)
+        return [
+            self._cache[cache_key(t)] if t in todo else _cached(self._cache[cache_key(t)])
+            for t in targets
+        ]
 
     def _plain(self, target: ProbeTarget, names: tuple[str, ...]) -> list[ProbeRecord]:
         with tempfile.TemporaryDirectory(prefix="kb-probe-") as tmp:

@@ -59,3 +59,49 @@ def test_ncu_wraps_the_child_and_the_report_is_cached(
     assert report.seconds > 0 and not report.cached
     assert session.profile(target).cached
     assert len((tmp_path / "argv").read_text().splitlines()) == 1
+
+
+def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows) -> Path:  # type: ignore[no-untyped-def]
+    ncu = install_fake_ncu(tmp_path)
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text(raw_csv(rows))
+    monkeypatch.setenv("FAKE_NCU_CSV", str(csv_path))
+    monkeypatch.setenv("FAKE_NCU_ARGV", str(tmp_path / "argv"))
+    return ncu
+
+
+DRAM = "dram__throughput.avg.pct_of_peak_sustained_elapsed"
+TIME = "gpu__time_duration.sum"
+
+
+def test_a_batch_is_one_child_split_at_the_separator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ncu = _fake(tmp_path, monkeypatch, [
+        ("void at::<unnamed>::softmax_ref_kernel", {TIME: 9e4, DRAM: 50}),
+        ("void at::cuda::<unnamed>::spin_kernel(long)", {TIME: 1e3, DRAM: 0}),
+        ("my_triton_kernel", {TIME: 4e4, DRAM: 90}),
+    ])
+    session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))),
+                           say=lambda s: None)
+    task = load_task("softmax", "smoke")
+    targets = [ProbeTarget(task, "# ref\n", "cuda", reference=True),
+               ProbeTarget(task, "# mine\n", "cuda")]
+    ref, mine = session.profile_many(targets)
+    assert len((tmp_path / "argv").read_text().splitlines()) == 1  # one child for both
+    assert ref.counters is not None and ref.counters.dram_pct == 50.0
+    assert mine.counters is not None and mine.counters.dram_pct == 90.0
+    assert ref.counters.launches == 1 and mine.counters.launches == 1  # no separator inside
+    assert session.profile(targets[1]).cached
+
+
+def test_a_batch_that_cannot_be_split_falls_back_to_one_child_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ncu = _fake(tmp_path, monkeypatch, [("k", {TIME: 4e4, DRAM: 70})])
+    session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))),
+                           say=lambda s: None)
+    task = load_task("softmax", "smoke")
+    reports = session.profile_many([ProbeTarget(task, f"# {i}\n", "cuda") for i in range(2)])
+    assert [r.counters.dram_pct for r in reports if r.counters] == [70.0, 70.0]
+    assert len((tmp_path / "argv").read_text().splitlines()) == 3  # the batch, then one each
