@@ -99,7 +99,7 @@ class HardwareView:
         self.headroom = headroom
         self._counters: dict[str, Counters | None] = {}
         self.seconds = 0.0  # profiling wall time so far
-        self.profiled = 0
+        self.profiled = 0  # kernels a profiler returned counters for
         self.events: list[MaskEvent] = []
         self._last: tuple[MaskDecision, ...] = ()
 
@@ -124,7 +124,7 @@ class HardwareView:
             return self._counters.get(candidate_id)
         answer = self._profile(candidate_id, source, reference)
         self.seconds += answer.seconds
-        self.profiled += 1
+        self.profiled += answer.counters is not None
         self._counters[candidate_id] = answer.counters
         if self.on_profiled is not None:
             self.on_profiled(candidate_id, answer.counters, answer.seconds)

@@ -201,6 +201,8 @@ def run_app(
         realizer.close()
 
     _print_summary(out, writer, result)
+    if tuner.hardware.enabled:
+        _say(out, _profiling_line(tuner.hardware))
     if result.error is not None:
         _say(
             err,
@@ -398,6 +400,12 @@ def _drop_if_unused(folder: Path) -> None:
     for parent in (folder.parent, folder.parent.parent):  # the date folder, then runs/
         with contextlib.suppress(OSError):
             parent.rmdir()  # only when this was their only run
+
+
+def _profiling_line(hardware: HardwareView) -> str:
+    """How many kernels the probes profiled and what it cost."""
+    each = f" ({hardware.seconds / hardware.profiled:.1f} s each)" if hardware.profiled else ""
+    return f"hardware profiling: {hardware.profiled} kernels, {hardware.seconds:.1f} s{each}"
 
 
 def _say(console: Console, line: str) -> None:
