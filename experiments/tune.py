@@ -41,7 +41,7 @@ from bandit.records import TuneResult
 from bandit.rounds import run_rounds
 from bandit.tuner import TuneError, Tuner
 from experiments import TASKS_DIR
-from experiments.hardware import clusterer, hardware
+from experiments.hardware import clusterer, hardware, profiling_line
 from experiments.progress import log, make_progress
 from experiments.report import LOG_FILE, RunDirWriter
 from experiments.settings import TuneSettings, flatten
@@ -202,7 +202,7 @@ def run_app(
 
     _print_summary(out, writer, result)
     if tuner.hardware.enabled:
-        _say(out, _profiling_line(tuner.hardware))
+        _say(out, profiling_line(tuner.hardware))
     if result.error is not None:
         _say(
             err,
@@ -401,11 +401,6 @@ def _drop_if_unused(folder: Path) -> None:
         with contextlib.suppress(OSError):
             parent.rmdir()  # only when this was their only run
 
-
-def _profiling_line(hardware: HardwareView) -> str:
-    """How many kernels the probes profiled and what it cost."""
-    each = f" ({hardware.seconds / hardware.profiled:.1f} s each)" if hardware.profiled else ""
-    return f"hardware profiling: {hardware.profiled} kernels, {hardware.seconds:.1f} s{each}"
 
 
 def _say(console: Console, line: str) -> None:

@@ -57,3 +57,14 @@ def test_a_run_with_probes_selected_and_no_profiler_usable(tmp_path: Path) -> No
     assert len(its) == 3 and all(r["masks"] == [] for r in its)
     cands = [x for x in lines if x["type"] == "candidate"]
     assert all(c["measurement"]["counters"] is None for c in cands)
+
+
+def test_profiling_line_and_clusterer_choice() -> None:
+    from bandit.hardware import HardwareView, Profiled
+    from experiments.hardware import clusterer, profiling_line
+
+    assert clusterer(HardwareSettings(clusters=1), 0) is None
+    assert clusterer(HardwareSettings(clusters=3), 0) is not None
+    view = HardwareView(lambda cid, src, ref: Profiled(None, 1.0))
+    view.ensure("k", "s")
+    assert profiling_line(view) == "hardware profiling: 0 kernels, 1.0 s"
