@@ -155,8 +155,8 @@ class Measurement:
     device-event timings and "interpreter" for Triton-interpreter wall time on
     the CPU, which is *not* a GPU figure. `counters`: the typed hardware
     counters a probe measured (`profiling.probes`), None when none was run; the
-    harness's own observations are in `diagnostics`. `roofline_fraction` is floor ms / runtime_ms (1.0 = at
-    the physical floor).
+    harness's own observations are in `diagnostics`. `roofline_fraction` is
+    floor ms / runtime_ms (1.0 = at the physical floor).
     """
 
     status: Status
