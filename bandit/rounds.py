@@ -36,7 +36,7 @@ def run_rounds(tuner: Tuner, executor: BaseExecutor, budget: Budget, batch: int)
     reason: str | None = None
     with ThreadPoolExecutor(max_workers=batch, thread_name_prefix="kb-round") as pool:
         try:
-            while not (reason := budget.exhausted(tuner.spend())):
+            while not (reason := budget.exhausted(tuner.spend()) or tuner.goal(budget)):
                 proposals = _ask(tuner, _room(budget, tuner, batch))
                 if isinstance(proposals, str):
                     reason = proposals

@@ -306,7 +306,7 @@ class Tuner:
         self.start()
         error: str | None = None
         try:
-            while not (reason := budget.exhausted(self.spend()) or self._goal(budget)):
+            while not (reason := budget.exhausted(self.spend()) or self.goal(budget)):
                 try:
                     proposal = self.ask()
                 except TuneError as e:  # no arm can yield a new kernel
@@ -327,7 +327,7 @@ class Tuner:
             reason = "interrupted"
         return self.finish(reason, error)
 
-    def _goal(self, budget: Budget) -> str | None:
+    def goal(self, budget: Budget) -> str | None:
         """The roofline goal as a stop reason, once the best written kernel meets it."""
         if budget.stop_at_roofline is None:
             return None
