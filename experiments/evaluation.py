@@ -19,6 +19,7 @@ from profiling.clock import Clock, VirtualClock
 from profiling.errors import UserError
 from profiling.evaluator import EvalSettings, Evaluator
 from profiling.landscape import LandscapeError
+from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import Task
 from strategies.space import realizer_version
@@ -43,12 +44,13 @@ class WorkerFactory:
 
     settings: EvalSettings
     gpus: tuple[str, ...] = ()
+    probes: ProbeSettings | None = None  # probe.every_candidate: counters on every kernel
 
     def __call__(self, index: int) -> Evaluator:
         from profiling.evaluator import WorkerEvaluator
 
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else None
-        return WorkerEvaluator(self.settings, env=env)
+        return WorkerEvaluator(self.settings, env=env, probes=self.probes)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def open_evaluation(
             )
         workers = ex.workers or (max(len(gpus), 1) if ex.name == "local" else None)
         pin = gpus if ex.name == "local" and device == "cuda" else ()
-        factory = WorkerFactory(eval_settings(settings, device), pin)
+        every = settings.probe if settings.probe.every_candidate else None
+        factory = WorkerFactory(eval_settings(settings, device), pin, every)
         executor = make_executor(ex.name, factory, workers, device)
         if ex.batch < executor.workers:
             notes.append(
