@@ -301,7 +301,11 @@ class WorkerEvaluator:
         self.device = resolve_device(settings.device)
         self.probe_settings = probes or ProbeSettings()
         self._say = say
-        self._probes = ProbeSession(self.probe_settings, say) if self.probe_settings.names else None
+        self._probes = (
+            ProbeSession(self.probe_settings, say, env=self.env)
+            if self.probe_settings.names
+            else None
+        )
         self._worker: _Worker | None = None
         self._facts: GpuFacts | None = None
         self.starts = 0  # how many worker processes were started

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -95,9 +95,16 @@ class NcuProbe(BaseProbe):
     name: ClassVar[str] = "ncu"
     in_process: ClassVar[bool] = False
 
-    def __init__(self, settings: NcuSettings | None = None, runner: Runner | None = None) -> None:
+    def __init__(
+        self,
+        settings: NcuSettings | None = None,
+        runner: Runner | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``env``: extra variables for the child (e.g. the worker's CUDA_VISIBLE_DEVICES)."""
         self.settings = settings or NcuSettings()
         self._run = runner or subprocess.run
+        self._env = dict(env or {})
         self._off: str | None = None  # set once counters turn out not permitted
         self._cache: dict[str, Counters | None] = {}
         self._metrics = tuple(self.settings.metrics or all_metrics())
@@ -200,7 +207,7 @@ class NcuProbe(BaseProbe):
         pypath = os.environ.get("PYTHONPATH", "")
         env = safe_env(
             os.environ,
-            {"PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")},
+            {**self._env, "PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")},
             drop=("TRITON_INTERPRET",),
         )
         try:

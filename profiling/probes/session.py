@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from profiling.envsafe import safe_env
@@ -33,10 +33,13 @@ class ProbeSession:
         settings: ProbeSettings,
         say: Callable[[str], None] = print,
         runner: Runner | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``env``: extra variables for the probing child (a worker's pinned GPU)."""
         self.settings = settings
         self._run = runner or subprocess.run
-        self.ncu = NcuProbe(settings.ncu, runner) if "ncu" in settings.names else None
+        self._env = dict(env or {})
+        self.ncu = NcuProbe(settings.ncu, runner, env) if "ncu" in settings.names else None
         in_process = [make_probe(n, settings) for n in settings.names if n != "ncu"]
         # the parent checks availability once (says why not); the child runs what is usable
         self._probes = ProbeSet([*([self.ncu] if self.ncu else []), *in_process], say=say)
@@ -112,7 +115,8 @@ class ProbeSession:
         with tempfile.TemporaryDirectory(prefix="kb-probe-") as tmp:
             spec, result = write_spec(Path(tmp), target, self.settings.ncu.warmup, names)
             pypath = os.environ.get("PYTHONPATH", "")
-            extra = {"PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")}
+            extra = {**self._env,
+                     "PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")}
             if target.device == "interpret":
                 extra.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
             env = safe_env(os.environ, extra, drop=() if target.device == "interpret"

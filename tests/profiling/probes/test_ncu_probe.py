@@ -122,3 +122,12 @@ def test_build_command_shape() -> None:
     assert cmd[0] == "ncu" and cmd[cmd.index("--metrics") + 1] == "a.sum,b.pct"
     assert cmd[cmd.index("--log-file") + 1] == "/l.csv"
     assert "--clock-control" in cmd and cmd[-1] == "/s.json"
+
+
+def test_the_child_gets_the_workers_pinned_gpu(
+    fake: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_NCU_ENV", str(tmp_path / "env"))
+    NcuProbe(NcuSettings(executable=str(fake["ncu"])), env={"CUDA_VISIBLE_DEVICES": "3"}).collect(
+        _run())
+    assert (tmp_path / "env").read_text().split() == ["3"]
