@@ -53,6 +53,9 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_NCU_ARGV"], "a") as f:
     f.write(json.dumps(args) + "\\n")
+if os.environ.get("FAKE_NCU_ENV"):
+    with open(os.environ["FAKE_NCU_ENV"], "a") as f:
+        f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>") + "\\n")
 log = args[args.index("--log-file") + 1]
 metrics = args[args.index("--metrics") + 1].split(",")
 spec = json.load(open(args[-1]))
