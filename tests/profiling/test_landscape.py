@@ -20,6 +20,7 @@ from profiling.landscape import (
     source_hash,
 )
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.probes.counters import Counters
 
 
 def header(**kw) -> LandscapeHeader:
@@ -31,10 +32,13 @@ def header(**kw) -> LandscapeHeader:
     return LandscapeHeader(**{**base, **kw})
 
 
+COUNTERS = Counters(launches=1, duration_ns=5e5, dram_pct=81.0)  # typed hardware counters
+
+
 def ok(ms: float, wall: float = 1.5) -> Measurement:
     t = Timing(ms, ms * 0.9, ms * 1.1, 50)
     return Measurement(Status.OK, shapes=(ShapeResult("default", t, Timing(1.0, 0.9, 1.1, 50)),),
-                       counters={"dram_pct": 81.0}, device="NVIDIA H200", trials=5, wall_s=wall)
+                       counters=COUNTERS, device="NVIDIA H200", trials=5, wall_s=wall)
 
 
 @pytest.mark.parametrize("name", ["l.jsonl", "l.jsonl.gz"])
@@ -49,7 +53,7 @@ def test_round_trip_keeps_measurements_samples_and_header(tmp_path, name):
     assert len(land) == 2 and "a" * 16 in land
     a = land.get("a" * 16)
     assert [m.runtime_ms for m in a.samples] == [0.5, 0.52]
-    assert a.samples[0].counters == {"dram_pct": 81.0} and a.eval_seconds == pytest.approx(1.5)
+    assert a.samples[0].counters == COUNTERS and a.eval_seconds == pytest.approx(1.5)
     assert a.depth == 1 and a.chain == ("tiling/x",) and a.best_ms == 0.5
     b = land.get("b" * 16)
     assert b.samples[0].status is Status.INCORRECT and b.best_ms is None and land.max_depth == 2
