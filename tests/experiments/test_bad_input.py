@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         (["task=nope"], "unknown task 'nope' (choose from: "),
         (["policy=nope"], "unknown policy 'nope'"),
-        (["realizer=gpt5"], "unknown realizer 'gpt5' (choose from: offline, openai)"),
+        (["realizer=gpt5"], "unknown realizer 'gpt5' (choose from: graph, offline, openai)"),
         (["device=tpu"], "unknown device 'tpu'"),
         (["tracking=wandb"], "unknown tracking 'wandb'"),
         (["policy=hucb,nope"], "unknown policy 'nope'"),
