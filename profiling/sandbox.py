@@ -61,6 +61,10 @@ TOOLCHAIN = frozenset(
         "ninja",
         "hipcc",
         "ld.gold",
+        # read-only inspection: platform.architecture() runs `file -b <interpreter>`,
+        # ctypes.util.find_library runs objdump (both seen under Triton on a GPU)
+        "file",
+        "objdump",
     }
 )
 _FILE_EVENTS = frozenset(
@@ -204,14 +208,22 @@ def _candidate_calls_directly() -> bool:
 
 
 MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pth", ".pyi")
+METADATA_DIRS = (".dist-info", ".egg-info")
+
+
+def _is_metadata(p: str) -> bool:
+    """A file of an installed distribution's metadata (importlib.metadata reads
+    ``entry_points.txt`` and friends when a library looks up its plugins)."""
+    return any(part.endswith(METADATA_DIRS) for part in p.split(os.sep)[:-1])
 
 
 def _import_path(p: str, listing: bool) -> bool:
-    """Reads an import needs from a sys.path entry: listing it, loading a module file."""
+    """Reads an import needs from a sys.path entry: listing it, loading a module file,
+    reading a distribution's metadata."""
     roots = [_norm(e or os.getcwd()) for e in sys.path if isinstance(e, str)]
     if listing:
-        return p in roots
-    return p.endswith(MODULE_SUFFIXES) and _under(p, roots)
+        return p in roots or (_is_metadata(p + os.sep) and _under(p, roots))
+    return (p.endswith(MODULE_SUFFIXES) or _is_metadata(p)) and _under(p, roots)
 
 
 def _path_ok(path: Any, write: bool, listing: bool = False) -> bool:
