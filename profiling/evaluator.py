@@ -1,10 +1,11 @@
 """Parent side of the evaluation harness: settings, the Evaluator protocol, and
 `WorkerEvaluator`, which runs candidates in a reusable worker subprocess.
 
-The worker (:mod:`profiling.worker`) is started on first use, in its own
-process group, with an environment scrubbed of secrets
-(:mod:`profiling.envsafe`), its stdout/stderr going to a private log file, and
-a private socket for the protocol. It is reused across candidates and replaced
+The worker (:mod:`profiling.worker`, its process handled by
+:mod:`profiling.worker_process`) is started on first use, in its own process
+group, with an environment scrubbed of secrets (:mod:`profiling.envsafe`), its
+stdout/stderr going to a private log file, and a private socket for the
+protocol. It is reused across candidates and replaced
 when it dies (``os._exit``, segfault), hangs past the timeout (the parent kills
 its process group), or asks to be replaced (poisoned CUDA context, patched
 internals).
@@ -12,24 +13,15 @@ internals).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Protocol
 
-from profiling.channel import Channel, ChannelClosed, ChannelTimeout
-from profiling.envsafe import safe_env
+from profiling.channel import ChannelClosed, ChannelTimeout
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
 from profiling.measurement import Measurement, Status
@@ -37,10 +29,19 @@ from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
 from profiling.remeasure import confirmed
-from profiling.tasks import PROJECT_ROOT, SOURCE_DIR_ENV, Task
+from profiling.tasks import Task
+from profiling.worker_process import WorkerProcess, WorkerStartError, describe_exit
 
-STARTUP_TIMEOUT_S = 300.0  # importing torch + measuring GPU facts once; not charged to candidates
-MAX_LOG_BYTES = 16 << 20  # the worker's stdout/stderr log is truncated beyond this
+__all__ = [
+    "EvalSettings",
+    "Evaluator",
+    "WorkerEvaluator",
+    "WorkerStartError",
+    "for_device",
+    "odd_size_tasks",
+    "reference_candidate_source",
+    "resolve_device",
+]
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,6 @@ class Evaluator(Protocol):
     def gpu_facts(self) -> GpuFacts: ...
 
     def close(self) -> None: ...
-
-
-class WorkerStartError(RuntimeError):
-    """The worker process could not be started (an environment problem, not a candidate's)."""
 
 
 def resolve_device(device: str) -> str:
@@ -125,159 +122,6 @@ def odd_size_tasks(task: Task, device: str) -> list[Task]:
     return out
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-class _Worker:
-    """One worker process and its channel."""
-
-    def __init__(self, device: str, extra_env: Mapping[str, str] | None = None) -> None:
-        self.device = device
-        self.scratch = tempfile.mkdtemp(prefix="kb-worker-")
-        self.log_path = Path(self.scratch) / "worker.log"
-        parent_sock, child_sock = socket.socketpair()
-        env = self._env(device, extra_env or {}, self.scratch)
-        with open(self.log_path, "ab") as log:  # append mode: the parent may truncate it
-            try:
-                self.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        *(["-P"] if sys.version_info >= (3, 11) else []),  # no cwd on sys.path
-                        "-m",
-                        "profiling.worker",
-                        "--fd",
-                        str(child_sock.fileno()),
-                        "--device",
-                        device,
-                    ],
-                    pass_fds=(child_sock.fileno(),),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=self.scratch,
-                    start_new_session=True,
-                )
-            finally:
-                child_sock.close()
-        self.chan = Channel(parent_sock)
-        self._finalizer = weakref.finalize(self, _kill_group, self.proc, self.chan, self.scratch)
-        try:
-            hello = self.chan.recv(timeout=STARTUP_TIMEOUT_S)
-        except (ChannelClosed, ChannelTimeout, ValueError) as e:
-            tail = self.log_tail(0)
-            self.kill()
-            raise WorkerStartError(f"evaluation worker failed to start: {tail or e}") from e
-        if hello.get("error"):
-            self.kill()
-            raise WorkerStartError(f"evaluation worker failed to start: {hello['error']}")
-        self.pid = int(hello["pid"])
-        self.facts = GpuFacts.from_dict(hello.get("facts", {}))
-
-    @staticmethod
-    def _env(device: str, extra: Mapping[str, str], scratch: str) -> dict[str, str]:
-        set_vars = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **safe_env(extra)}
-        # candidate sources are written into the scratch folder, removed with the worker
-        set_vars[SOURCE_DIR_ENV] = str(Path(scratch) / "src")
-        # temporary files (Triton's ptxas inputs, candidate sources) stay in the worker's
-        # scratch folder; the Inductor cache stays shared between workers
-        set_vars["TMPDIR"] = scratch
-        set_vars.setdefault(
-            "TORCHINDUCTOR_CACHE_DIR",
-            os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-            or os.path.join(tempfile.gettempdir(), f"torchinductor_{_user()}"),
-        )
-        pypath = os.environ.get("PYTHONPATH", "")
-        set_vars["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")
-        if device == "interpret":
-            set_vars.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
-            # one torch thread: the interpreter is single-threaded, and an idle OpenMP
-            # pool waking up adds milliseconds of noise to the reference's wall time
-            set_vars["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")
-            return safe_env(os.environ, set_vars)
-        return safe_env(os.environ, set_vars, drop=("TRITON_INTERPRET",))
-
-    def alive(self) -> bool:
-        return self.proc.returncode is None and not _exited(self.proc.pid)
-
-    def log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except OSError:
-            return 0
-
-    def trim_log(self) -> None:
-        """Empty the log when it grew too large (a chatty candidate must not fill the disk)."""
-        if self.log_size() > MAX_LOG_BYTES:
-            with contextlib.suppress(OSError):
-                os.truncate(self.log_path, 0)
-
-    def log_tail(self, offset: int, lines: int = 1) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(max(offset, self.log_size() - 64 * 1024))
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return ""
-        kept = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        return trim(" | ".join(kept[-lines:]), 300)
-
-    def kill(self) -> int | None:
-        _kill_group(self.proc, self.chan, None)
-        return self.proc.returncode
-
-    def wait_exit(self, timeout: float) -> None:
-        """Wait (without reaping) for the worker to exit on its own."""
-        end = time.monotonic() + timeout
-        while self.alive() and time.monotonic() < end:
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        if self.alive():
-            with contextlib.suppress(ChannelClosed, OSError):
-                self.chan.send({"op": "exit"})
-            self.wait_exit(10)
-        self._finalizer()  # kills the group (if anything is left) and reaps
-
-
-def _user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except (ImportError, KeyError, OSError):
-        return str(os.getuid())
-
-
-def _exited(pid: int) -> bool:
-    """Whether a child has exited, without reaping it (its pid stays ours until reaped)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _kill_group(proc: subprocess.Popen[bytes], chan: Channel, scratch: str | None) -> None:
-    # Until Popen reaps the worker, its pid (and so its process group id) cannot be
-    # reused, so signalling the group reaches only the worker and its children.
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-    chan.close()
-    if scratch:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
 class WorkerEvaluator:
     """Evaluates candidates in a reused, isolated worker process (a context manager).
 
@@ -306,7 +150,7 @@ class WorkerEvaluator:
             if self.probe_settings.names
             else None
         )
-        self._worker: _Worker | None = None
+        self._worker: WorkerProcess | None = None
         self._facts: GpuFacts | None = None
         self.starts = 0  # how many worker processes were started
 
@@ -339,13 +183,13 @@ class WorkerEvaluator:
         w = self._worker
         return w.pid if w is not None and w.alive() else None
 
-    def _ensure_worker(self) -> _Worker:
+    def _ensure_worker(self) -> WorkerProcess:
         w = self._worker
         if w is not None and w.alive():
             return w
         if w is not None:
             w.close()
-        self._worker = w = _Worker(self.device, self.env)
+        self._worker = w = WorkerProcess(self.device, self.env)
         self._facts = w.facts
         self.starts += 1
         return w
@@ -430,7 +274,7 @@ class WorkerEvaluator:
             exited = not worker.alive()
             tail = worker.log_tail(offset)
             code = self._discard_worker()
-            what = _describe_exit(code) if exited else f"protocol broken: {e}"
+            what = describe_exit(code) if exited else f"protocol broken: {e}"
             if code == -signal.SIGXCPU:
                 limit = request["settings"]["cpu_limit_s"]
                 return self._failure(
@@ -444,14 +288,14 @@ class WorkerEvaluator:
             self._discard_worker()
         m = Measurement.from_dict(reply["measurement"])
         if m.ok and s.remeasure_speedup and (m.speedup or 0.0) > s.remeasure_speedup:
-            env = _Worker._env(self.device, self.env, tempfile.gettempdir())
+            env = WorkerProcess._env(self.device, self.env, tempfile.gettempdir())
             m = confirmed(m, task.to_dict(), source, self.device, env, s.timeout_s)
         if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
             m = replace(m, counters=self.profile(task, source).counters)
         return replace(m, wall_s=time.monotonic() - t0)
 
     @staticmethod
-    def _reply(worker: _Worker, nonce: str, deadline: float) -> dict[str, Any]:
+    def _reply(worker: WorkerProcess, nonce: str, deadline: float) -> dict[str, Any]:
         while True:
             msg = worker.chan.recv(timeout=max(0.0, deadline - time.monotonic()))
             # frames without our nonce were not written by the harness: ignore them

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from profiling.evaluator import EvalSettings, WorkerEvaluator, _Worker
+from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.measurement import Status
 from profiling.remeasure import Outside, confirmation_error, remeasure
+from profiling.worker_process import WorkerProcess
 
 from .conftest import candidate, task
 
@@ -19,7 +20,7 @@ def test_confirmation_rule():
 
 def test_child_measures_reference_and_candidate():
     t = task("row_softmax")
-    env = _Worker._env("interpret", {}, os.getcwd())
+    env = WorkerProcess._env("interpret", {}, os.getcwd())
     out = remeasure(t.to_dict(), candidate("softmax_ok"), "interpret", env, 120)
     assert isinstance(out, Outside), out
     assert out.kind == "wall" and out.ref_ms > 0 and out.cand_ms > 0
@@ -27,7 +28,7 @@ def test_child_measures_reference_and_candidate():
 
 def test_child_reports_a_patched_timer_as_failure():
     t = task("row_softmax")
-    env = _Worker._env("interpret", {}, os.getcwd())
+    env = WorkerProcess._env("interpret", {}, os.getcwd())
     out = remeasure(t.to_dict(), candidate("timer_patch"), "interpret", env, 120)
     assert isinstance(out, str) and "time.perf_counter" in out
 
