@@ -74,6 +74,18 @@ class _Emitter:
             self.b.compute(n, scope, self.addr, "rmask")
             self.done.add(n)
 
+    def after(self, finished: list[fx.Node], upto: int, scope: Scope) -> None:
+        """What follows reductions in every mode (single, loop, online, split phase 1):
+        mark them finished, then compute the row epilogue that became ready."""
+        self.done.update(finished)
+        self.rows_ready(upto, scope)
+
+    def stores(self, spaces: tuple[str, ...]) -> list[str]:
+        """The stores of the outputs in ``spaces`` (a full store under the chunk mask)."""
+        b = self.b
+        return [store(a, self.addr(a), reg(n), "mask" if a.space == "full" else "rmask", b.evict)
+                for n, a in b.stores if a.space in spaces]  # fmt: skip
+
     def chunk_head(self, start: str) -> list[str]:
         lines = [f"col = {start} + tl.arange(0, BLOCK_C)[None, :]", "mask = rmask & (col < C)"]
         if self.p.get("even"):  # chunks start on BLOCK_C multiples and are contiguous
@@ -92,14 +104,18 @@ class _Emitter:
     def single(self) -> list[str]:
         b = self.b
         scope = Scope(lines=self.chunk_head("0"))
+        top = max(self.avail.values(), default=0)
+        self.rows_ready(0, scope)
         for n in b.g.members:
             kind = red_kind(n)
             if kind is None:
-                b.compute(n, scope, self.addr, "mask" if b.space(n) == "full" else "rmask")
-                continue
+                if b.space(n) == "full":
+                    b.compute(n, scope, self.addr, "mask")
+                continue  # row values: computed by ``after`` once their reductions are done
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
             self._scope = scope
             scope.lines += self._singlered_kind(n, kind, x)
+            self.after([n], top, scope)
         return scope.lines
 
     def _singlered_kind(self, n: fx.Node, kind: str, x: str) -> list[str]:
@@ -199,8 +215,7 @@ class _Emitter:
                     ]
                 else:
                     post.lines += final(kind, acc, reg(n))
-                self.done.add(n)
-            self.rows_ready(p, post)
+            self.after([n for n, *_ in work], p, post)
             lines += post.lines
         return lines
 
@@ -232,15 +247,12 @@ class _Emitter:
                         f"other={INIT[kind]})")  # fmt: skip
             body.append(f"{reg(n)} = tl.{kind}(part{i}, axis=1, keep_dims=True)")
         post = Scope()
-        self.rows_ready(1, post)
-        body += post.lines
-        for n, a in b.stores:
-            body.append(store(a, self.addr(a), reg(n), "rmask", b.evict))
+        self.after(reds, 1, post)  # one reduction level (can_split): the whole epilogue
+        body += post.lines + self.stores(("row",))
         lines += indent(body, 4)
         return lines
 
     def body(self) -> list[str]:
-        b = self.b
         head = ["row = rb * ROWS + tl.arange(0, ROWS)[:, None]", "rmask = row < R"]
         if self.strided and self.kept:
             head += coords(self.kept, "row", "k", [f"K{i}" for i in range(len(self.kept))])
@@ -249,16 +261,8 @@ class _Emitter:
             self.rows_ready(0, pre)
             return head + pre.lines + self.split()
         if self.p["mode"] == "single":
-            main = self.single()
-            stores = [(n, a) for n, a in b.stores]
-        else:
-            main = self.looped()
-            stores = [(n, a) for n, a in b.stores if a.space == "row"]
-        tail = []
-        for n, a in stores:
-            tail.append(store(a, self.addr(a), reg(n), "mask" if a.space == "full" else "rmask",
-                              b.evict))  # fmt: skip
-        return head + main + tail
+            return head + self.single() + self.stores(("full", "row"))
+        return head + self.looped() + self.stores(("row",))
 
 
 def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
