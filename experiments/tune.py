@@ -22,9 +22,7 @@ stops before it starts (a user error) or a resume leaves no empty run folder.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +41,8 @@ from bandit.tuner import TuneError, Tuner
 from experiments import TASKS_DIR
 from experiments.hardware import clusterer, hardware, profiling_line
 from experiments.progress import log, make_progress
-from experiments.report import LOG_FILE, RunDirWriter
+from experiments.report import RunDirWriter
+from experiments.run_folder import drop_if_unused, log_into
 from experiments.settings import TuneSettings, flatten
 from experiments.summary import render_plain, render_tables
 from profiling.errors import UserError
@@ -72,7 +71,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     try:
         code = run_app(cfg, sweep=sweep)
     finally:
-        _drop_if_unused(hydra_dir)
+        drop_if_unused(hydra_dir)
     if code:
         raise SystemExit(code)
 
@@ -112,7 +111,7 @@ def run_app(
                 f"{run_dir} already holds a run: continue it with resume={run_dir}, "
                 "or choose another run directory"
             )
-        _log_into(run_dir)
+        log_into(run_dir)
         if resumed:
             _say(
                 err,
@@ -353,54 +352,6 @@ def _print_summary(out: Console, writer: RunDirWriter, result: TuneResult) -> No
             out.print(table)
     else:
         out.print(text, soft_wrap=True, markup=False, highlight=False)
-
-
-# -- the log file and the run folder ---------------------------------------------------
-
-
-RUN_LOG_HANDLER = "kb_run_log"  # the job log's handler in conf/config.yaml
-
-
-def _file_handlers() -> list[logging.FileHandler]:
-    """Hydra's job log handler (named in conf/config.yaml); none outside Hydra."""
-    return [
-        h
-        for h in logging.getLogger().handlers
-        if isinstance(h, logging.FileHandler) and h.name == RUN_LOG_HANDLER
-    ]
-
-
-def _log_into(run_dir: Path) -> None:
-    """Point Hydra's job log (a file handler on the root logger) at `run_dir`/tune.log,
-    appending: a resume keeps writing the resumed run's log."""
-    target = os.path.abspath(run_dir / LOG_FILE)
-    for h in _file_handlers():
-        if h.baseFilename == target:
-            continue
-        h.close()
-        h.baseFilename, h.mode = target, "a"
-        h.stream = None  # reopened lazily on the next record (delay)
-
-
-def _drop_if_unused(folder: Path) -> None:
-    """Remove the folder Hydra made for this job when the run never used it (a user
-    error before the start, or a resume elsewhere), and its date folder if empty."""
-    if not folder.is_dir() or (folder / "config.yaml").is_file():
-        return
-    target = os.path.abspath(folder / LOG_FILE)
-    for h in _file_handlers():
-        if h.baseFilename == target:
-            h.close()
-    leftovers = [p for p in folder.iterdir() if p.name not in (LOG_FILE, ".hydra")]
-    if leftovers:
-        return
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-    for parent in (folder.parent, folder.parent.parent):  # the date folder, then runs/
-        with contextlib.suppress(OSError):
-            parent.rmdir()  # only when this was their only run
-
 
 
 def _say(console: Console, line: str) -> None:
