@@ -191,9 +191,8 @@ class _Emitter:
                     scope.lines.append(store(a, self.addr(a), reg(n), "mask", b.evict))
             lines += indent(scope.lines, 4)
             post = Scope()
+            # the online sum last: its shift (a row function of the max) is ready by then
             for n, kind, _, acc in sorted(work, key=lambda w: w[1] == "online"):
-                if kind == "online":
-                    self.rows_ready(p, post)  # the shift (a row function of the max) first
                 if red_kind(n) == "var":
                     corr = ops.normalized_args(n)[2] or 0
                     if acc.endswith("_0"):
@@ -215,7 +214,7 @@ class _Emitter:
                     ]
                 else:
                     post.lines += final(kind, acc, reg(n))
-            self.after([n for n, *_ in work], p, post)
+                self.after([n], p, post)
             lines += post.lines
         return lines
 
