@@ -19,6 +19,7 @@ Params = dict[str, Any]
 WARPS = (1, 2, 4, 8, 16)
 SPLITS = (1, 4, 16, 64, 256)
 PERSISTENT = (0, 1, 2, 4, 8)
+MAX_NUMEL = 2**20  # Triton's largest block (TRITON_MAX_TENSOR_NUMEL); the interpreter skips it
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,21 @@ def clamp(v: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, v))
 
 
+def tile_numel(p: Params, f: Facts) -> int:
+    """Elements of the largest block a group's kernel holds: at most MAX_NUMEL on a GPU."""
+    if f.template == "matmul":
+        return max(p["BM"] * p["BN"], p["BM"] * p["BK"], p["BK"] * p["BN"])
+    if f.template == "pointwise":
+        return p["BI"] * p["BJ"] if p.get("tile2d") else p["BLOCK"]
+    c = pow2(f.cols) if p["mode"] == "single" else p["BLOCK_C"]
+    return p["ROWS"] * max(c, p.get("split", 1))  # phase 1 of a split holds ROWS x SPLIT
+
+
+def fits(p: Params | None, f: Facts) -> Params | None:
+    """``p`` when its blocks fit Triton's tensor size limit, else None (the move is masked)."""
+    return p if p is not None and tile_numel(p, f) <= MAX_NUMEL else None
+
+
 def initial_pointwise(f: Facts) -> Params:
     """A cheap size/occupancy heuristic (not the naive corner of the space)."""
     block = clamp(pow2(f.numel // (132 * 8)), 256, 4096)
@@ -56,7 +72,15 @@ def initial_pointwise(f: Facts) -> Params:
 
 
 def initial_reduction(f: Facts) -> Params:
-    """Whole rows in registers when they fit, else a chunked loop (split when rows are few)."""
+    """Whole rows in registers when they fit, else a chunked loop (split when rows are few);
+    fewer rows per program while a block would exceed Triton's tensor size limit."""
+    p = _initial_reduction(f)
+    while tile_numel(p, f) > MAX_NUMEL and p["ROWS"] > 1:
+        p["ROWS"] //= 2
+    return p
+
+
+def _initial_reduction(f: Facts) -> Params:
     c = pow2(f.cols)
     if not f.innermost and f.rows >= 256:  # rows run along the contiguous axis: tall tiles
         return {"mode": "loop" if c > 32 else "single", "ROWS": 128, "BLOCK_C": min(c, 16),
@@ -156,7 +180,7 @@ def _tiled(name: str, p: Params) -> Params | None:
     return _common(name, p, looped=p["persistent"] > 0)
 
 
-def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
+def _move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
     if f.transposed and name == "coalesced_tiles":
         return _set(p, tile2d=True)
     if p.get("tile2d"):
@@ -176,7 +200,7 @@ def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
     return _common(name, p, looped=p["persistent"] > 0)
 
 
-def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
+def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
     single = p["mode"] == "single"
     c = pow2(f.cols)
     tile = p["ROWS"] * (c if single else p["BLOCK_C"])
@@ -235,7 +259,7 @@ def _fits(p: Params, f: Facts) -> bool:
     return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
 
 
-def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
+def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     new: Params | None = None
     if name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
@@ -267,3 +291,15 @@ def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     elif name in ("alignment_hints", "streaming_eviction"):
         new = _common(name, p, looped=True)
     return new if new is not None and _fits(new, f) else None
+
+
+def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
+    return fits(_move_pointwise(name, p, f), f)
+
+
+def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
+    return fits(_move_reduction(name, p, f), f)
+
+
+def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
+    return fits(_move_matmul(name, p, f), f)
