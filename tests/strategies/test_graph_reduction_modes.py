@@ -1,0 +1,222 @@
+"""Every reduction mode of the graph realizer, and static checks on generated sources.
+
+The catalog moves reach some modes only at large sizes (a split row needs long rows),
+so the interpreter tests of the move chains never ran, say, the two-phase split with a
+pointwise epilogue. Here each reduction group is forced into every mode its space
+allows (single pass, chunked loop, persistent loop, online softmax, split rows) at the
+small size and checked against the reference through the interpreter. Two static checks
+run over many moves at the small and the ``bench`` size, where the interpreter would be
+too slow: every ``@triton.jit`` function binds each name it reads (a GPU compile error
+the interpreter may never reach, e.g. in a constexpr branch), and no block exceeds
+Triton's tensor size limit (which the interpreter does not enforce).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profiling.tasks import Task, load_task
+from strategies.catalog import load_catalog
+from strategies.graph import templates
+from strategies.graph.plan import Plan, plan_for
+from strategies.graph.realizer import render_plan
+from strategies.graph.space import MAX_NUMEL, Facts, pow2, tile_numel
+from tests.strategies.graph_check import assert_correct, launch_blocks, undefined_names
+from tests.strategies.test_graph_property import draw
+
+PROBLEMS = Path(__file__).with_name("kernelbench")
+NAMES = sorted(p.stem for p in PROBLEMS.glob("*.py") if p.stem != "45_lone_conv")
+# a sum with an epilogue (split), online softmax and logsumexp (its shift is a row
+# function of the max), argmax, var (group norm)
+FAST = ["26_mse", "13_softmax", "15_logsumexp", "20_argmax", "41_groupnorm"]
+STATIC_FAST = ["15_logsumexp", "17_mean_dim", "26_mse", "31_cross_entropy", "39_linear_layernorm_relu"]  # fmt: skip
+SEEDS = range(40)
+MOVES = [s.id.rsplit("/", 1)[-1] for s in load_catalog()]
+
+
+@functools.cache
+def task(name: str, size: str | None = None) -> Task:
+    return load_task(str(PROBLEMS / f"{name}.py"), size=size)
+
+
+def reduction_groups(plan: Plan) -> list[int]:
+    return [i for i, f in enumerate(plan.facts) if f.template == "reduction"]
+
+
+def modes(f: Facts) -> dict[str, dict[str, Any]]:
+    """A reduction group's parameters in each mode its space allows, with chunks small
+    enough that a loop takes several steps and a program holds several rows."""
+    base = {**templates.initial(f), "ROWS": 2, "BLOCK_C": 16, "num_warps": 1, "split": 1,
+            "persistent": 0, "online": False, "even": False}  # fmt: skip
+    out = {
+        "single": {**base, "mode": "single", "BLOCK_C": pow2(f.cols)},
+        "loop": {**base, "mode": "loop"},
+        "persistent": {**base, "mode": "loop", "persistent": 2, "even": True},
+    }
+    if f.online:
+        out["online"] = {**base, "mode": "loop", "online": True}
+    if f.splittable:
+        out["split"] = {**base, "mode": "loop", "split": 4}
+    return out
+
+
+def check_modes(t: Task) -> int:
+    """Render and run every forced mode of every reduction group; the count checked."""
+    plan = plan_for(t)
+    start = plan.initial()["groups"]
+    count = 0
+    for i in reduction_groups(plan):
+        for mode, p in modes(plan.facts[i]).items():
+            groups = [*start[:i], p, *start[i + 1 :]]
+            src = render_plan(plan, {"groups": groups})
+            assert not undefined_names(src), (t.name, mode, undefined_names(src))
+            try:
+                assert_correct(t, src)
+            except AssertionError as e:
+                raise AssertionError(f"{t.name} group {i} mode {mode}: {e}") from e
+            count += 1
+    return count
+
+
+REDUCTION_NAMES = [n for n in NAMES if reduction_groups(plan_for(task(n)))]
+
+
+def property_task(seed: int, tmp_path: Path) -> Task | None:
+    path = tmp_path / f"rand_{seed}.py"
+    path.write_text(draw(random.Random(seed)))
+    t = load_task(str(path))
+    return t if reduction_groups(plan_for(t)) else None
+
+
+def test_forced_modes_cover_split_online_and_var() -> None:
+    facts = [f for n in REDUCTION_NAMES for f in plan_for(task(n)).facts]
+    assert any(f.splittable for f in facts) and any(f.online for f in facts)
+    assert set(FAST) <= set(REDUCTION_NAMES)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_reduction_modes(name: str) -> None:
+    assert check_modes(task(name)) >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in REDUCTION_NAMES if n not in FAST])
+def test_reduction_modes_sweep(name: str) -> None:
+    assert check_modes(task(name)) >= 3
+
+
+def test_reduction_modes_random_graph(tmp_path: Path) -> None:
+    t = next(t for s in SEEDS if (t := property_task(s, tmp_path)) is not None)
+    assert check_modes(t) >= 3
+
+
+@pytest.mark.slow
+def test_reduction_modes_random_graph_sweep(tmp_path: Path) -> None:
+    checked = [check_modes(t) for s in SEEDS if (t := property_task(s, tmp_path)) is not None]
+    assert len(checked) >= 10
+
+
+# -- static checks over many moves ------------------------------------------------------
+
+
+def reachable(plan: Plan, depth: int) -> Iterator[dict[str, Any]]:
+    """Every parameter set within ``depth`` moves of the start, one group moved at a time
+    (the others at their start), each distinct set once."""
+    start = plan.initial()["groups"]
+    for i, f in enumerate(plan.facts):
+        seen = {repr(sorted(start[i].items()))}
+        frontier = [start[i]]
+        for _ in range(depth):
+            nxt = []
+            for p in frontier:
+                for m in MOVES:
+                    q = templates.move(m, p, f)
+                    if q is not None and (key := repr(sorted(q.items()))) not in seen:
+                        seen.add(key)
+                        nxt.append(q)
+            frontier = nxt
+            for q in nxt:
+                yield {"groups": [*start[:i], q, *start[i + 1 :]]}
+
+
+def check_static(t: Task, depth: int) -> int:
+    plan = plan_for(t)
+    cols = {f"_k{g.gid}_{g.template}": f.cols for g, f in zip(plan.part.groups, plan.facts, strict=True)}  # fmt: skip
+    count = 0
+    for params in [plan.initial(), *reachable(plan, depth)]:
+        src = render_plan(plan, params)
+        assert not undefined_names(src), (t.name, params, undefined_names(src))
+        launches = launch_blocks(src, cols)
+        assert launches, src
+        for line, numel in launches:
+            assert numel <= MAX_NUMEL, (t.name, numel, line)
+        count += 1
+    return count
+
+
+@pytest.mark.parametrize("name", STATIC_FAST)
+@pytest.mark.parametrize("size", [None, "bench"])
+def test_generated_sources_bind_names_and_fit(name: str, size: str | None) -> None:
+    assert check_static(task(name, size), depth=2) > 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in STATIC_FAST])
+@pytest.mark.parametrize("size", [None, "bench"])
+def test_generated_sources_bind_names_and_fit_sweep(name: str, size: str | None) -> None:
+    assert check_static(task(name, size), depth=3) > 1
+
+
+SIZE_MOVES = ["block_size_up", "block_size_down", "wider_vectors", "rows_per_program",
+              "split_row", "chunked_loop", "row_in_registers", "warps_up"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "f",
+    [  # tall tiles over a long non-innermost axis (ROWS=128 start), a split row, fp16 rows
+        Facts("reduction", 4096 * 65536, rows=4096, cols=65536, innermost=False),
+        Facts("reduction", 4 * 2**20, rows=4, cols=2**20, splittable=True),
+        Facts("reduction", 2**24, rows=2**14, cols=1024, itemsize=2),
+    ],
+)
+def test_reduction_blocks_never_exceed_triton_limit(f: Facts) -> None:
+    """Every parameter set the size moves reach (the move is masked past the limit)."""
+    start = templates.initial(f)
+    seen, frontier, worst = {repr(sorted(start.items()))}, [start], tile_numel(start, f)
+    for _ in range(14):
+        nxt = []
+        for p in frontier:
+            for m in SIZE_MOVES:
+                q = templates.move(m, p, f)
+                if q is not None and (key := repr(sorted(q.items()))) not in seen:
+                    seen.add(key)
+                    nxt.append(q)
+                    worst = max(worst, tile_numel(q, f))
+        frontier = nxt
+    assert len(seen) > 20 and 2**16 <= worst <= MAX_NUMEL
+
+
+def test_undefined_name_check_can_fail() -> None:
+    src = (
+        "import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+        "def k(x, PHASE: tl.constexpr):\n    a = 1\n    if PHASE == 0:\n        b = a\n"
+        "    else:\n        tl.store(x, r_div)\n    for i in range(4):\n        c = i\n"
+        "    tl.store(x, b + c)\n    acc += a\n"
+    )
+    assert [s.split()[0] for s in undefined_names(src)["k"]] == ["r_div", "b", "c", "acc"]
+    fixed = src.replace("r_div", "a").replace("    acc += a\n", "")
+    fixed = fixed.replace("a = 1\n", "a = 1\n    b = 0\n    c = 0\n")
+    assert undefined_names(fixed) == {}
+
+
+def test_block_limit_check_can_fail() -> None:
+    line = "_k0_reduction[(1,)](a, R, C, ROWS=128, BLOCK_C=16384, I64=R * C >= 2**31)"
+    assert launch_blocks(line, {}) == [(line, 2**21)]
+    single = "_k0_reduction[(1,)](a, ROWS=4, BLOCK_C=triton.next_power_of_2(C), I64=True)"
+    assert launch_blocks(single, {"_k0_reduction": 2**19})[0][1] == 2**21
