@@ -17,6 +17,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.sqlite_store import artifact_location, ensure_sqlite_store
+
 
 def _tracking(config: DictConfig) -> tuple[str, str] | None:
     from experiments.settings import resolve_uri
@@ -44,12 +46,10 @@ class SweepCallback(Callback):
         try:
             from experiments.compare import mlflow_client
 
+            ensure_sqlite_store(uri)
             client = mlflow_client(uri)
             if client.get_experiment_by_name(experiment) is None:
-                location = None
-                if uri.startswith("sqlite:///"):
-                    location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
-                client.create_experiment(experiment, location)
+                client.create_experiment(experiment, artifact_location(uri))
         except Exception as e:  # the jobs will try again (and warn) themselves
             _warn(f"could not create MLflow experiment {experiment!r} at {uri}: {_line(e)}")
 

@@ -45,6 +45,7 @@ from typing import Any
 from bandit.records import ArmSummary, IterationRecord, RunStart, TuneResult
 from experiments.report import FIGURES, RunDirWriter
 from experiments.settings import TrackingSettings
+from experiments.sqlite_store import artifact_location, ensure_sqlite_store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = "mlflow_run.json"
@@ -180,6 +181,7 @@ class MlflowTracker:
         for name in ("alembic", "mlflow"):  # after the import: mlflow sets its level then
             logging.getLogger(name).setLevel(logging.WARNING)
 
+        ensure_sqlite_store(self.settings.uri)  # a kill during creation corrupts no store
         client = MlflowClient(tracking_uri=self.settings.uri)
         self.experiment_id = self._experiment(client)
         self._client = client
@@ -217,14 +219,12 @@ class MlflowTracker:
             if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
                 client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return str(exp.experiment_id)
-        location = None
-        uri = self.settings.uri or ""
-        if uri.startswith("sqlite:///"):  # artifacts next to the database, not in cwd
-            location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
         try:
             return str(
                 client.create_experiment(
-                    self.settings.experiment, location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                    self.settings.experiment,
+                    artifact_location(self.settings.uri),
+                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
                 )
             )
         except Exception:  # created meanwhile by a parallel job
