@@ -41,6 +41,7 @@ from bandit.frontier import source_hash
 from bandit.hardware import HardwareSettings, Profiled, hardware_view
 from bandit.policies import make_policy
 from bandit.tuner import Tuner, TunerSettings
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     try:
-        tasks = [load_task(t.strip(), args.size) for t in args.tasks.split(",") if t.strip()]
+        tasks = [load_task(t.strip(), args.size, TASKS_DIR) for t in args.tasks.split(",") if t.strip()]
         unknown = [c for c in configs if c not in CONFIGS]
         if unknown:
             raise ValueError(f"unknown config {unknown[0]!r} (configs: {', '.join(CONFIGS)})")

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
 from profiling.tasks import bundled_task_names, load_task
 
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, ev: WorkerEvaluator, rows: list[dict[str, Any]]) -> None:
     if args.only in ("all", "bundled"):
-        for name in bundled_task_names():
-            t = load_task(name, None if args.device == "cuda" else "smoke")
+        for name in bundled_task_names(TASKS_DIR):
+            t = load_task(name, None if args.device == "cuda" else "smoke", TASKS_DIR)
             rows.append(evaluate(name, t, reference_candidate_source(t), ev))
             _print_row(rows[-1])
     if args.only in ("all", "big"):

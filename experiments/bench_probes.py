@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
 from profiling.measurement import Measurement
 from profiling.probes.base import ProbeReport, ProbeTarget
@@ -204,8 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         names = ([t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks
-                 else [n for n in bundled_task_names()])
-        tasks = [load_task(n, args.size) for n in names]
+                 else [n for n in bundled_task_names(TASKS_DIR)])
+        tasks = [load_task(n, args.size, TASKS_DIR) for n in names]
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
