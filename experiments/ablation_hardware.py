@@ -48,7 +48,7 @@ from profiling.measurement import Measurement
 from profiling.probes.registry import ProbeSettings
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.factory import build_realizer
 
 CONFIGS: dict[str, tuple[str, HardwareSettings, bool]] = {
     "hucb+hw": ("hucb", HardwareSettings(clusters=3, masks=("saturation",)), True),
@@ -99,7 +99,7 @@ def one_run(task: Task, ev: SharedEvaluator, config: str, seed: int, iterations:
     strategies = tuple(s for s in strategies if s.target != "cuda" or ev.device == "cuda")
     profile = (lambda cid, src, ref: ev.profile(task, src, ref)) if profiled else None
     tuner = Tuner(
-        task, ev, OfflineRealizer(), make_policy(policy_name, seed), strategies,
+        task, ev, build_realizer("offline", {}), make_policy(policy_name, seed), strategies,
         settings=TunerSettings(seed=seed),
         clusterer=RuntimeClusterer(hw.clusters, hw.recluster_every, seed) if hw.clusters > 1
         else None,

@@ -36,7 +36,8 @@ from profiling.probes.session import ProbeSession
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
-from strategies.offline.realizer import OfflineRealizer, default_source, offline_kinds
+from strategies.factory import build_realizer
+from strategies.offline.realizer import default_source, offline_kinds
 from strategies.types import RealizeRequest
 
 # best offline chains measured on an H200 (experiments/results/2026-11-22-h200.md)
@@ -74,7 +75,7 @@ class Row:
 
 def chain_source(task: Task, chain: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """The offline kernel after applying ``chain``; stops at the first step that does not apply."""
-    realizer = OfflineRealizer()
+    realizer = build_realizer("offline", {})
     by_id = {s.id: s for s in load_catalog().for_kind(task.kind)}
     source, done = default_source(task), ()
     for sid in chain:
@@ -90,7 +91,7 @@ def chain_source(task: Task, chain: Sequence[str]) -> tuple[str, tuple[str, ...]
 
 def search_best(task: Task, evaluator: WorkerEvaluator) -> tuple[str, tuple[str, ...]]:
     """The fastest of the default kernel and its one-step variants."""
-    realizer = OfflineRealizer()
+    realizer = build_realizer("offline", {})
     default = default_source(task)
     best = (default, (), _ms(evaluator.evaluate(task, default)))
     for s in load_catalog().for_kind(task.kind):

@@ -39,7 +39,7 @@ from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, Evaluator, reference_candidate_source
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.factory import build_realizer
 from strategies.space import SpaceWalker, runnable_strategies
 
 CUDA = EvalSettings(device="cuda")  # what device=cuda runs (5 trials, torch.compile baseline)
@@ -84,7 +84,7 @@ class _Fresh:
 def kernels(task: Task, device: str, count: int) -> list[str]:
     """`count` distinct kernels of the offline realizer's space, nearest the reference first."""
     strategies = runnable_strategies(load_catalog(), task.kind, device)
-    walker = SpaceWalker(OfflineRealizer(), task, strategies)
+    walker = SpaceWalker(build_realizer("offline", {}), task, strategies)
     out = []
     for node in walker.breadth_first(4):
         if node.depth > 0:
@@ -116,7 +116,7 @@ def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers:
         _Fresh(settings, gpus[:workers], cache), workers
     ) as ex:
         strategies = runnable_strategies(load_catalog(), task.kind, device)
-        tuner = Tuner(task, ex, OfflineRealizer(), make_policy("hucb", 0), strategies)
+        tuner = Tuner(task, ex, build_realizer("offline", {}), make_policy("hucb", 0), strategies)
         t0 = time.monotonic()
         result = run_rounds(tuner, ex, Budget(iterations=iterations), batch)
         elapsed = time.monotonic() - t0
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         task = load_task(args.task, args.size, TASKS_DIR)
-        OfflineRealizer().check_task(task)
+        build_realizer("offline", {}).check_task(task)
     except (TaskError, ValueError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -70,7 +70,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m experiments.record_landscape", description=__doc__.split("\n\n")[0]
     )
     which = ap.add_mutually_exclusive_group(required=True)
-    which.add_argument("--task", help="a bundled task name or a KernelBench problem file")
+    which.add_argument("--task", help="bundled task names or KernelBench problem files, comma-separated")
     which.add_argument("--all", action="store_true", help="every bundled task")
     ap.add_argument("--size", default=None, help="size preset or k=v,... (default: the task's own)")
     mode = ap.add_mutually_exclusive_group()
@@ -94,6 +94,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"),
                     help="interpret: a CPU dry run of the recorder (not a landscape to commit)")
     args = ap.parse_args(argv)
+    if args.out is not None and (args.all or "," in (args.task or "")):
+        ap.error("--out names one file: give one --task, or use --out-dir")
     for name in ("best_first", "depth", "sample", "tune", "repeats", "seeds", "iterations"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "depth" else 1):
@@ -114,11 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         walk = Walk("best-first", count=args.best_first or 60)
     from strategies.catalog import load_catalog
-    from strategies.offline.realizer import OfflineRealizer
+    from strategies.factory import build_realizer
 
-    realizer = OfflineRealizer()
+    realizer = build_realizer("offline", {})
     try:
-        names = bundled_task_names(TASKS_DIR) if args.all else [args.task]
+        names = bundled_task_names(TASKS_DIR) if args.all else [t.strip() for t in args.task.split(",") if t.strip()]
         tasks = [load_task(n, args.size, TASKS_DIR) for n in names]
         for t in tasks:
             realizer.check_task(t)

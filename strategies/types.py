@@ -109,10 +109,13 @@ class Realizer(Protocol):
       `Realization` with ``source=None`` and an error text, its cost still counted.
       `RealizerError` is reserved for fatal, user-caused problems.
     - ``close()``: release connections; calling it twice is harmless.
+    - ``code_packages``: the packages whose code writes this realizer's kernels (a
+      recorded landscape is fingerprinted by them); empty means the class's own package.
     """
 
     name: str
     deterministic: bool
+    code_packages: tuple[str, ...]
 
     def check_task(self, task: Task) -> None: ...
 
@@ -134,6 +137,7 @@ class BaseRealizer:
 
     name: str = "realizer"
     deterministic: bool = False
+    code_packages: tuple[str, ...] = ()
 
     def check_task(self, task: Task) -> None:
         """Every task is accepted unless a subclass says otherwise."""

@@ -17,6 +17,7 @@ class OfflineRealizer(BaseRealizer):
 
     name = "offline"
     deterministic = True
+    code_packages = ("strategies.offline", "strategies.graph")
 
     def __init__(self, templates_only: bool = False) -> None:
         self.kinds = KindRealizer()

@@ -43,3 +43,24 @@ def test_runnable_strategies_keep_cuda_ones_for_cuda_only():
 def test_the_fingerprint_is_stable_and_short():
     v = realizer_version(OfflineRealizer())
     assert v == realizer_version(OfflineRealizer()) and len(v) == 12
+
+
+def test_the_offline_fingerprint_covers_the_templates_and_the_kind_generators(tmp_path, monkeypatch):
+    """`realizer=offline` writes kernels from strategies/offline and strategies/graph: a
+    change to either must change the version its landscapes are recorded under."""
+    import strategies.space as space
+    from strategies.factory import build_realizer
+
+    offline = build_realizer("offline", {})
+    assert offline.code_packages == ("strategies.offline", "strategies.graph")
+    before = realizer_version(offline)
+    assert before != realizer_version(OfflineRealizer())  # the per-kind generators alone
+    real_read = space.Path.read_bytes
+
+    def edited(self):
+        data = real_read(self)
+        return data + b"# edited" if self.name == "emit_pointwise.py" else data
+
+    monkeypatch.setattr(space.Path, "read_bytes", edited)
+    assert realizer_version(offline) != before
+    assert realizer_version(OfflineRealizer()) == realizer_version(OfflineRealizer())
