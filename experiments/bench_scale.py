@@ -1,21 +1,26 @@
 """Benchmark scaling out: evaluations per minute with 1..N workers, and batch rounds.
 
-Two measurements on one task (default softmax at its benchmark size):
+Two measurements (tasks at their own sizes unless ``--size``):
 
-1. Throughput: for n = 1 .. N workers (one per visible GPU), a fresh local
-   executor evaluates ``--throughput`` distinct offline-realizer kernels (never
-   the same kernel twice across n); candidates evaluated per minute, worker start
-   (first evaluation: the reference) shown apart.
-2. Tuning runs at equal iterations: the real tuner (hucb, offline realizer, seed
-   0) for ``--iterations`` iterations in rounds of k = 1 and k = 4 on all N
-   workers; wall seconds (worker start and the reference included), seconds per
-   iteration and best speedup. On one GPU,
-   k=4 vs k=1 shows how much realization overlaps evaluation.
+1. Throughput over a task mix (``--tasks``, default softmax,layernorm,gelu): for
+   n = 1 .. N workers (one per visible GPU), a fresh local executor evaluates
+   ``--throughput`` distinct offline-realizer kernels of every task in the mix
+   (never the same kernel twice across n); candidates evaluated per minute, worker
+   start (the first evaluation of each task on each worker: the reference, its
+   baselines, compilation) shown apart.
+2. Tuning runs at equal iterations on the first task of the mix: the real tuner
+   (hucb, offline realizer, seed 0) for ``--iterations`` iterations in rounds of
+   k = 1 and k = 4 on all N workers; wall seconds (worker start and the reference
+   included), seconds per iteration and best speedup. On one GPU, k=4 vs k=1 shows
+   how much realization overlaps evaluation.
+
+Each GPU's utilization is sampled from NVML (or nvidia-smi) through every
+measurement (`experiments.gpu_utilization`): mean % and the share of samples idle.
 
 Every configuration gets a fresh worker and an empty Triton cache, so no run
 reuses another's compilations. Prints a table; ``--json FILE`` writes it.
 
-    python -m experiments.bench_scale                       # on a GPU host (~2-3 min on one H200)
+    python -m experiments.bench_scale                       # on a GPU host
     python -m experiments.bench_scale --device interpret --size smoke --iterations 4 --throughput 3
 """
 
@@ -36,6 +41,7 @@ from bandit.policies import make_policy
 from bandit.rounds import run_rounds
 from bandit.tuner import Tuner
 from experiments import TASKS_DIR
+from experiments.gpu_utilization import UtilizationSampler
 from profiling.evaluator import EvalSettings, Evaluator, reference_candidate_source
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
@@ -51,7 +57,8 @@ class Throughput:
     candidates: int
     seconds: float
     per_minute: float
-    start_s: float  # first evaluation (the reference) on every worker: startup + compile
+    start_s: float  # first evaluation of each task (the reference) on every worker
+    utilization: str = ""  # per GPU over the timed evaluations
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class RunTiming:
     best_speedup: float
     evaluations: int
     stop_reason: str
+    utilization: str = ""  # per GPU over the whole run
 
 
 class _Fresh:
@@ -94,19 +102,24 @@ def kernels(task: Task, device: str, count: int) -> list[str]:
     return out
 
 
-def throughput(task: Task, settings: EvalSettings, gpus: Sequence[str], n: int,
-               sources: Sequence[str]) -> Throughput:
+def throughput(mix: Sequence[tuple[Task, Sequence[str]]], settings: EvalSettings,
+               gpus: Sequence[str], n: int) -> Throughput:
+    """Evaluate every task's kernels on `n` fresh workers, one task after the other."""
+    start = elapsed = 0.0
+    count = 0
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
         _Fresh(settings, gpus[:n], cache), n
-    ) as ex:
-        t0 = time.monotonic()
-        ex.map(task, [reference_candidate_source(task)] * n)  # starts every worker
-        start = time.monotonic() - t0
-        t0 = time.monotonic()
-        done = ex.map(task, sources)
-        elapsed = time.monotonic() - t0
-    assert len(done) == len(sources)
-    return Throughput(n, len(sources), elapsed, 60.0 * len(sources) / elapsed, start)
+    ) as ex, UtilizationSampler(gpus[:n]) as util:
+        for task, sources in mix:
+            t0 = time.monotonic()
+            ex.map(task, [reference_candidate_source(task)] * n)  # every worker meets the task
+            start += time.monotonic() - t0
+            t0 = time.monotonic()
+            done = ex.map(task, sources)
+            elapsed += time.monotonic() - t0
+            assert len(done) == len(sources)
+            count += len(sources)
+    return Throughput(n, count, elapsed, 60.0 * count / elapsed, start, util.describe())
 
 
 def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers: int,
@@ -114,7 +127,7 @@ def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers:
     device = settings.device
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
         _Fresh(settings, gpus[:workers], cache), workers
-    ) as ex:
+    ) as ex, UtilizationSampler(gpus[:workers]) as util:
         strategies = runnable_strategies(load_catalog(), task.kind, device)
         tuner = Tuner(task, ex, build_realizer("offline", {}), make_policy("hucb", 0), strategies)
         t0 = time.monotonic()
@@ -122,7 +135,7 @@ def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers:
         elapsed = time.monotonic() - t0
     n = len(result.records)
     return RunTiming(batch, workers, n, elapsed, elapsed / max(n, 1), result.best_speedup,
-                     len(result.members), result.stop_reason)
+                     len(result.members), result.stop_reason, util.describe())
 
 
 def _table(rows_t: Sequence[Throughput], rows_r: Sequence[RunTiming], title: str) -> None:
@@ -131,27 +144,30 @@ def _table(rows_t: Sequence[Throughput], rows_r: Sequence[RunTiming], title: str
 
     console = Console() if Console().is_terminal else Console(width=150)
     t = Table(title=f"{title}: candidates evaluated per minute")
-    for col in ("workers", "candidates", "seconds", "per minute", "worker start s"):
-        t.add_column(col, justify="right")
+    for col in ("workers", "candidates", "seconds", "per minute", "x 1 worker", "worker start s",
+                "GPU utilization"):
+        t.add_column(col, justify="left" if col == "GPU utilization" else "right")
+    base = rows_t[0].per_minute if rows_t else 0.0
     for r in rows_t:
         t.add_row(str(r.workers), str(r.candidates), f"{r.seconds:.1f}", f"{r.per_minute:.1f}",
-                  f"{r.start_s:.1f}")
+                  f"{r.per_minute / base:.2f}" if base else "-", f"{r.start_s:.1f}", r.utilization)
     console.print(t)
     t = Table(title=f"{title}: tuning runs at equal iterations (hucb, offline realizer, seed 0)")
     for col in ("batch k", "workers", "iterations", "wall s", "s / iteration", "best speedup",
-                "kernels measured", "stop"):
-        t.add_column(col, justify="left" if col == "stop" else "right")
+                "kernels measured", "stop", "GPU utilization"):
+        t.add_column(col, justify="left" if col in ("stop", "GPU utilization") else "right")
     for r in rows_r:
         t.add_row(str(r.batch), str(r.workers), str(r.iterations), f"{r.seconds:.1f}",
                   f"{r.s_per_iteration:.2f}", f"{r.best_speedup:.3f}", str(r.evaluations),
-                  r.stop_reason)
+                  r.stop_reason, r.utilization)
     console.print(t)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m experiments.bench_scale",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--task", default="softmax")
+    ap.add_argument("--tasks", "--task", dest="tasks", default="softmax,layernorm,gelu",
+                    help="comma-separated task mix; the tuning runs use the first")
     ap.add_argument("--size", default=None, help="size preset or k=v,...")
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
     ap.add_argument("--max-workers", type=int, default=None, help="default: every visible GPU")
@@ -169,8 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        task = load_task(args.task, args.size, TASKS_DIR)
-        build_realizer("offline", {}).check_task(task)
+        tasks = [load_task(t.strip(), args.size, TASKS_DIR) for t in args.tasks.split(",") if t.strip()]
+        if not tasks:
+            raise ValueError("--tasks names no task")
+        for task in tasks:
+            build_realizer("offline", {}).check_task(task)
     except (TaskError, ValueError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -185,22 +204,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = CUDA if args.device == "cuda" else replace(
         CUDA, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0)
-    pool = kernels(task, args.device, args.throughput * n_max)
+    pools = [(t, kernels(t, args.device, args.throughput * n_max)) for t in tasks]
     rows_t: list[Throughput] = []
     for n in range(1, n_max + 1):
-        sources = pool[(n - 1) * args.throughput : n * args.throughput]
-        print(f"throughput with {n} worker(s): {len(sources)} kernels ...", file=sys.stderr, flush=True)
-        rows_t.append(throughput(task, settings, gpus, n, sources))
+        mix = [(t, pool[(n - 1) * args.throughput : n * args.throughput]) for t, pool in pools]
+        print(f"throughput with {n} worker(s): {sum(len(s) for _, s in mix)} kernels of "
+              f"{len(mix)} task(s) ...", file=sys.stderr, flush=True)
+        rows_t.append(throughput(mix, settings, gpus, n))
+    task = tasks[0]
     rows_r: list[RunTiming] = []
     for k in batches:
         print(f"tuning run, rounds of {k} on {n_max} worker(s), {args.iterations} iterations ...",
               file=sys.stderr, flush=True)
         rows_r.append(tuning_run(task, settings, gpus, n_max, k, args.iterations))
-    title = f"{task.name} ({task.size}) on {args.device}"
+    title = f"{', '.join(t.name for t in tasks)} on {args.device} ({len(gpus) or 1} GPU(s) visible)"
     _table(rows_t, rows_r, title)
     if args.json:
         args.json.write_text(json.dumps({
-            "task": task.name, "size": task.size, "device": args.device, "gpus": gpus,
+            "tasks": [t.name for t in tasks], "run_task": task.name, "size": task.size,
+            "device": args.device, "gpus": gpus,
             "throughput": [asdict(r) for r in rows_t], "runs": [asdict(r) for r in rows_r],
         }, indent=2))
         print(f"wrote {args.json}")

@@ -20,16 +20,20 @@ def test_throughput_kernels_are_distinct_and_not_the_reference():
 def test_bad_arguments_are_one_line(capsys):
     assert main(["--batches", "0,4", "--device", "interpret"]) == 2
     assert main(["--task", "nope", "--device", "interpret"]) == 2
-    assert capsys.readouterr().err.count("error:") == 2
+    assert main(["--tasks", "softmax,nope", "--device", "interpret"]) == 2
+    assert capsys.readouterr().err.count("error:") == 3
 
 
 @pytest.mark.slow
 def test_dry_run_on_the_interpreter(tmp_path, capsys):
     out = tmp_path / "scale.json"
     assert main(["--device", "interpret", "--size", "smoke", "--throughput", "2",
-                 "--iterations", "3", "--batches", "1,2", "--json", str(out)]) == 0
+                 "--tasks", "softmax,gelu", "--iterations", "3", "--batches", "1,2",
+                 "--json", str(out)]) == 0
     data = json.loads(out.read_text())
+    assert data["tasks"] == ["softmax", "gelu"] and data["run_task"] == "softmax"
     assert [r["workers"] for r in data["throughput"]] == [1]
+    assert data["throughput"][0]["candidates"] == 4  # 2 kernels of each task in the mix
     assert data["throughput"][0]["per_minute"] > 0
     assert [(r["batch"], r["iterations"]) for r in data["runs"]] == [(1, 3), (2, 3)]
     assert all(r["best_speedup"] > 0 for r in data["runs"])
