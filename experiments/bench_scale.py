@@ -205,26 +205,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = CUDA if args.device == "cuda" else replace(
         CUDA, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0)
     pools = [(t, kernels(t, args.device, args.throughput * n_max)) for t in tasks]
+    task = tasks[0]
     rows_t: list[Throughput] = []
+    rows_r: list[RunTiming] = []
+
+    def save() -> None:  # after every measurement: a run cut short keeps what it measured
+        if args.json:
+            args.json.write_text(json.dumps({
+                "tasks": [t.name for t in tasks], "run_task": task.name, "size": task.size,
+                "device": args.device, "gpus": gpus,
+                "throughput": [asdict(r) for r in rows_t], "runs": [asdict(r) for r in rows_r],
+            }, indent=2))
+
     for n in range(1, n_max + 1):
         mix = [(t, pool[(n - 1) * args.throughput : n * args.throughput]) for t, pool in pools]
         print(f"throughput with {n} worker(s): {sum(len(s) for _, s in mix)} kernels of "
               f"{len(mix)} task(s) ...", file=sys.stderr, flush=True)
         rows_t.append(throughput(mix, settings, gpus, n))
-    task = tasks[0]
-    rows_r: list[RunTiming] = []
+        r = rows_t[-1]
+        print(f"  {r.per_minute:.1f} per minute ({r.candidates} in {r.seconds:.1f} s, start "
+              f"{r.start_s:.1f} s; {r.utilization})", file=sys.stderr, flush=True)
+        save()
     for k in batches:
         print(f"tuning run, rounds of {k} on {n_max} worker(s), {args.iterations} iterations ...",
               file=sys.stderr, flush=True)
         rows_r.append(tuning_run(task, settings, gpus, n_max, k, args.iterations))
+        r = rows_r[-1]
+        print(f"  {r.seconds:.1f} s, best {r.best_speedup:.3f}x, {r.evaluations} kernels, "
+              f"{r.stop_reason}; {r.utilization}", file=sys.stderr, flush=True)
+        save()
     title = f"{', '.join(t.name for t in tasks)} on {args.device} ({len(gpus) or 1} GPU(s) visible)"
     _table(rows_t, rows_r, title)
     if args.json:
-        args.json.write_text(json.dumps({
-            "tasks": [t.name for t in tasks], "run_task": task.name, "size": task.size,
-            "device": args.device, "gpus": gpus,
-            "throughput": [asdict(r) for r in rows_t], "runs": [asdict(r) for r in rows_r],
-        }, indent=2))
         print(f"wrote {args.json}")
     return 0
 
