@@ -85,7 +85,7 @@ def open_evaluation(
                     f"{e} (record one on a GPU: python -m experiments.record_landscape "
                     f"--task {task.name}, or set replay.landscape=FILE)"
                 ) from None
-            notes += _replay_notes(replay, realizer)
+            notes += _replay_notes(replay, realizer, task)
             # replay needs no GPU: Ray actors then hold none
             executor = make_executor(ex.name, SharedEvaluator(replay), ex.workers or 1, "replay")
             return Evaluation(executor, VirtualClock(), tuple(notes), replay.landscape.describe())
@@ -110,7 +110,7 @@ def open_evaluation(
         raise UserError(str(e)) from None
 
 
-def _replay_notes(replay: ReplayEvaluator, realizer: Realizer) -> list[str]:
+def _replay_notes(replay: ReplayEvaluator, realizer: Realizer, task: Task) -> list[str]:
     h = replay.landscape.header
     notes = [f"replaying {replay.landscape.describe()}; seconds are recorded GPU seconds"]
     if h.synthetic:
@@ -120,7 +120,7 @@ def _replay_notes(replay: ReplayEvaluator, realizer: Realizer) -> list[str]:
             f"warning: the landscape holds kernels of the {h.realizer} realizer, this run uses "
             f"{realizer.name}: its kernels will be not_recorded misses"
         )
-    elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer)):
+    elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer, task)):
         notes.append(
             f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
             f"this is {now}: kernels it now writes differently are not_recorded misses"

@@ -37,15 +37,15 @@ class Node:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def realizer_version(realizer: Realizer) -> str:
-    """A fingerprint of the code that writes the realizer's kernels: every .py file of the
-    packages it names in ``code_packages`` (default: the package its class lives in) and
-    the strategy catalog. A landscape recorded with another version may miss kernels this
-    one writes."""
+def realizer_version(realizer: Realizer, task: Task) -> str:
+    """A fingerprint of the code that writes the realizer's kernels for `task`: every .py
+    file of the packages it names (``code_packages(task)``; default: the package its class
+    lives in) and the strategy catalog. A landscape recorded with another version may miss
+    kernels this one writes."""
     digest = hashlib.sha256()
-    if realizer.code_packages:
+    if named := realizer.code_packages(task):
         packages = [Path(importlib.import_module(p).__file__ or "").resolve().parent
-                    for p in realizer.code_packages]
+                    for p in named]
     else:
         packages = [Path(inspect.getfile(type(realizer))).resolve().parent]
     catalog = Path(__file__).resolve().parent / "catalog.yaml"

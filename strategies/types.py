@@ -109,13 +109,13 @@ class Realizer(Protocol):
       `Realization` with ``source=None`` and an error text, its cost still counted.
       `RealizerError` is reserved for fatal, user-caused problems.
     - ``close()``: release connections; calling it twice is harmless.
-    - ``code_packages``: the packages whose code writes this realizer's kernels (a
-      recorded landscape is fingerprinted by them); empty means the class's own package.
+    - ``code_packages(task)``: the packages whose code writes this realizer's kernels
+      for `task` (a recorded landscape is fingerprinted by them); empty means the
+      class's own package.
     """
 
     name: str
     deterministic: bool
-    code_packages: tuple[str, ...]
 
     def check_task(self, task: Task) -> None: ...
 
@@ -131,13 +131,14 @@ class Realizer(Protocol):
 
     def close(self) -> None: ...
 
+    def code_packages(self, task: Task) -> tuple[str, ...]: ...
+
 
 class BaseRealizer:
     """Defaults for the optional parts of `Realizer`; subclasses define ``realize``."""
 
     name: str = "realizer"
     deterministic: bool = False
-    code_packages: tuple[str, ...] = ()
 
     def check_task(self, task: Task) -> None:
         """Every task is accepted unless a subclass says otherwise."""
@@ -154,3 +155,7 @@ class BaseRealizer:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def code_packages(self, task: Task) -> tuple[str, ...]:
+        """The class's own package writes every kernel."""
+        return ()

@@ -17,7 +17,6 @@ class OfflineRealizer(BaseRealizer):
 
     name = "offline"
     deterministic = True
-    code_packages = ("strategies.offline", "strategies.graph")
 
     def __init__(self, templates_only: bool = False) -> None:
         self.kinds = KindRealizer()
@@ -30,6 +29,10 @@ class OfflineRealizer(BaseRealizer):
         if not self.templates_only and task.kind in offline_kinds():
             return self.kinds
         return self.graph
+
+    def code_packages(self, task: Task) -> tuple[str, ...]:
+        """Landscapes of a bundled kind follow its generator, the others the templates."""
+        return ("strategies.graph",) if self._for(task) is self.graph else ("strategies.offline",)
 
     def check_task(self, task: Task) -> None:
         self._for(task).check_task(task)

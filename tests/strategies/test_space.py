@@ -41,20 +41,29 @@ def test_runnable_strategies_keep_cuda_ones_for_cuda_only():
 
 
 def test_the_fingerprint_is_stable_and_short():
-    v = realizer_version(OfflineRealizer())
-    assert v == realizer_version(OfflineRealizer()) and len(v) == 12
+    task = load_task("softmax", None, TASKS_DIR)
+    v = realizer_version(OfflineRealizer(), task)
+    assert v == realizer_version(OfflineRealizer(), task) and len(v) == 12
 
 
-def test_the_offline_fingerprint_covers_the_templates_and_the_kind_generators(tmp_path, monkeypatch):
-    """`realizer=offline` writes kernels from strategies/offline and strategies/graph: a
-    change to either must change the version its landscapes are recorded under."""
+def test_the_offline_fingerprint_follows_the_code_that_writes_the_task(monkeypatch):
+    """`realizer=offline` writes a bundled kind's kernels with its generator
+    (strategies/offline) and any other problem's with the templates (strategies/graph):
+    an edit to the templates changes the version of the second kind of landscape only."""
+    from pathlib import Path
+
     import strategies.space as space
     from strategies.factory import build_realizer
 
-    offline = build_realizer("offline", {})
-    assert offline.code_packages == ("strategies.offline", "strategies.graph")
-    before = realizer_version(offline)
-    assert before != realizer_version(OfflineRealizer())  # the per-kind generators alone
+    bundled = load_task("softmax", None, TASKS_DIR)
+    problem = load_task(str(Path(__file__).parent / "kernelbench" / "13_softmax.py"), None,
+                        TASKS_DIR)
+    offline, graph = build_realizer("offline", {}), build_realizer("graph", {})
+    assert offline.code_packages(bundled) == ("strategies.offline",)
+    assert offline.code_packages(problem) == ("strategies.graph",)
+    assert graph.code_packages(bundled) == ("strategies.graph",)
+    before = {t.name: realizer_version(offline, t) for t in (bundled, problem)}
+    assert before[bundled.name] == realizer_version(OfflineRealizer(), bundled)
     real_read = space.Path.read_bytes
 
     def edited(self):
@@ -62,5 +71,5 @@ def test_the_offline_fingerprint_covers_the_templates_and_the_kind_generators(tm
         return data + b"# edited" if self.name == "emit_pointwise.py" else data
 
     monkeypatch.setattr(space.Path, "read_bytes", edited)
-    assert realizer_version(offline) != before
-    assert realizer_version(OfflineRealizer()) == realizer_version(OfflineRealizer())
+    assert realizer_version(offline, bundled) == before[bundled.name]
+    assert realizer_version(offline, problem) != before[problem.name]
