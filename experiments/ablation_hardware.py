@@ -153,12 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with WorkerEvaluator(quick, probes=probes) as worker:
         for task in tasks:
             t0 = time.monotonic()
-            ev = SharedEvaluator(worker, load_landscape(args.landscape, task))
-            curves = {
-                (c, s): one_run(task, ev, c, s, args.iterations)
-                for c in configs
-                for s in range(args.seeds)
-            }
+            known = load_landscape(args.landscape, task)
+            ev = SharedEvaluator(worker, known, {k: Profiled(m.counters, 0.0)  # a resume
+                                                 for k, m in known.items() if m.counters})
+            curves: dict[tuple[str, int], list[float]] = {}
+            for s in range(args.seeds):  # seed-major: a run cut short has every config's seed 0
+                for c in configs:
+                    curves[c, s] = one_run(task, ev, c, s, args.iterations)
+                    print(f"{task.name} {c} seed {s}: best {max(curves[c, s], default=1.0):.3f}x "
+                          f"({ev.evaluations} kernels measured so far, "
+                          f"{time.monotonic() - t0:.0f} s)", flush=True)
+                    if args.landscape is not None:  # kept after every run, for a resume
+                        _save(args.landscape, task, ev)
             best = max((max(v) for v in curves.values() if v), default=1.0)
             for c in configs:
                 finals = [curves[c, s][-1] if curves[c, s] else 1.0 for s in range(args.seeds)]
@@ -170,10 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 })
             print(f"{task.name}: {ev.evaluations} kernels measured, "
                   f"{len(ev.profiled)} profiled, {time.monotonic() - t0:.0f} s", flush=True)
-            if args.landscape is not None:
-                merged = {k: replace(m, counters=m.counters or _counters(ev, k))
-                          for k, m in ev.measured.items()}
-                save_landscape(args.landscape, task, merged)
     print(f"\n{'task':<22}{'config':<10}{'best x (mean [min-max])':<28}iterations to 95 %")
     for r in rows:
         hits = " ".join("-" if h is None else str(h) for h in r["iters_to_95"])
@@ -184,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(rows, indent=2))
         print(f"wrote {args.json}")
     return 0
+
+
+def _save(path: Path, task: Task, ev: SharedEvaluator) -> None:
+    merged = {k: replace(m, counters=m.counters or _counters(ev, k)) for k, m in ev.measured.items()}
+    save_landscape(path, task, merged)
 
 
 def _counters(ev: SharedEvaluator, key: str) -> Any:
