@@ -29,10 +29,11 @@ _EXPORTS = {
     "RunStart": "bandit.records",
     "SingleCluster": "bandit.frontier",
     "Spend": "bandit.budget",
-    "TuneError": "bandit.tuner",
+    "TuneError": "bandit.stopping",
     "TuneResult": "bandit.records",
     "Tuner": "bandit.tuner",
-    "TunerSettings": "bandit.tuner",
+    "TunerParts": "bandit.parts",
+    "TunerSettings": "bandit.parts",
     "make_policy": "bandit.policies",
 }
 
@@ -59,6 +60,7 @@ __all__ = [
     "TuneError",
     "TuneResult",
     "Tuner",
+    "TunerParts",
     "TunerSettings",
     "make_policy",
 ]
@@ -83,10 +85,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from bandit.budget import Budget, Spend
     from bandit.frontier import Clusterer, Frontier, Member, SingleCluster
     from bandit.observer import Observer
+    from bandit.parts import TunerParts, TunerSettings
     from bandit.policies import make_policy
     from bandit.policies.base import ArmStats, ParentRule, Policy
     from bandit.recorder import Recorder
     from bandit.records import ArmSummary, IterationRecord, RunStart, TuneResult
     from bandit.reward import RewardSpec
     from bandit.runlog import RunLog
-    from bandit.tuner import TuneError, Tuner, TunerSettings
+    from bandit.stopping import TuneError
+    from bandit.tuner import Tuner

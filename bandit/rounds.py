@@ -19,7 +19,8 @@ from bandit.attempt import Attempt, Proposal
 from bandit.budget import Budget
 from bandit.executors.base import BaseExecutor, Evaluated
 from bandit.records import TuneResult
-from bandit.tuner import TuneError, Tuner
+from bandit.stopping import TuneError, goal
+from bandit.tuner import Tuner
 from strategies.errors import RealizerError
 
 
@@ -36,7 +37,7 @@ def run_rounds(tuner: Tuner, executor: BaseExecutor, budget: Budget, batch: int)
     reason: str | None = None
     with ThreadPoolExecutor(max_workers=batch, thread_name_prefix="kb-round") as pool:
         try:
-            while not (reason := budget.exhausted(tuner.spend()) or tuner.goal(budget)):
+            while not (reason := budget.exhausted(tuner.spend()) or goal(budget, tuner.frontier)):
                 proposals = _ask(tuner, _room(budget, tuner, batch))
                 if isinstance(proposals, str):
                     reason = proposals

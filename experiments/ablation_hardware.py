@@ -40,7 +40,7 @@ from bandit.clustering import RuntimeClusterer
 from bandit.frontier import source_hash
 from bandit.hardware import HardwareSettings, Profiled, hardware_view
 from bandit.policies import make_policy
-from bandit.tuner import Tuner, TunerSettings
+from bandit.tuner import Tuner, TunerParts, TunerSettings
 from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.hardware import GpuFacts
@@ -95,15 +95,17 @@ class SharedEvaluator:
 def one_run(task: Task, ev: SharedEvaluator, config: str, seed: int, iterations: int) -> list[float]:
     """Best speedup after each iteration of one run."""
     policy_name, hw, profiled = CONFIGS[config]
-    strategies = load_catalog().for_kind(task.kind)
-    strategies = tuple(s for s in strategies if s.target != "cuda" or ev.device == "cuda")
+    catalog = load_catalog()
+    strategies = catalog.runnable(task.kind, ev.device)
     profile = (lambda cid, src, ref: ev.profile(task, src, ref)) if profiled else None
+    clusters = RuntimeClusterer(hw.clusters, hw.recluster_every, seed) if hw.clusters > 1 else None
     tuner = Tuner(
-        task, ev, build_realizer("offline", {}), make_policy(policy_name, seed), strategies,
+        task, ev, build_realizer("offline", {}), make_policy(policy_name, seed), catalog,
         settings=TunerSettings(seed=seed),
-        clusterer=RuntimeClusterer(hw.clusters, hw.recluster_every, seed) if hw.clusters > 1
-        else None,
-        hardware=hardware_view(hw, profile, {s.id: s.resource for s in strategies}),
+        parts=TunerParts(
+            clusterer=clusters,
+            hardware=hardware_view(hw, profile, {s.id: s.resource for s in strategies}),
+        ),
     )
     result = tuner.run(Budget(iterations=iterations))
     return [r.best_speedup for r in result.records]

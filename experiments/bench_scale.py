@@ -124,12 +124,11 @@ def throughput(mix: Sequence[tuple[Task, Sequence[str]]], settings: EvalSettings
 
 def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers: int,
                batch: int, iterations: int) -> RunTiming:
-    device = settings.device
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
         _Fresh(settings, gpus[:workers], cache), workers
     ) as ex, UtilizationSampler(gpus[:workers]) as util:
-        strategies = runnable_strategies(load_catalog(), task.kind, device)
-        tuner = Tuner(task, ex, build_realizer("offline", {}), make_policy("hucb", 0), strategies)
+        realizer = build_realizer("offline", {})
+        tuner = Tuner(task, ex, realizer, make_policy("hucb", 0), load_catalog())
         t0 = time.monotonic()
         result = run_rounds(tuner, ex, Budget(iterations=iterations), batch)
         elapsed = time.monotonic() - t0

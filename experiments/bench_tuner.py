@@ -26,13 +26,13 @@ from rich.table import Table
 from bandit.budget import Budget
 from bandit.observer import Observer
 from bandit.policies import make_policy
-from bandit.tuner import Tuner, TunerSettings
+from bandit.tuner import Tuner, TunerParts, TunerSettings
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.probes.counters import Counters
 from profiling.tasks import Task
 from strategies.catalog import load_catalog
-from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest, Strategy
+from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest
 
 TARGET_MS = 10.0
 _BODY = "\n".join(f"    x{i} = tl.load(ptr + offs + {i}, mask=mask)" for i in range(80))
@@ -79,10 +79,6 @@ class InstantEvaluator:
         """Nothing to release."""
 
 
-def _strategies(kind: str) -> tuple[Strategy, ...]:
-    return load_catalog().for_kind(kind)
-
-
 def measure(
     policy: str, iterations: int, observers: Callable[[Path], list[Observer]], log: bool
 ) -> tuple[list[float], float]:
@@ -96,11 +92,13 @@ def measure(
             InstantEvaluator(),
             realizer,
             make_policy(policy, 0),
-            _strategies("softmax"),
+            load_catalog(),
             settings=TunerSettings(seed=0),
-            run_log=folder / "runlog.jsonl" if log else None,
-            observers=observers(folder),
-            reference_source="class ModelNew: pass\n",
+            parts=TunerParts(
+                run_log=folder / "runlog.jsonl" if log else None,
+                observers=observers(folder),
+                reference_source="class ModelNew: pass\n",
+            ),
         )
         t0 = time.perf_counter()
         tuner.run(Budget(iterations=iterations))

@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = (FAST_SETTINGS if args.fast else CUDA_SETTINGS) if args.device == "cuda" else replace(
         CUDA_SETTINGS, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0
     )
-    catalog = list(load_catalog())
+    catalog = load_catalog()
     start = time.monotonic()
     records: list[TaskRecord] = []
     full_settings = CUDA_SETTINGS if args.device == "cuda" else replace(settings, trials=2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +20,9 @@ from profiling.hardware import GpuFacts
 from profiling.landscape import Landscape, LandscapeHeader, LandscapeWriter, source_hash
 from profiling.measurement import Measurement
 from profiling.tasks import Task
+from strategies.catalog import Catalog
 from strategies.space import Node, SpaceWalker, realizer_version, runnable_strategies
-from strategies.types import Realizer, Strategy
+from strategies.types import Realizer
 
 TUNE_DEPTH = -1  # kernels recorded from tuning runs: their strategy moves are not tracked
 # the evaluation settings of `device=cuda` (conf/device/cuda.yaml): recorded seconds
@@ -71,7 +72,7 @@ def record_task(
     task: Task,
     evaluator: Evaluator,
     realizer: Realizer,
-    strategies: Sequence[Strategy],
+    catalog: Catalog,
     walk: Walk,
     out: Path,
     *,
@@ -91,7 +92,7 @@ def record_task(
     t0 = clock()
     device = evaluator.device
     gpu = evaluator.gpu_facts()
-    walker = SpaceWalker(realizer, task, runnable_strategies(strategies, task.kind, device), gpu)
+    walker = SpaceWalker(realizer, task, runnable_strategies(catalog, task.kind, device), gpu)
     scale, ref_full = 1.0, None
     if full is not None and not out.exists():
         ref_full = [full.evaluate(task, walker.root.source) for _ in range(2)][-1]
@@ -143,7 +144,7 @@ def record_task(
             return m
 
         if walk.mode == "tune":
-            _tune_walk(task, evaluator, realizer, walker.strategies, walk, measure,
+            _tune_walk(task, evaluator, realizer, catalog, walk, measure,
                        measured.__contains__, lambda: len(measured) >= walk.count + 1)
         else:
             for _ in _walk(walker, walk, measure, lambda: len(measured)):
@@ -175,7 +176,7 @@ def _tune_walk(
     task: Task,
     evaluator: Evaluator,
     realizer: Realizer,
-    strategies: Sequence[Strategy],
+    catalog: Catalog,
     walk: Walk,
     measure: Callable[[Node], Measurement | None],
     known: Callable[[str], bool],
@@ -206,7 +207,7 @@ def _tune_walk(
 
     for seed in range(walk.seed):
         for policy in walk.policies:
-            tuner = Tuner(task, Recording(), realizer, make_policy(policy, seed), strategies)
+            tuner = Tuner(task, Recording(), realizer, make_policy(policy, seed), catalog)
             try:
                 tuner.run(Budget(iterations=walk.depth))
             except _Stop:

@@ -37,7 +37,7 @@ from bandit.observer import Observer
 from bandit.policies import make_policy
 from bandit.records import TuneResult
 from bandit.rounds import run_rounds
-from bandit.tuner import TuneError, Tuner
+from bandit.tuner import TuneError, Tuner, TunerParts
 from experiments import TASKS_DIR
 from experiments.hardware import clusterer, hardware, profiling_line
 from experiments.progress import log, make_progress
@@ -49,10 +49,11 @@ from profiling.errors import UserError
 from profiling.probes.session import ProbeSession
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
-from strategies.types import Realizer, Strategy
+from strategies.types import Realizer
 
 if TYPE_CHECKING:
     from experiments.tracking import MlflowTracker
+    from strategies.catalog import Catalog
 
 CONFIG_FILE = "config.yaml"
 RUN_LOG = "runlog.jsonl"
@@ -126,7 +127,8 @@ def run_app(
         policy = make_policy(settings.policy.name, settings.seed, **settings.policy.options)
         realizer = _realizer(settings)
         realizer.check_task(task)  # e.g. the offline realizer knows only the bundled kinds
-        strategies = _strategies(task.kind)
+        catalog = _catalog()
+        offered = catalog.runnable(task.kind, device)  # the arms' strategies
     except (UserError, TaskError, ValueError, RealizerError) as e:
         _say(err, f"error: {_one_line(e)}")
         return EXIT_USER_ERROR
@@ -170,14 +172,16 @@ def run_app(
                 executor,
                 realizer,
                 policy,
-                strategies,
+                catalog,
                 settings=settings.tuner(),
-                run_log=run_dir / RUN_LOG,
-                observers=observers,
-                meta={"config": plain},
-                clock=evaluation.clock,
-                clusterer=clusterer(settings.hardware, settings.seed),
-                hardware=hardware(settings, task, device, strategies, probes),
+                parts=TunerParts(
+                    run_log=run_dir / RUN_LOG,
+                    observers=observers,
+                    clusterer=clusterer(settings.hardware, settings.seed),
+                    hardware=hardware(settings, task, device, offered, probes),
+                    meta={"config": plain},
+                    clock=evaluation.clock,
+                ),
             )
             try:
                 tuner.start()  # measures the reference, or restores a resumed run
@@ -280,11 +284,12 @@ def _realizer(settings: TuneSettings) -> Realizer:
     return build_realizer(settings.realizer.name, dict(settings.realizer.options))
 
 
-def _strategies(kind: str) -> tuple[Strategy, ...]:
-    """The catalog's strategies for this task kind (`Catalog.for_kind`: one `applies`)."""
+def _catalog() -> Catalog:
+    """The bundled strategy catalog; the tuner offers its strategies for the task's kind on
+    the device (`Catalog.runnable`: one meaning of `applies`)."""
     from strategies.catalog import load_catalog
 
-    return load_catalog().for_kind(kind)
+    return load_catalog()
 
 
 def run_name(settings: TuneSettings, run_dir: Path, sweep: tuple[str, int] | None) -> str:

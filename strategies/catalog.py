@@ -67,6 +67,12 @@ class Catalog:
             if self.applies(s, kind) and (target is None or s.target == target)
         )
 
+    def runnable(self, kind: str, device: str) -> tuple[Strategy, ...]:
+        """The strategies a tuner offers for a task kind on a device: those that apply
+        (see `applies`), CUDA C++ ones only on ``cuda``. The tuner's arms, the space
+        walker and the landscape recorder all use this one selection."""
+        return tuple(s for s in self.for_kind(kind) if s.target != "cuda" or device == "cuda")
+
     def in_family(self, family: str) -> tuple[Strategy, ...]:
         return tuple(s for s in self.strategies if s.family == family)
 

@@ -15,7 +15,7 @@ import hashlib
 import importlib
 import inspect
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from profiling.hardware import GpuFacts
 from profiling.landscape import source_hash
 from profiling.measurement import Measurement
 from profiling.tasks import Task
+from strategies.catalog import Catalog
 from strategies.types import Realizer, RealizeRequest, Strategy
 
 
@@ -57,11 +58,9 @@ def realizer_version(realizer: Realizer, task: Task) -> str:
     return digest.hexdigest()[:12]
 
 
-def runnable_strategies(strategies: Iterable[Strategy], kind: str, device: str) -> tuple[Strategy, ...]:
-    """The strategies the tuner offers for a task kind on a device (CUDA C++ only on cuda)."""
-    return tuple(
-        s for s in strategies if s.applies(kind) and (s.target != "cuda" or device == "cuda")
-    )
+def runnable_strategies(catalog: Catalog, kind: str, device: str) -> tuple[Strategy, ...]:
+    """The strategies the tuner offers for a task kind on a device (`Catalog.runnable`)."""
+    return catalog.runnable(kind, device)
 
 
 class SpaceWalker:

@@ -8,7 +8,7 @@ from bandit.budget import Budget
 from bandit.executors import LocalExecutor
 from bandit.policies import make_policy
 from bandit.rounds import run_rounds
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from experiments import TASKS_DIR
 from profiling.clock import VirtualClock
 from profiling.replay import ReplayEvaluator
@@ -33,7 +33,7 @@ def _tuner(task, landscape, realizer=None, policy="hucb"):
     shared = ReplayEvaluator(landscape, noise="none")
     ex = LocalExecutor(lambda i: shared, workers=2)
     tuner = Tuner(task, ex, realizer or OfflineRealizer(), make_policy(policy, 0),
-                  load_catalog(), clock=VirtualClock())
+                  load_catalog(), parts=TunerParts(clock=VirtualClock()))
     return tuner, ex
 
 

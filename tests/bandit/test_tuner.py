@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from bandit.records import IterationRecord
 from bandit.runlog import RunLog
 from bandit.tuner import TuneError
@@ -22,6 +22,7 @@ from tests.bandit.tuner_fakes import (
     FakeEvaluator,
     FakeRealizer,
     RecordingObserver,
+    catalog,
     ok,
     render,
 )
@@ -42,11 +43,9 @@ def make_tuner(
         evaluator or FakeEvaluator(),
         realizer or FakeRealizer(),
         make_policy(policy, seed, **options),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=seed, repair_turns=repair_turns),
-        run_log=run_log,
-        observers=observers,
-        reference_source=REF_SOURCE,
+        parts=TunerParts(run_log=run_log, observers=observers, reference_source=REF_SOURCE),
     )
 
 
@@ -162,10 +161,9 @@ def _broken_only(
         ev,
         real,
         make_policy("ucb", 0),
-        _only("fusion/broken"),
+        catalog(_only("fusion/broken")),
         settings=TunerSettings(repair_turns=repair_turns),
-        reference_source=REF_SOURCE,
-        run_log=run_log,
+        parts=TunerParts(run_log=run_log, reference_source=REF_SOURCE),
     )
 
 
@@ -363,8 +361,8 @@ def test_search_exhausted_when_the_realizer_declines_every_arm():
         FakeEvaluator(),
         CheckingRealizer(deterministic=True),
         make_policy("ucb", 0),
-        _only("vectorization/wide"),  # applies once, and improves: then nothing is left
-        reference_source=REF_SOURCE,
+        catalog(_only("vectorization/wide")),  # applies once, and improves: then nothing is left
+        parts=TunerParts(reference_source=REF_SOURCE),
     )
     result = tuner.run(Budget(iterations=10))
     assert len(result.records) == 1 and result.records[0].status == "ok"

@@ -7,17 +7,17 @@ import json
 import subprocess
 import sys
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from bandit.frontier import Frontier, source_hash
 from bandit.runlog import RunLog
 from profiling.measurement import Measurement, Status
 from strategies.types import Candidate
 from tests.bandit.tuner_fakes import (
     REF_SOURCE,
-    STRATEGIES,
     TASK,
     FakeEvaluator,
     FakeRealizer,
+    catalog,
     ok,
     params_of,
 )
@@ -56,11 +56,13 @@ def test_a_clusterer_plugs_in_and_clusters_become_arms(tmp_path):
         FakeEvaluator(),
         FakeRealizer(),
         make_policy("hucb", 0),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=0),
-        clusterer=ByTiling(),
-        reference_source=REF_SOURCE,
-        run_log=tmp_path / "run.jsonl",
+        parts=TunerParts(
+            run_log=tmp_path / "run.jsonl",
+            clusterer=ByTiling(),
+            reference_source=REF_SOURCE,
+        ),
     )
     result = tuner.run(Budget(iterations=12))
     assert {m.cluster for m in result.members} == {0, 1}
@@ -75,10 +77,9 @@ def test_a_clusterer_plugs_in_and_clusters_become_arms(tmp_path):
         FakeEvaluator(),
         FakeRealizer(),
         make_policy("hucb", 0),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=0),
-        reference_source=REF_SOURCE,
-        run_log=tmp_path / "run.jsonl",
+        parts=TunerParts(run_log=tmp_path / "run.jsonl", reference_source=REF_SOURCE),
     )
     again.start()
     assert [m.cluster for m in again.frontier] == [m.cluster for m in result.members]
@@ -91,10 +92,8 @@ def test_run_log_lines(tmp_path):
         FakeEvaluator(),
         FakeRealizer(tokens=(3, 2)),
         make_policy("ucb", 0),
-        STRATEGIES,
-        reference_source=REF_SOURCE,
-        run_log=log,
-        meta={"config": {"seed": 0}},
+        catalog(),
+        parts=TunerParts(run_log=log, reference_source=REF_SOURCE, meta={"config": {"seed": 0}}),
     ).run(Budget(iterations=2))
     every = [json.loads(x) for x in log.read_text().splitlines()]
     # journal lines: each measurement and realizer answer as soon as it arrived

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from bandit.clustering import RuntimeClusterer
 from bandit.hardware import HardwareSettings, Profiled, hardware_view
 from bandit.runlog import RunLog
@@ -19,6 +19,7 @@ from tests.bandit.tuner_fakes import (
     TASK,
     FakeEvaluator,
     FakeRealizer,
+    catalog,
     params_of,
     strategy,
 )
@@ -68,9 +69,13 @@ def make(profile=None, settings=DEFAULTS, evaluator=None, realizer=None,  # type
          run_log: Path | None = None, clusterer=None, policy: str = "hucb") -> Tuner:
     return Tuner(
         TASK, evaluator or FakeEvaluator(), realizer or FakeRealizer(),
-        make_policy(policy, 0), STRATS, settings=TunerSettings(seed=0), run_log=run_log,
-        reference_source=REF_SOURCE, clusterer=clusterer,
-        hardware=hardware_view(settings, profile, RESOURCES),
+        make_policy(policy, 0), catalog(STRATS), settings=TunerSettings(seed=0),
+        parts=TunerParts(
+            run_log=run_log,
+            clusterer=clusterer,
+            hardware=hardware_view(settings, profile, RESOURCES),
+            reference_source=REF_SOURCE,
+        ),
     )
 
 
@@ -96,8 +101,9 @@ def test_saturated_dram_is_masked_logged_and_parents_profiled_once(tmp_path: Pat
 
 
 def test_no_profiler_no_counters_no_masks_same_run() -> None:
-    plain = Tuner(TASK, FakeEvaluator(), FakeRealizer(), make_policy("hucb", 0), STRATS,
-                  settings=TunerSettings(seed=0), reference_source=REF_SOURCE).run(
+    plain = Tuner(TASK, FakeEvaluator(), FakeRealizer(), make_policy("hucb", 0), catalog(STRATS),
+                  settings=TunerSettings(seed=0),
+                  parts=TunerParts(reference_source=REF_SOURCE),).run(
         Budget(iterations=6))
 
     def absent(cid: str, source: str, reference: bool) -> Profiled:

@@ -6,7 +6,7 @@ import pytest
 
 from bandit.budget import Budget
 from bandit.policies import make_policy
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from experiments import TASKS_DIR
 from profiling.clock import VirtualClock
 from profiling.replay import ReplayEvaluator
@@ -29,7 +29,8 @@ def landscape(task, tmp_path_factory):
 def _tune(task, landscape, policy="hucb", seed=0, budget=None):
     clock = VirtualClock()
     ev = ReplayEvaluator(landscape, seed=seed)
-    tuner = Tuner(task, ev, OfflineRealizer(), make_policy(policy, seed), load_catalog(), clock=clock)
+    tuner = Tuner(task, ev, OfflineRealizer(), make_policy(policy, seed), load_catalog(),
+                  parts=TunerParts(clock=clock))
     return tuner.run(budget or Budget(iterations=12)), ev, clock
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 from tests.bandit.tuner_fakes import (
@@ -17,6 +17,7 @@ from tests.bandit.tuner_fakes import (
     TASK,
     FakeEvaluator,
     FakeRealizer,
+    catalog,
     ok,
 )
 
@@ -44,9 +45,9 @@ def run(strategy: str, iterations: int = 1):
         DriftingEvaluator(),
         FakeRealizer(),
         make_policy("greedy", 0),
-        [s for s in STRATEGIES if s.id == strategy],
+        catalog(s for s in STRATEGIES if s.id == strategy),
         settings=TunerSettings(seed=0),
-        reference_source=REF_SOURCE,
+        parts=TunerParts(reference_source=REF_SOURCE),
     )
     return tuner.run(Budget(iterations=iterations))
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.tasks import Task
+from strategies.catalog import Catalog
 from strategies.errors import RealizerError
 from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest, Strategy
 
@@ -40,6 +41,12 @@ STRATEGIES = (
     strategy("parallelism/cuda_grid", target="cuda"),
     strategy("memory_layout/matmul_only", applies_to=("matmul",)),
 )
+KINDS = ("softmax", "matmul")  # the task kinds the fake catalog knows
+
+
+def catalog(strategies: Iterable[Strategy] = STRATEGIES) -> Catalog:
+    """The strategies as the tuner takes them: a catalog that knows the fake kinds."""
+    return Catalog(tuple(strategies), KINDS)
 
 # per application of a strategy: the runtime factor and how often it can apply
 FACTORS: dict[str, tuple[float, int]] = {

@@ -20,12 +20,12 @@ from pathlib import Path
 from bandit.budget import Budget
 from bandit.frontier import source_hash
 from bandit.policies import make_policy
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.types import BaseRealizer, Realization, RealizationCost, RealizeRequest
-from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, ok
+from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, catalog, ok
 
 TOKENS = (7, 5)
 EVAL_S = 0.03
@@ -92,10 +92,12 @@ def main() -> int:
         SlowEvaluator(run_dir),
         SlowLLM(run_dir),
         make_policy("ucb", 0),
-        [s for s in STRATEGIES if s.target != "cuda"],
-        reference_source=REF_SOURCE,
-        run_log=run_dir / "runlog.jsonl",
-        observers=observers,
+        catalog(s for s in STRATEGIES if s.target != "cuda"),
+        parts=TunerParts(
+            run_log=run_dir / "runlog.jsonl",
+            observers=observers,
+            reference_source=REF_SOURCE,
+        ),
     )
     result = tuner.run(Budget(iterations=iterations))
     print(f"DONE {result.stop_reason}", flush=True)

@@ -10,6 +10,7 @@ from experiments.bench_tuner import InstantEvaluator, InstantRealizer
 from profiling.measurement import Status
 from profiling.tasks import Task
 from profiling.testing import EvaluatorCase, EvaluatorConformance
+from strategies.catalog import load_catalog
 from strategies.testing import RealizerCase, RealizerConformance
 from strategies.types import RealizeRequest
 
@@ -19,7 +20,7 @@ TASK = Task("bench", "bench.py", "", "softmax")
 class TestInstantRealizer(RealizerConformance):
     @pytest.fixture
     def realizer_case(self):
-        strategy = bench_tuner._strategies("softmax")[0]
+        strategy = load_catalog().runnable("softmax", InstantEvaluator.device)[0]
         requests = (RealizeRequest(TASK, strategy, "class ModelNew: pass\n"),)
         return RealizerCase(make=InstantRealizer, requests=requests, charges=True)
 

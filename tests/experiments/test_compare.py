@@ -9,7 +9,7 @@ import pytest
 
 from bandit.budget import Budget
 from bandit.policies import make_policy
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from experiments import TASKS_DIR
 from experiments.compare import CompareError, compare, fetch_runs, main
 from experiments.compare_stats import RunCurve, interval, mann_whitney, summarize
@@ -44,8 +44,8 @@ def store(tmp_path_factory):
                 {"seed": str(seed), "sweep": "s1"}, run_name=f"{policy}-{seed}",
             )
             tuner = Tuner(task, ReplayEvaluator(land, seed=seed), OfflineRealizer(),
-                          make_policy(policy, seed), load_catalog(), observers=[tracker],
-                          clock=VirtualClock())
+                          make_policy(policy, seed), load_catalog(),
+                          parts=TunerParts(observers=[tracker], clock=VirtualClock()))
             tuner.run(Budget(iterations=8))
             assert tracker.failed is None
     return uri, root

@@ -7,7 +7,7 @@ import ast
 import base64
 from dataclasses import replace
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from bandit.arms import Arm
 from bandit.budget import Spend
 from bandit.frontier import Member
@@ -26,7 +26,14 @@ from experiments.keep import (
 from experiments.summary import family_rows, render_plain, summary_rows
 from profiling.tasks import load_task
 from strategies.types import Candidate
-from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, FakeEvaluator, FakeRealizer, ok
+from tests.bandit.tuner_fakes import (
+    REF_SOURCE,
+    TASK,
+    FakeEvaluator,
+    FakeRealizer,
+    catalog,
+    ok,
+)
 
 
 def fake_run(iterations: int = 6) -> TuneResult:
@@ -35,9 +42,9 @@ def fake_run(iterations: int = 6) -> TuneResult:
         FakeEvaluator(),
         FakeRealizer(),
         make_policy("ucb", 0),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=0),
-        reference_source=REF_SOURCE,
+        parts=TunerParts(reference_source=REF_SOURCE),
     )
     return tuner.run(Budget(iterations=iterations))
 
@@ -179,8 +186,9 @@ def test_figures_without_data_say_why(tmp_path):
     assert set(no_data_reason((), {})) == {REWARD_PNG, COST_PNG}
     with_tokens = FakeRealizer(tokens=(100, 40), usd=0.01)
     tuner = Tuner(
-        TASK, FakeEvaluator(), with_tokens, make_policy("ucb", 0), STRATEGIES,
-        settings=TunerSettings(seed=0), reference_source=REF_SOURCE,
+        TASK, FakeEvaluator(), with_tokens, make_policy("ucb", 0), catalog(),
+        settings=TunerSettings(seed=0),
+        parts=TunerParts(reference_source=REF_SOURCE),
     )  # fmt: skip
     spent = tuner.run(Budget(iterations=3))
     assert no_data_reason(spent.records, spent.by_strategy()) == {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bandit.budget import Budget
 from bandit.policies import make_policy
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from experiments.tracking import PER_STRATEGY, arm_metrics
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
@@ -46,7 +46,7 @@ FAULTS = [
 
 def test_run_survives_endpoint_faults_and_counts_tokens_once(tmp_path):
     task = load_task("softmax", "smoke")
-    strategies = load_catalog().for_kind(task.kind)
+    strategies = load_catalog()
     with FakeChatServer(FAULTS) as server:
         realizer = OpenAIRealizer(fake_config(server.url, tmp_path, timeout_s=0.5, max_retries=3))
         tuner = Tuner(
@@ -55,7 +55,7 @@ def test_run_survives_endpoint_faults_and_counts_tokens_once(tmp_path):
             realizer,
             make_policy("ucb", 0),
             strategies,
-            run_log=tmp_path / "runlog.jsonl",
+            parts=TunerParts(run_log=tmp_path / "runlog.jsonl"),
         )
         result = tuner.run(Budget(iterations=50))
         realizer.close()

@@ -25,11 +25,17 @@ from pathlib import Path
 
 import pytest
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings
 from experiments.tracking import MlflowTracker, ui_url
-from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, FakeEvaluator, FakeRealizer
+from tests.bandit.tuner_fakes import (
+    REF_SOURCE,
+    TASK,
+    FakeEvaluator,
+    FakeRealizer,
+    catalog,
+)
 from tests.experiments.browser import Browser, find_chromium
 
 CHROMIUM = find_chromium()
@@ -80,11 +86,13 @@ def ui(tmp_path_factory):
             FakeEvaluator(),
             FakeRealizer(tokens=(100, 40), usd=0.002),
             make_policy("ucb", 0),
-            STRATEGIES,
+            catalog(),
             settings=TunerSettings(seed=0),
-            run_log=root / "run" / "runlog.jsonl",
-            observers=[writer, tracker],
-            reference_source=REF_SOURCE,
+            parts=TunerParts(
+                run_log=root / "run" / "runlog.jsonl",
+                observers=[writer, tracker],
+                reference_source=REF_SOURCE,
+            ),
         ).run(Budget(iterations=8))
         assert tracker.failed is None and tracker.run_id
         deadline = time.monotonic() + 90

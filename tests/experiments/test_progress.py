@@ -9,9 +9,15 @@ import logging
 import pytest
 from rich.console import Console
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from experiments.progress import PlainProgress, ProgressBar, make_progress
-from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, FakeEvaluator, FakeRealizer
+from tests.bandit.tuner_fakes import (
+    REF_SOURCE,
+    TASK,
+    FakeEvaluator,
+    FakeRealizer,
+    catalog,
+)
 
 
 def run_with(observer) -> None:
@@ -20,10 +26,9 @@ def run_with(observer) -> None:
         FakeEvaluator(),
         FakeRealizer(tokens=(1000, 234), usd=0.0123),
         make_policy("ucb", 0),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=0),
-        reference_source=REF_SOURCE,
-        observers=[observer],
+        parts=TunerParts(observers=[observer], reference_source=REF_SOURCE),
     ).run(Budget(iterations=5))
 
 

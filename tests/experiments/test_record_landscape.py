@@ -31,7 +31,7 @@ def gpu(task, tmp_path_factory):
 
 def _record(task, gpu, walk, out, **kw):
     ev = ReplayEvaluator(gpu, noise="none")
-    return record_task(task, ev, OfflineRealizer(), list(load_catalog()), walk, out, **kw), ev
+    return record_task(task, ev, OfflineRealizer(), load_catalog(), walk, out, **kw), ev
 
 
 def test_best_first_expands_the_fastest_kernels_first(task, gpu, tmp_path):
@@ -93,7 +93,7 @@ def test_cli_dry_run_on_the_interpreter(tmp_path, capsys):
 def test_tune_walk_records_what_tuning_runs_visit_and_replays_them(task, gpu, tmp_path):
     from bandit.budget import Budget
     from bandit.policies import make_policy
-    from bandit.tuner import Tuner
+    from bandit.tuner import Tuner, TunerParts
     from profiling.clock import VirtualClock
 
     out = tmp_path / "l.jsonl"
@@ -105,7 +105,7 @@ def test_tune_walk_records_what_tuning_runs_visit_and_replays_them(task, gpu, tm
     for policy in ("hucb", "random"):  # the recorded runs replay without a miss
         ev = ReplayEvaluator(land, noise="none")
         Tuner(task, ev, OfflineRealizer(), make_policy(policy, 0),
-              load_catalog().for_kind("softmax"), clock=VirtualClock()).run(Budget(iterations=10))
+              load_catalog(), parts=TunerParts(clock=VirtualClock())).run(Budget(iterations=10))
         assert ev.misses == 0 and ev.hits > 5
     small, _ = _record(task, gpu, Walk("tune", count=5, depth=10, seed=1), tmp_path / "s.jsonl")
     assert small.kernels == 6  # the count bounds the recording (the reference included)
@@ -121,7 +121,7 @@ def test_fast_recording_rescales_seconds_to_the_full_settings(task, gpu, tmp_pat
 
     ev = ReplayEvaluator(gpu, noise="none")
     out = tmp_path / "l.jsonl"
-    record_task(task, ev, OfflineRealizer(), list(load_catalog()), Walk("depth", depth=1), out,
+    record_task(task, ev, OfflineRealizer(), load_catalog(), Walk("depth", depth=1), out,
                 full=Slower(gpu, noise="none"))
     land = load_landscape(out)
     assert land.header.seconds_scale == pytest.approx(3.0)

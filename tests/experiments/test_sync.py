@@ -8,12 +8,19 @@ import yaml
 
 from bandit.budget import Budget
 from bandit.policies import make_policy
-from bandit.tuner import Tuner
+from bandit.tuner import Tuner, TunerParts
 from experiments import sync
 from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings
 from experiments.tracking import HEADLINE, MlflowTracker, unreachable
-from tests.bandit.tuner_fakes import REF_SOURCE, STRATEGIES, TASK, FakeEvaluator, FakeRealizer
+from tests.bandit.tuner_fakes import (
+    REF_SOURCE,
+    STRATEGIES,
+    TASK,
+    FakeEvaluator,
+    FakeRealizer,
+    catalog,
+)
 
 DOWN = "http://127.0.0.1:9/"  # nothing listens on the discard port
 
@@ -34,10 +41,12 @@ def _run(run_dir, uri, warnings):
         FakeEvaluator(),
         FakeRealizer(tokens=(3, 2)),
         make_policy("ucb", 0),
-        [s for s in STRATEGIES if s.target != "cuda"],
-        reference_source=REF_SOURCE,
-        run_log=run_dir / "runlog.jsonl",
-        observers=[tracker],
+        catalog(s for s in STRATEGIES if s.target != "cuda"),
+        parts=TunerParts(
+            run_log=run_dir / "runlog.jsonl",
+            observers=[tracker],
+            reference_source=REF_SOURCE,
+        ),
     )
     return tuner.run(Budget(iterations=4)), tracker
 

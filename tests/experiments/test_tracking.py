@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from bandit import Budget, Tuner, TunerSettings, make_policy
+from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings, resolve_uri
 from experiments.tracking import MlflowTracker, arm_metrics
 from tests.bandit.tuner_fakes import (
     REF_SOURCE,
-    STRATEGIES,
     TASK,
     FakeEvaluator,
     FakeRealizer,
+    catalog,
 )
 
 mlflow = pytest.importorskip("mlflow")
@@ -44,11 +44,13 @@ def run(run_dir: Path, uri: str, iterations: int, warnings: list[str] | None = N
         FakeEvaluator(),
         FakeRealizer(tokens=(100, 40), usd=0.002),
         make_policy("ucb", 0),
-        STRATEGIES,
+        catalog(),
         settings=TunerSettings(seed=0),
-        run_log=run_dir / "runlog.jsonl",
-        observers=[tracker, writer],  # the upload does not depend on this order
-        reference_source=REF_SOURCE,
+        parts=TunerParts(
+            run_log=run_dir / "runlog.jsonl",
+            observers=[tracker, writer],  # the upload does not depend on this order
+            reference_source=REF_SOURCE,
+        ),
     )
     return tuner.run(Budget(iterations=iterations)), tracker
 

@@ -34,7 +34,7 @@ def test_random_walks_are_seeded_and_bounded():
 
 
 def test_runnable_strategies_keep_cuda_ones_for_cuda_only():
-    cat = list(load_catalog())
+    cat = load_catalog()
     on_cuda = runnable_strategies(cat, "gelu", "cuda")
     on_cpu = runnable_strategies(cat, "gelu", "interpret")
     assert {s.target for s in on_cpu} == {"triton"} and len(on_cuda) >= len(on_cpu)
