@@ -78,6 +78,23 @@ def test_arms_exclude_cuda_strategies_under_the_interpreter_and_foreign_kinds():
     assert "parallelism/cuda_grid" in {a.strategy for a in cuda.arms()}
 
 
+def test_a_kind_the_catalog_does_not_know_is_offered_every_strategy_the_device_runs():
+    # one meaning of "applies" (Catalog.runnable): an arbitrary KernelBench file's kind is
+    # open to strategies that name other kinds; the realizer decides what it can do
+    tuner = Tuner(
+        replace(TASK, kind="19_ReLU"),
+        FakeEvaluator(),
+        FakeRealizer(),
+        make_policy("ucb", 0),
+        catalog(),
+        parts=TunerParts(reference_source=REF_SOURCE),
+    )
+    tuner.start()
+    offered = {a.strategy for a in tuner.arms()}
+    assert "memory_layout/matmul_only" in offered and "parallelism/cuda_grid" not in offered
+    assert offered == {s.id for s in catalog().runnable("19_ReLU", "interpret")}
+
+
 def test_iteration_budget_stops_and_says_so():
     result = make_tuner().run(Budget(iterations=5))
     assert len(result.records) == 5

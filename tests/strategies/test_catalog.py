@@ -78,6 +78,14 @@ def test_for_kind_filters_by_kind_and_target(catalog):
     assert len(catalog.for_kind("19_ReLU")) == len(catalog)
 
 
+def test_runnable_is_for_kind_without_cuda_off_a_gpu(catalog):
+    for kind in ("softmax", "gelu", "19_ReLU"):
+        on_gpu, off_gpu = catalog.runnable(kind, "cuda"), catalog.runnable(kind, "interpret")
+        assert on_gpu == catalog.for_kind(kind)
+        assert off_gpu == tuple(s for s in on_gpu if s.target != "cuda")
+    assert len(catalog.runnable("gelu", "interpret")) < len(catalog.runnable("gelu", "cuda"))
+
+
 def test_catalog_kinds_cover_the_bundled_tasks(catalog):
     from profiling.tasks import bundled_task_names, load_task
 
