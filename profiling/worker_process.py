@@ -48,6 +48,40 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def child_env(device: str, extra: Mapping[str, str], scratch: str) -> dict[str, str]:
+    """The environment of every process that runs candidate code (the worker, the
+    re-measure, probe and sanitizer children): the caller's minus secrets, ``extra``
+    (also stripped of secrets) applied, temporary files and candidate sources in
+    ``scratch``, this checkout first on ``PYTHONPATH``, the interpreter flag set or
+    dropped for ``device``."""
+    set_vars = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **safe_env(extra)}
+    # candidate sources are written into the scratch folder, removed with it
+    set_vars[SOURCE_DIR_ENV] = str(Path(scratch) / "src")
+    # temporary files (Triton's ptxas inputs, candidate sources) stay in the scratch
+    # folder; the Inductor cache stays shared between workers
+    set_vars["TMPDIR"] = scratch
+    set_vars.setdefault(
+        "TORCHINDUCTOR_CACHE_DIR",
+        os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        or os.path.join(tempfile.gettempdir(), f"torchinductor_{_user()}"),
+    )
+    pypath = os.environ.get("PYTHONPATH", "")
+    set_vars["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")
+    if device == "interpret":
+        set_vars.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
+        # one torch thread: the interpreter is single-threaded, and an idle OpenMP
+        # pool waking up adds milliseconds of noise to the reference's wall time
+        set_vars["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")
+        return safe_env(os.environ, set_vars)
+    return safe_env(os.environ, set_vars, drop=("TRITON_INTERPRET",))
+
+
+def python_command(module: str, *args: str) -> list[str]:
+    """``python -P -m module args``: the interpreter without the working directory on
+    ``sys.path`` (a module a candidate writes there never shadows a library)."""
+    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", module, *args]
+
+
 class WorkerProcess:
     """One worker process and its channel."""
 
@@ -60,16 +94,9 @@ class WorkerProcess:
         with open(self.log_path, "ab") as log:  # append mode: the parent may truncate it
             try:
                 self.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        *(["-P"] if sys.version_info >= (3, 11) else []),  # no cwd on sys.path
-                        "-m",
-                        "profiling.worker",
-                        "--fd",
-                        str(child_sock.fileno()),
-                        "--device",
-                        device,
-                    ],
+                    python_command(
+                        "profiling.worker", "--fd", str(child_sock.fileno()), "--device", device
+                    ),
                     pass_fds=(child_sock.fileno(),),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -96,26 +123,7 @@ class WorkerProcess:
 
     @staticmethod
     def _env(device: str, extra: Mapping[str, str], scratch: str) -> dict[str, str]:
-        set_vars = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **safe_env(extra)}
-        # candidate sources are written into the scratch folder, removed with the worker
-        set_vars[SOURCE_DIR_ENV] = str(Path(scratch) / "src")
-        # temporary files (Triton's ptxas inputs, candidate sources) stay in the worker's
-        # scratch folder; the Inductor cache stays shared between workers
-        set_vars["TMPDIR"] = scratch
-        set_vars.setdefault(
-            "TORCHINDUCTOR_CACHE_DIR",
-            os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-            or os.path.join(tempfile.gettempdir(), f"torchinductor_{_user()}"),
-        )
-        pypath = os.environ.get("PYTHONPATH", "")
-        set_vars["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")
-        if device == "interpret":
-            set_vars.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
-            # one torch thread: the interpreter is single-threaded, and an idle OpenMP
-            # pool waking up adds milliseconds of noise to the reference's wall time
-            set_vars["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")
-            return safe_env(os.environ, set_vars)
-        return safe_env(os.environ, set_vars, drop=("TRITON_INTERPRET",))
+        return child_env(device, extra, scratch)
 
     def alive(self) -> bool:
         return self.proc.returncode is None and not _exited(self.proc.pid)

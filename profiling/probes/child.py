@@ -18,13 +18,25 @@ rows per kernel (`profiling.probes.ncu.split_batch`).
 
 The outcome goes to the spec's ``result`` path (`read_result`); nothing is
 printed on stdout, which carries ncu's report. The parent-side helpers
-`write_spec` and `read_result` live here too; this module imports torch only
-inside `run`.
+`write_spec`, `child_argv`, `child_env` and `read_result` live here too; this
+module imports torch only inside `run`.
+
+Sandbox: the child runs candidate code exactly as the evaluation worker does
+(`profiling.worker`): started as ``python -P`` in the spec's fresh folder
+(its working directory and ``TMPDIR``, candidate sources included) with the
+worker's scrubbed environment (`profiling.worker_process.child_env`), the
+working directory off ``sys.path``, the static check (`profiling.static_check`)
+before the candidate is imported, and the audit hook of `profiling.sandbox`
+installed with that folder as the candidate's own. A refused file, network or
+process event fails the child with the sandbox's reason, even when the
+candidate swallowed the ``PermissionError``. ``KB_SANDBOX=0`` turns the hook
+off, as for the worker.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -33,6 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from profiling.probes.base import ProbeRecord, ProbeTarget
+from profiling.worker_process import child_env, python_command
+
+__all__ = ["SEPARATOR", "child_argv", "child_env", "read_batches", "read_result", "run",
+           "write_spec"]
 
 SEPARATOR = "spin_kernel"  # the kernel torch.cuda._sleep launches (ATen's Sleep.cu)
 SEPARATOR_CYCLES = 1000
@@ -58,6 +74,16 @@ def write_spec(
         "result": str(result),
     }))
     return spec, result
+
+
+def child_argv(spec: Path | str) -> list[str]:
+    """The command line of the child for one spec (``python -P -m profiling.probes.child``);
+    run it with the spec's folder as working directory and `child_env` as environment."""
+    return python_command("profiling.probes.child", str(spec))
+
+
+class SandboxViolation(RuntimeError):
+    """Candidate code in the child did something the sandbox refuses."""
 
 
 def read_result(result: Path) -> tuple[str, tuple[ProbeRecord, ...]]:
@@ -87,17 +113,46 @@ def run(spec: dict[str, Any]) -> list[tuple[ProbeRecord, ...]]:
     """Every source of the spec in turn; in-process probe records per source."""
     import torch
 
+    from profiling.static_check import rejection
     from profiling.tasks import Task
 
     task = Task.from_dict(spec["task"])
     mod = task.load_module()
     sources = list(spec.get("sources") or [spec["source"]])
+    for source in sources:
+        why = rejection(source)
+        if why:
+            raise SandboxViolation(why)
     out = []
     for i, source in enumerate(sources):
         out.append(_one(spec, task, mod, source, separator=i < len(sources) - 1))
+        _check_sandbox()
         if spec.get("device", "cuda") == "cuda":
             torch.cuda.empty_cache()
     return out
+
+
+def enter_sandbox(folder: str) -> None:
+    """What the worker does before it runs any candidate: the working directory off
+    ``sys.path``, the audit hook installed, ``folder`` the candidate's own."""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
+    if os.environ.get("KB_SANDBOX", "1") == "0":
+        return
+    from profiling import sandbox
+
+    sandbox.install(folder)
+    sandbox.set_candidate_dir(folder)
+    sandbox.take_violations()
+
+
+def _check_sandbox() -> None:
+    from profiling import sandbox
+
+    seen = sandbox.take_violations()
+    if seen:
+        more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+        raise SandboxViolation(seen[0] + more)
 
 
 def _one(spec: dict[str, Any], task: Any, mod: Any, source: str, separator: bool) -> Any:
@@ -105,11 +160,14 @@ def _one(spec: dict[str, Any], task: Any, mod: Any, source: str, separator: bool
 
     from profiling.probes.base import ForwardRun
     from profiling.probes.registry import ProbeSettings, make_probes
+    from profiling.runner import CANDIDATE_MODULE
     from profiling.tasks import exec_module
 
     cuda = spec.get("device", "cuda") == "cuda"
     dev = torch.device("cuda" if cuda else "cpu")
-    cand = exec_module(source, "kb_probe_candidate")
+    # named like the worker's candidate module, so the sandbox sees its frames
+    cand = exec_module(source, CANDIDATE_MODULE)
+    _check_sandbox()
     torch.manual_seed(0)
     model = cand.ModelNew(*_listify(mod.get_init_inputs()))
     if isinstance(model, torch.nn.Module):
@@ -151,12 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path(args[0]).read_text())
     result = Path(spec["result"])
     t0 = time.monotonic()
+    enter_sandbox(os.getcwd())
     try:
         batches = run(spec)
+        _check_sandbox()
     except BaseException as e:  # reported to the parent, which returns no counters
+        violations = _violations()
+        error = str(e) if isinstance(e, SandboxViolation) else (
+            violations[0] if violations else f"{type(e).__name__}: {e}")
         result.write_text(json.dumps({
             "ok": False,
-            "error": f"{type(e).__name__}: {e}"[:500],
+            "error": error[:500],
             "trace": traceback.format_exc()[-2000:],
         }))
         return 1
@@ -166,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.monotonic() - t0,
     }))
     return 0
+
+
+def _violations() -> list[str]:
+    from profiling import sandbox
+
+    return sandbox.take_violations()
 
 
 if __name__ == "__main__":

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,12 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from profiling.envsafe import safe_env
 from profiling.probes.base import BaseProbe, ForwardRun, ProbeRecord, ProbeTarget
-from profiling.probes.child import SEPARATOR, read_batches, write_spec
+from profiling.probes.child import SEPARATOR, child_argv, child_env, read_batches, write_spec
 from profiling.probes.counters import Counters, KernelCounters, aggregate
 from profiling.probes.ncu_csv import all_metrics, parse_raw_csv, unknown_metrics
-from profiling.tasks import PROJECT_ROOT
 
 NOT_PERMITTED = "ERR_NVGPUCTRPERM"
 
@@ -75,10 +71,7 @@ def build_command(
         "--log-file",
         log_path,
         *extra,
-        sys.executable,
-        "-m",
-        "profiling.probes.child",
-        spec_path,
+        *child_argv(spec_path),
     ]
 
 
@@ -204,14 +197,11 @@ class NcuProbe(BaseProbe):
 
     def _invoke(self, spec: str, log: str, metrics: Sequence[str]) -> str | None:
         cmd = build_command(self.settings.executable, spec, log, metrics, self.settings.extra_args)
-        pypath = os.environ.get("PYTHONPATH", "")
-        env = safe_env(
-            os.environ,
-            {**self._env, "PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")},
-            drop=("TRITON_INTERPRET",),
-        )
+        # the child runs sandboxed in the spec's fresh folder, like the worker
+        folder = str(Path(spec).parent)
         try:
-            proc = self._run(cmd, capture_output=True, text=True, env=env,
+            proc = self._run(cmd, capture_output=True, text=True, cwd=folder,
+                             env=child_env("cuda", self._env, folder),
                              timeout=self.settings.timeout_s, check=False)
         except subprocess.TimeoutExpired:
             return None

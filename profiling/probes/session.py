@@ -11,20 +11,17 @@ never raised.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from profiling.envsafe import safe_env
 from profiling.probes.base import ProbeRecord, ProbeReport, ProbeSet, ProbeTarget
-from profiling.probes.child import read_result, write_spec
+from profiling.probes.child import child_argv, child_env, read_result, write_spec
 from profiling.probes.ncu import NcuProbe, Runner, cache_key
 from profiling.probes.registry import ProbeSettings, make_probe
-from profiling.tasks import PROJECT_ROOT, Task
+from profiling.tasks import Task
 
 
 class ProbeSession:
@@ -114,16 +111,9 @@ class ProbeSession:
     def _plain(self, target: ProbeTarget, names: tuple[str, ...]) -> list[ProbeRecord]:
         with tempfile.TemporaryDirectory(prefix="kb-probe-") as tmp:
             spec, result = write_spec(Path(tmp), target, self.settings.ncu.warmup, names)
-            pypath = os.environ.get("PYTHONPATH", "")
-            extra = {**self._env,
-                     "PYTHONPATH": str(PROJECT_ROOT) + (os.pathsep + pypath if pypath else "")}
-            if target.device == "interpret":
-                extra.update(TRITON_INTERPRET="1", CUDA_VISIBLE_DEVICES="")
-            env = safe_env(os.environ, extra, drop=() if target.device == "interpret"
-                           else ("TRITON_INTERPRET",))
-            try:
-                self._run([sys.executable, "-m", "profiling.probes.child", str(spec)],
-                          capture_output=True, text=True, env=env,
+            try:  # sandboxed in its fresh folder, like the worker
+                self._run(child_argv(spec), capture_output=True, text=True, cwd=tmp,
+                          env=child_env(target.device, self._env, tmp),
                           timeout=self.settings.ncu.timeout_s, check=False)
             except subprocess.TimeoutExpired:
                 return [ProbeRecord(n, note="the probe child timed out") for n in names]
