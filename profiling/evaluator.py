@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,8 @@ from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
 from profiling.remeasure import confirmed
+from profiling.sanitizer import MODES as SANITIZE_MODES
+from profiling.sanitizer import SanitizeCheck, Sanitizer, SanitizerSettings
 from profiling.tasks import Task
 from profiling.worker_process import WorkerProcess, WorkerStartError, describe_exit
 
@@ -58,6 +61,15 @@ class EvalSettings:
     cpu_limit_s: float | None = None  # CPU seconds per evaluation (None: 4 x timeout_s)
     # a speedup above this is re-measured from a fresh process before it counts (0: never)
     remeasure_speedup: float = 5.0
+    # the out-of-bounds check under compute-sanitizer (profiling.sanitizer): best (only a
+    # candidate that would become the task's new best), always (every ok one), off
+    sanitize: str = "best"
+
+    def __post_init__(self) -> None:
+        if self.sanitize not in SANITIZE_MODES:
+            raise ValueError(
+                f"sanitize must be one of {', '.join(SANITIZE_MODES)}, got {self.sanitize!r}"
+            )
 
 
 class Evaluator(Protocol):
@@ -122,6 +134,10 @@ def odd_size_tasks(task: Task, device: str) -> list[Task]:
     return out
 
 
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 class WorkerEvaluator:
     """Evaluates candidates in a reused, isolated worker process (a context manager).
 
@@ -129,7 +145,9 @@ class WorkerEvaluator:
     to pin one worker per GPU); secrets are stripped from them too. ``probes``:
     the hardware probes (`profiling.probes`) `profile` runs, and `evaluate` too
     for every correct candidate with ``every_candidate``; ``say`` prints their
-    one-time notices (a probe that cannot run here says why, once).
+    one-time notices (a probe that cannot run here says why, once). ``notice``: where
+    the out-of-bounds check's one-time notices go (default: a line on stderr, so that
+    ``--json`` output on stdout stays clean).
     """
 
     def __init__(
@@ -139,6 +157,7 @@ class WorkerEvaluator:
         env: Mapping[str, str] | None = None,
         probes: ProbeSettings | None = None,
         say: Callable[[str], None] = print,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.env = dict(env or {})
@@ -149,6 +168,12 @@ class WorkerEvaluator:
             ProbeSession(self.probe_settings, say, env=self.env)
             if self.probe_settings.names
             else None
+        )
+        self._sanitize = SanitizeCheck(
+            settings.sanitize,
+            Sanitizer(SanitizerSettings(timeout_s=max(SanitizerSettings.timeout_s,
+                                                      settings.timeout_s)), env=self.env),
+            notice or _stderr_line,
         )
         self._worker: WorkerProcess | None = None
         self._facts: GpuFacts | None = None
@@ -290,6 +315,9 @@ class WorkerEvaluator:
         if m.ok and s.remeasure_speedup and (m.speedup or 0.0) > s.remeasure_speedup:
             env = WorkerProcess._env(self.device, self.env, tempfile.gettempdir())
             m = confirmed(m, task.to_dict(), source, self.device, env, s.timeout_s)
+        if self._sanitize.wanted(task, m):  # a would-be new best: no out-of-bounds access
+            shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]
+            m = self._sanitize.apply(m, task, shape, source, self.device)
         if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
             m = replace(m, counters=self.profile(task, source).counters)
         return replace(m, wall_s=time.monotonic() - t0)

@@ -102,7 +102,10 @@ class HarnessDiagnostics:
     (the L2 flush buffer is the worker's); ``task_io_bytes``: the task's own
     input + output bytes at the primary size; ``timing_sets``: rotation sets
     that fit in free memory. ``speedup_outside``: the speedup re-measured from a
-    fresh process (only above the re-measure threshold). ``probe_*``: 1.0 when
+    fresh process (only above the re-measure threshold). ``sanitizer_s``: seconds
+    of the out-of-bounds check's memcheck child and ``sanitizer_errors`` the device
+    memory errors it reported (only for checked candidates, `profiling.sanitizer`).
+    ``probe_*``: 1.0 when
     an odd-size probe was checked or a probe was skipped because the reference
     did not allow it (:mod:`profiling.input_probes`).
     """
@@ -118,6 +121,8 @@ class HarnessDiagnostics:
     task_io_bytes: float | None = None
     timing_sets: float | None = None
     speedup_outside: float | None = None
+    sanitizer_s: float | None = None
+    sanitizer_errors: float | None = None
     probe_size_checked: float | None = None
     probe_size_skipped: float | None = None
     probe_signed_skipped: float | None = None

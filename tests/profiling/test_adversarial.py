@@ -13,6 +13,7 @@ import yaml
 
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.measurement import Status
+from profiling.sanitizer import SanitizerSettings, find_executable
 
 from .conftest import task
 
@@ -27,15 +28,22 @@ def _id(case: dict[str, Any]) -> str:
     return case["file"].removesuffix(".py")
 
 
-def check(ev: WorkerEvaluator, case: dict[str, Any], size: str | None = "smoke") -> None:
+def check(
+    ev: WorkerEvaluator, case: dict[str, Any], size: str | None = "smoke", gpu: bool = False
+) -> None:
+    """``gpu``: a case with ``gpu_expect`` (caught on a GPU by the out-of-bounds check)
+    must get that verdict there, with no known-gap allowance."""
     source = (CORPUS / case["file"]).read_text()
     m = ev.evaluate(task(case["task"], case.get("size", size)), source)
-    allowed = {Status(s) for s in case["expect"]}
-    if case.get("known_gap") and m.status is Status.OK:
+    on_gpu = gpu and "gpu_expect" in case
+    expect = case["gpu_expect"] if on_gpu else case["expect"]
+    fragment = case.get("gpu_fragment" if on_gpu else "fragment")
+    allowed = {Status(s) for s in expect}
+    if case.get("known_gap") and m.status is Status.OK and not on_gpu:
         pytest.xfail(f"known gap: {case['known_gap']}")
     assert m.status in allowed, f"{case['file']}: got {m.status}: {m.error}"
-    if "fragment" in case and m.status is Status(case["expect"][0]):
-        assert case["fragment"] in m.error, f"{case['file']}: {m.error}"
+    if fragment and m.status is Status(expect[0]):
+        assert fragment in m.error, f"{case['file']}: {m.error}"
     assert "\n" not in m.error and len(m.error) <= 2000
 
 
@@ -46,7 +54,7 @@ def test_manifest_is_complete_and_large_enough():
     assert len(CASES) >= 30
     for c in CASES:
         assert c["expect"] and c["hack"]
-        for s in c["expect"]:
+        for s in (*c["expect"], *c.get("gpu_expect", ())):
             Status(s)
 
 
@@ -76,7 +84,19 @@ def gpu_corpus_ev() -> Iterator[WorkerEvaluator]:
         yield ev
 
 
+@pytest.fixture(scope="module")
+def gpu_sanitize_ev() -> Iterator[WorkerEvaluator]:
+    """Every ok candidate goes through the out-of-bounds check (compute-sanitizer), not
+    only a would-be new best: the verdict must not depend on the order of the cases."""
+    settings = EvalSettings(device="cuda", **{**SETTINGS, "timeout_s": 120}, sanitize="always")
+    with WorkerEvaluator(settings) as ev:
+        yield ev
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("case", CASES, ids=_id)
-def test_gpu_case(gpu_corpus_ev, case):
-    check(gpu_corpus_ev, case, size=None if case["task"] == "matmul_fp32" else "smoke")
+def test_gpu_case(request, case):
+    if "gpu_expect" in case and find_executable(SanitizerSettings.executable) is None:
+        pytest.fail("compute-sanitizer is not on PATH or in $CUDA_HOME/bin on this GPU host")
+    ev = request.getfixturevalue("gpu_sanitize_ev" if "gpu_expect" in case else "gpu_corpus_ev")
+    check(ev, case, size=None if case["task"] == "matmul_fp32" else "smoke", gpu=True)
