@@ -151,7 +151,7 @@ class Sanitizer:
     def run(self, target: ProbeTarget) -> SanitizeResult:
         t0 = time.monotonic()
         if target.device != "cuda":
-            return SanitizeResult(SanitizeStatus.SKIPPED, "the out-of-bounds check needs a GPU")
+            return SanitizeResult(SanitizeStatus.SKIPPED, "it needs a CUDA device")
         why = self.available() if self._exe is None else None
         if why or self._exe is None:
             return SanitizeResult(SanitizeStatus.SKIPPED, why or "")

@@ -1,11 +1,14 @@
 """The timing stage of an evaluation: rotation sets, interleaved timing, after-checks.
 
-- Rotation sets are generated after the correctness trials, as many (1..3) as
-  free memory allows (:mod:`profiling.memory`); all contenders share one
-  pointer-stable input buffer.
+- Rotation sets (inputs only) are generated after the correctness trials, two
+  when the evaluation's memory budget and free memory allow, else one
+  (:mod:`profiling.memory`); all contenders share one pointer-stable input
+  buffer.
 - Reference, candidate (and ``torch.compile``) are timed interleaved
-  (:func:`profiling.timing.time_interleaved`); timed outputs are re-checked at
-  positions drawn from the harness's own random generator.
+  (:func:`profiling.timing.time_interleaved`); timed outputs are checked at
+  positions drawn from the harness's own random generator, against the
+  reference's output for that set, computed when needed on the shared buffer
+  (no reference output is kept per set).
 - Post-return writes: the candidate's last timed output is fingerprinted once
   the device is idle and again after a pause; any change (a thread or a host
   callback still writing) rejects it.
@@ -26,14 +29,13 @@ from profiling import timing
 from profiling.correctness import Tolerance, compare_outputs, fingerprint, storages
 from profiling.errors import Verdict
 from profiling.measurement import RooflineFloor, Status, Timing
-from profiling.memory import available_bytes, timing_sets
+from profiling.memory import MAX_SETS, available_bytes, timing_sets
 from profiling.roofline import compute_floor, floor_violation, task_flops
-from profiling.state import clone_all, listify, seed_all
+from profiling.state import listify, seed_all
 
 if TYPE_CHECKING:
     from profiling.runner import Evaluation
 
-MAX_SETS = 3
 CHANGED = "the candidate's output changed after its call had returned"
 POST_RETURN_PAUSE_S = 0.05
 
@@ -49,7 +51,7 @@ class TimedStage:
         self.tols = tols
         self.compiled = compiled
         self.sets: list[list[Any]] = []
-        self.outs: list[Any] = []
+        self.buffers: list[Any] = []
         self.last: tuple[Any, tuple[int, ...]] | None = None
 
     def make_sets(self) -> None:
@@ -59,27 +61,31 @@ class TimedStage:
         for k in range(want):
             try:
                 inputs = ev.inputs(self.mod, ev.seed + 1 + k)
-                out = ev.ref(self.ref, *clone_all(inputs))
             except torch.cuda.OutOfMemoryError:
                 if not self.sets:
                     raise
                 break
             self.sets.append(inputs)
-            self.outs.append(out)
         ev.counters["timing_sets"] = float(len(self.sets))
         if ev.state.cuda:
             torch.cuda.empty_cache()
 
+    def expected(self, k: int) -> Any:
+        """The reference's output for set ``k``, computed on the shared buffer (which
+        every timed call reloads anyway): no copy of the inputs, no output kept."""
+        timing.load(self.buffers, self.sets[k])
+        return self.ev.ref(self.ref, *self.buffers)
+
     def run(self) -> tuple[dict[str, Timing], RooflineFloor | None]:
         ev, state = self.ev, self.ev.state
         self.make_sets()
-        outs, tols = self.outs, self.tols
+        tols = self.tols
 
         def check(k: int, out: Any) -> str | None:
-            c = compare_outputs(out, outs[k], tols)
+            c = compare_outputs(out, self.expected(k), tols)
             return None if c.ok else c.error
 
-        buffers = timing.make_buffers(self.sets[0])
+        buffers = self.buffers = timing.make_buffers(self.sets[0])
         hooks = {"enter": state.flags.enter_ref, "exit": state.flags.write}
         contenders = [
             timing.Contender("reference", self.ref, buffers, **hooks),
@@ -104,8 +110,8 @@ class TimedStage:
         return result, floor
 
     def release(self) -> None:
-        """Drop the rotation sets and reference outputs (the held last output stays)."""
-        self.sets, self.outs = [], []
+        """Drop the rotation sets and the shared buffer (the held last output stays)."""
+        self.sets, self.buffers = [], []
         if self.ev.state.cuda:
             torch.cuda.empty_cache()
 
@@ -124,7 +130,7 @@ class TimedStage:
             timing._synchronize()
         if fingerprint(out) != before:
             raise Verdict(Status.REJECTED, CHANGED)
-        err = compare_outputs(out, self.outs[k], self.tols)
+        err = compare_outputs(out, self.expected(k), self.tols)
         if not err.ok:
             raise Verdict(
                 Status.INCORRECT, f"last timed output differs from the reference: {err.error}"
@@ -166,7 +172,7 @@ class TimedStage:
             list(ref.parameters()) + list(ref.buffers()) if isinstance(ref, torch.nn.Module) else []
         )
         floor = compute_floor(
-            self.sets[0], self.outs[0], params, task_flops(self.mod), ev.state.facts
+            self.sets[0], self.expected(0), params, task_flops(self.mod), ev.state.facts
         )
         if floor is None:
             return None

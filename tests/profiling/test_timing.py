@@ -93,3 +93,35 @@ def test_hidden_work_error_threshold():
     assert "side stream" in timing.hidden_work_error(10.0, 0.1, 10)
     assert timing.hidden_work_error(0.5, 0.1, 10, overhead_ms=0.45) is None  # slow-sync machine
     assert timing.hidden_work_error(2.0, 0.1, 10, overhead_ms=0.45) is not None
+
+
+def test_two_sets_catch_a_pointer_cache_and_checks_do_not_depend_on_the_set_count():
+    sets = _sets(2)
+    cache = {}
+
+    def cached(x):
+        if x.data_ptr() not in cache:
+            cache[x.data_ptr()] = torch.softmax(x, -1)
+        return cache[x.data_ptr()]
+
+    c = timing.Contender("candidate", cached, timing.make_buffers(sets[0]), check=_checker(sets))
+    cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=8, max_reps=8, rounds=2)
+    with pytest.raises(Verdict):
+        timing.time_interleaved([c], sets, timing.WallClock(), None, cfg)
+    # one set: still CHECKED_PER_BLOCK checks per block, each right after its call
+    one = _sets(1)
+    inner = _checker(one)
+    log = []
+
+    def check(k, out):
+        log.append(("check", k))
+        return inner(k, out)
+
+    def cand(x):
+        log.append(("call", None))
+        return torch.softmax(x, -1)
+
+    c = timing.Contender("candidate", cand, timing.make_buffers(one[0]), check=check)
+    timing.time_interleaved([c], one, timing.WallClock(), None, cfg)
+    assert sum(1 for e in log if e[0] == "check") == 2 * timing.CHECKED_PER_BLOCK
+    assert all(log[i - 1][0] == "call" for i, e in enumerate(log) if e[0] == "check")
