@@ -73,6 +73,10 @@ class SanitizeResult:
     text: str = ""  # the rejection reason (OUT_OF_BOUNDS), else why the check says nothing
     seconds: float = 0.0
     report: MemcheckReport | None = None
+    log: str = ""  # the end of memcheck's own output (for a look, or to record samples)
+
+
+LOG_TAIL_CHARS = 20_000
 
 
 def build_command(
@@ -115,14 +119,15 @@ def judge(log_text: str, child_error: str, seconds: float) -> SanitizeResult:
     """The verdict of one run from memcheck's output and the child's own error."""
     report = parse(log_text)
     reason = report.reason()
+    tail = log_text[-LOG_TAIL_CHARS:]
     if reason:
-        return SanitizeResult(SanitizeStatus.OUT_OF_BOUNDS, reason, seconds, report)
+        return SanitizeResult(SanitizeStatus.OUT_OF_BOUNDS, reason, seconds, report, tail)
     if child_error:
-        return SanitizeResult(SanitizeStatus.FAILED, child_error, seconds, report)
+        return SanitizeResult(SanitizeStatus.FAILED, child_error, seconds, report, tail)
     if not report.complete:
         return SanitizeResult(SanitizeStatus.FAILED, "memcheck printed no error summary",
-                              seconds, report)
-    return SanitizeResult(SanitizeStatus.CLEAN, "", seconds, report)
+                              seconds, report, tail)
+    return SanitizeResult(SanitizeStatus.CLEAN, "", seconds, report, tail)
 
 
 class Sanitizer:

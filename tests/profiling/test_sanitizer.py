@@ -213,3 +213,27 @@ def test_the_evaluator_runs_the_check_next_to_the_remeasure(tmp_path: Path) -> N
         m = ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
     assert m.ok and len(said) == 1 and "needs a CUDA device" in said[0], said
     assert os.environ.get("PYTORCH_NO_CUDA_MEMORY_CACHING") is None  # never the parent's
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("name", "status"), [("relu_no_mask", SanitizeStatus.OUT_OF_BOUNDS),
+                                              ("relu_ok", SanitizeStatus.CLEAN)])
+def test_gpu_memcheck_on_the_unmasked_and_the_masked_relu(name: str, status: SanitizeStatus):
+    """On a GPU host: the real compute-sanitizer over the probe child at the odd size. Prints
+    how long the child took; with KB_RECORD_MEMCHECK=<dir> it also writes memcheck's text
+    there (to replace the hand-written samples of test_memcheck.py)."""
+    from profiling.evaluator import odd_size_tasks
+
+    if find_executable(SanitizerSettings.executable) is None:
+        pytest.fail("compute-sanitizer is not on PATH or in $CUDA_HOME/bin on this GPU host")
+    source = (Path(__file__).parent / "adversarial" / f"{name}.py").read_text()
+    shape = odd_size_tasks(task("relu_rand"), "cuda")[0]
+    res = Sanitizer().run(ProbeTarget(shape, source, "cuda"))
+    print(f"\n{name} at {shape.size}: {res.status.value} in {res.seconds:.1f} s: {res.text}")
+    record = os.environ.get("KB_RECORD_MEMCHECK")
+    if record:
+        Path(record).mkdir(parents=True, exist_ok=True)
+        (Path(record) / f"{name}.memcheck.txt").write_text(res.log)
+    assert res.status is status, (res.text, res.log[-3000:])
+    if status is SanitizeStatus.OUT_OF_BOUNDS:
+        assert res.report is not None and res.report.errors[0].out_of_bounds
