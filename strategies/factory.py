@@ -24,11 +24,17 @@ def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
     # the tuner's (it counts repair turns; a realizer answers one turn at a time).
     opts = {k: v for k, v in dict(options).items() if k not in ("name", "repair_turns")}
     if kind in ("offline", "graph"):
+        tf32 = opts.pop("allow_tf32", False)
         if opts:
-            raise RealizerError(f"the {kind} realizer takes no options (got {', '.join(sorted(opts))})")
+            raise RealizerError(
+                f"the {kind} realizer takes no options (got {', '.join(sorted(opts))}) "
+                "other than allow_tf32"
+            )
+        if not isinstance(tf32, bool):
+            raise RealizerError(f"realizer.allow_tf32 must be true or false, got {tf32!r}")
         from strategies.graph.offline import OfflineRealizer
 
-        return OfflineRealizer(templates_only=kind == "graph")
+        return OfflineRealizer(templates_only=kind == "graph", allow_tf32=tf32)
     if kind == "openai":
         from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 

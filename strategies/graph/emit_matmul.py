@@ -1,14 +1,16 @@
 """The matmul template: mm / addmm / bmm tiles with the pointwise epilogue fused.
 
 A program computes a [BM, BN] output tile over a K loop (fp32 accumulator; fp32
-inputs use ``input_precision="ieee"`` so no silent TF32), in grouped (swizzled)
+inputs use ``input_precision="ieee"`` so no silent TF32: ``tf32`` switches to
+``input_precision="tf32"``, a move that exists only when the task sets
+``PRECISION`` or the user sets ``realizer.allow_tf32``), in grouped (swizzled)
 order of GROUP_M tile rows, optionally persistent. Operands are read through their
 strides, so ``x @ w.t()`` (``nn.Linear``) needs no copy. The epilogue (addmm's bias,
 activations, scaling, residual adds: the group's pointwise members) runs on the
 accumulator before the only store.
 
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
-``persistent`` (0: one program per tile; k: k programs per SM).
+``persistent`` (0: one program per tile; k: k programs per SM), ``tf32``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     strides = [(f"{x.ptr}_s{d}", f"{x.tensor}.stride({x.axes[d]})")
                for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
     fp32 = ops.val(a).dtype == torch.float32
-    prec = ', input_precision="ieee"' if fp32 and not p.get("tf32") else ""
+    prec = f', input_precision="{"tf32" if p.get("tf32") else "ieee"}"' if fp32 else ""
     tile = [
         "num_pid_m = tl.cdiv(M, BM)",
         "num_pid_n = tl.cdiv(N, BN)",

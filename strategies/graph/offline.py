@@ -18,9 +18,9 @@ class OfflineRealizer(BaseRealizer):
     name = "offline"
     deterministic = True
 
-    def __init__(self, templates_only: bool = False) -> None:
+    def __init__(self, templates_only: bool = False, allow_tf32: bool = False) -> None:
         self.kinds = KindRealizer()
-        self.graph = GraphRealizer()
+        self.graph = GraphRealizer(allow_tf32=allow_tf32)
         self.templates_only = templates_only
         if templates_only:
             self.name = "graph"

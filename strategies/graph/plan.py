@@ -6,7 +6,7 @@ import functools
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -39,6 +39,10 @@ class Plan:
     def initial(self) -> dict[str, Any]:
         return {"groups": [initial(f) for f in self.facts]}
 
+    def allowing_tf32(self) -> Plan:
+        """The same plan with TF32 opted in by the user (fp32 matmul groups gain the move)."""
+        return replace(self, facts=tuple(replace(f, tf32=True) for f in self.facts))
+
     def order(self) -> list[int]:
         """Group indices, heaviest first: the order moves are offered in."""
         return sorted(range(len(self.facts)), key=lambda i: (-self.facts[i].weight, i))
@@ -51,7 +55,16 @@ def evaluate(expr: str, hints: dict[str, int]) -> int:
         return int(sympy.sympify(expr).subs(hints))
 
 
-def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
+# a task's module constant PRECISION (profiling.correctness's policy) that accepts TF32
+# products for fp32 matmuls: "tf32" itself, or a lower precision (its tolerance is wider)
+REDUCED_PRECISIONS = ("tf32", "bf16", "fp16")
+
+
+def task_allows_tf32(task: Task) -> bool:
+    return str(task.constants.get("PRECISION", "fp32")) in REDUCED_PRECISIONS
+
+
+def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False) -> Facts:
     sizes = [evaluate(s, hints) for s in g.shape]
     numel = 1
     for s in sizes:
@@ -62,8 +75,9 @@ def _facts(g: Group, part: Partition, hints: dict[str, int]) -> Facts:
         a = ops.normalized_args(g.anchor)[1 if ops.op_name(g.anchor) == "addmm.default" else 0]
         k = evaluate(str(ops.val(a).shape[-1]), hints)
         m = sizes[-2]
+        fp32 = ops.val(a).dtype == torch.float32
         return Facts("matmul", numel, rows=m, cols=sizes[-1], depth=k, itemsize=item,
-                     weight=2.0 * numel * k / 50)  # fmt: skip
+                     weight=2.0 * numel * k / 50, fp32_dot=fp32, tf32=tf32)  # fmt: skip
     if g.template == "reduction":
         c = 1
         for d in g.red_dims:
@@ -109,7 +123,8 @@ def _plan(name: str, source: str, path: str, task_json: str) -> Plan:
     cap = capture(task)
     part = partition(cap.gm)
     summary = describe(part)
-    facts = tuple(_facts(g, part, cap.hints) for g in part.groups)
+    tf32 = task_allows_tf32(task)
+    facts = tuple(_facts(g, part, cap.hints, tf32) for g in part.groups)
     return Plan(cap, part, facts, source, summary)
 
 

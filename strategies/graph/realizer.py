@@ -71,12 +71,19 @@ class GraphRealizer(BaseRealizer):
     name = "graph"
     deterministic = True
 
+    def __init__(self, allow_tf32: bool = False) -> None:
+        self.allow_tf32 = allow_tf32  # the user's opt-in: fp32 matmuls may use TF32 products
+
+    def plan(self, task: Task) -> Plan:
+        plan = plan_for(task)
+        return plan.allowing_tf32() if self.allow_tf32 else plan
+
     def check_task(self, task: Task) -> None:
         plan_for(task)
 
     def can_realize(self, request: RealizeRequest) -> bool:
         try:
-            plan = plan_for(request.task)
+            plan = self.plan(request.task)
         except RealizerError:
             return False
         params = parent_params(plan, request.parent_source, request.parent_params)
@@ -84,7 +91,7 @@ class GraphRealizer(BaseRealizer):
 
     def realize(self, request: RealizeRequest) -> Realization:
         try:
-            plan = plan_for(request.task)
+            plan = self.plan(request.task)
         except RealizerError as e:
             return Realization(None, error=str(e))
         params = parent_params(plan, request.parent_source, request.parent_params)

@@ -37,6 +37,8 @@ class Facts:
     splittable: bool = False  # reduction: rows may be split across programs (split_row)
     transposed: bool = False  # pointwise: an input is contiguous along another axis than the output
     online: bool = False  # reduction: a sum(exp(x - max(x))) that can run online with its max
+    fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
+    tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
 
 
 def pow2(n: int) -> int:
@@ -110,7 +112,7 @@ def initial_matmul(f: Facts) -> Params:
     else:
         bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
     return {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
-            "persistent": 0, "even": False, "evict": False}  # fmt: skip
+            "persistent": 0, "even": False, "evict": False, "tf32": False}  # fmt: skip
 
 
 def size_pointwise(f: Facts) -> int:
@@ -125,9 +127,13 @@ def size_reduction(f: Facts) -> int:
     return single + loop * (len(SPLITS) if f.splittable else 1)
 
 
+def tf32_allowed(f: Facts) -> bool:
+    """TF32 tensor-core products: only for fp32 operands, and only when opted in."""
+    return f.fp32_dot and f.tf32
+
+
 def size_matmul(f: Facts) -> int:
-    del f
-    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * 2
+    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * 2 * (2 if tf32_allowed(f) else 1)
 
 
 def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
@@ -270,6 +276,8 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
             new = _set(p, BM=p["BM"] * 2, BN=p["BN"] // 2)
         elif p["BM"] >= 32:
             new = _set(p, BM=p["BM"] // 2, BN=p["BN"] * 2)
+    elif name == "block_2d_k_loop" and tf32_allowed(f) and not p["tf32"]:
+        new = _set(p, tf32=True, BK=max(p["BK"], 32))  # tensor cores on fp32 (opted in)
     elif name == "block_2d_k_loop":
         bk = _step(p["BK"], True, 16, 128)
         new = None if bk is None else _set(p, BK=bk)
