@@ -9,8 +9,19 @@ strides, so ``x @ w.t()`` (``nn.Linear``) needs no copy. The epilogue (addmm's b
 activations, scaling, residual adds: the group's pointwise members) runs on the
 accumulator before the only store.
 
+Split-K (``split_k`` > 1, for few output tiles and a long K): a grid of
+tiles x batch x SPLIT_K programs, each walking KI = cdiv(cdiv(K, BK), SPLIT_K) of
+the BK steps, stores its fp32 partial tile to a [SPLIT_K, B, M, N] workspace; a
+second kernel (one program per tile) sums the partials in a fixed order and runs
+the epilogue. Atomic-free on purpose: ``tl.atomic_add`` into a zeroed output would
+be non-deterministic (float addition order), would need the output in fp32 and an
+extra cast pass otherwise, and would only admit a linear epilogue (a GELU of a
+partial sum is not a partial GELU); the workspace costs SPLIT_K x M x N x 4 bytes,
+which the space bounds by the operands' bytes.
+
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
-``persistent`` (0: one program per tile; k: k programs per SM), ``tf32``.
+``persistent`` (0: one program per tile; k: k programs per SM; only without
+split-K), ``tf32``, ``split_k``.
 """
 
 from __future__ import annotations
@@ -65,48 +76,46 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
     fp32 = ops.val(a).dtype == torch.float32
     prec = f', input_precision="{"tf32" if p.get("tf32") else "ieee"}"' if fp32 else ""
-    tile = [
-        "num_pid_m = tl.cdiv(M, BM)",
-        "num_pid_n = tl.cdiv(N, BN)",
-        "group = GROUP_M * num_pid_n",
-        "first_m = (tile // group) * GROUP_M",
-        "size_m = min(num_pid_m - first_m, GROUP_M)",
-        "pid_m = first_m + (tile % group) % size_m",
-        "pid_n = (tile % group) // size_m",
-        "rm = pid_m * BM + tl.arange(0, BM)",
-        "rn = pid_n * BN + tl.arange(0, BN)",
-        "rk = tl.arange(0, BK)",
-        "a_ptrs = a_ptr + bid * sab + rm[:, None] * sam + rk[None, :] * sak",
-        "b_ptrs = b_ptr + bid * sbb + rk[:, None] * sbk + rn[None, :] * sbn",
-        "acc = tl.zeros((BM, BN), dtype=tl.float32)",
-        "for k in range(0, tl.cdiv(K, BK)):",
-        "    if EVEN_K:",
-        "        av = tl.load(a_ptrs, mask=rm[:, None] < M, other=0.0)",
-        "        bv = tl.load(b_ptrs, mask=rn[None, :] < N, other=0.0)",
-        "    else:",
-        "        kmask = rk < K - k * BK",
-        "        av = tl.load(a_ptrs, mask=(rm[:, None] < M) & kmask[None, :], other=0.0)",
-        "        bv = tl.load(b_ptrs, mask=kmask[:, None] & (rn[None, :] < N), other=0.0)",
-        f"    acc = tl.dot(av, bv, acc{prec})",
-        "    a_ptrs += BK * sak",
-        "    b_ptrs += BK * sbk",
-        "omask = (rm[:, None] < M) & (rn[None, :] < N)",
-        *scope.lines,
-    ]
-    if p.get("persistent"):
-        code = ["bid = tl.program_id(1)",
-                "for tile in range(tl.program_id(0), tl.cdiv(M, BM) * tl.cdiv(N, BN), "
-                "tl.num_programs(0)):", *indent(tile, 4)]  # fmt: skip
+    split = int(p.get("split_k", 1))
+    tile = _tile_lines()
+    loop = _k_loop(prec, split > 1)
+    if split > 1:
+        part = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", "sid = tl.program_id(2)",
+                *tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)",
+                "ws = ws_ptr + ((sid * tl.num_programs(1) + bid) * M + rm[:, None]) * N + rn[None, :]",
+                "tl.store(ws, acc, mask=omask)"]  # fmt: skip
+        reduce = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *tile,
+                  "omask = (rm[:, None] < M) & (rn[None, :] < N)",
+                  "ws = ws_ptr + (bid * M + rm[:, None]) * N + rn[None, :]",
+                  "acc = tl.zeros((BM, BN), dtype=tl.float32)",
+                  "for s in range(0, SPLIT_K):  # a fixed order: deterministic",
+                  "    acc += tl.load(ws + s * tl.num_programs(1) * M * N, mask=omask, other=0.0)",
+                  *scope.lines]  # fmt: skip
     else:
-        code = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *tile]
+        body = [*tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)", *scope.lines]
+        if p.get("persistent"):
+            part = ["bid = tl.program_id(1)",
+                    "for tile in range(tl.program_id(0), tl.cdiv(M, BM) * tl.cdiv(N, BN), "
+                    "tl.num_programs(0)):", *indent(body, 4)]  # fmt: skip
+        else:
+            part = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *body]
     args = kernel_args(b)
-    sig = (["a_ptr", "b_ptr"] + [x for x, _ in args] + ["M", "N", "K", "sab", "sam", "sak",
-           "sbb", "sbk", "sbn"] + [s for s, _ in strides])  # fmt: skip
-    src = (
-        "@triton.jit\n"
-        f"def {name}({', '.join(sig)}, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, "
-        "GROUP_M: tl.constexpr, EVEN_K: tl.constexpr):\n" + "\n".join(indent(code, 4))
-    )
+    operands = ["a_ptr", "b_ptr", "M", "N", "K", "sab", "sam", "sak", "sbb", "sbk", "sbn"]
+    epilogue = [x for x, _ in args] + ["M", "N"] + [s for s, _ in strides]
+    consts = "BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, GROUP_M: tl.constexpr"
+    if split > 1:
+        src = (
+            f"@triton.jit\ndef {name}({', '.join(operands)}, ws_ptr, KI, {consts}, "
+            "EVEN_K: tl.constexpr):\n" + "\n".join(indent(part, 4))
+            + f"\n\n\n@triton.jit\ndef {name}_sum(ws_ptr, {', '.join(epilogue)}, "
+            "BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr, SPLIT_K: tl.constexpr):\n" + "\n".join(indent(reduce, 4))
+        )  # fmt: skip
+    else:
+        sig = ["a_ptr", "b_ptr", *(x for x, _ in args), *operands[2:], *(s for s, _ in strides)]
+        src = (
+            f"@triton.jit\ndef {name}({', '.join(sig)}, {consts}, EVEN_K: tl.constexpr):\n"
+            + "\n".join(indent(part, 4))
+        )
     av, wv = fwd(a), fwd(w)
     launch = [out_alloc(node) for node, _ in b.stores]
     if batched:
@@ -117,15 +126,70 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                    f"sam, sak = {av}.stride()", f"sbk, sbn = {wv}.stride()"]  # fmt: skip
     bm, bn, bk = p["BM"], p["BN"], p["BK"]
     tiles = f"triton.cdiv(M, {bm}) * triton.cdiv(N, {bn})"
-    if p.get("persistent"):
+    if p.get("persistent") and split == 1:
         grid = f"(max(1, min({tiles}, _num_sms(_dev) * {p['persistent']} // B)), B)"
     else:
         grid = f"({tiles}, B)"
-    call = [av, wv] + [e for _, e in args] + ["M", "N", "K", "sab", "sam", "sak", "sbb", "sbk",
-                                              "sbn"] + [e for _, e in strides]  # fmt: skip
+    blocks = f"BM={bm}, BN={bn}, BK={bk}, GROUP_M={p['GROUP_M']}"
+    even = f"K % {bk} == 0" if p.get("even") else "False"
+    warps = f"num_warps={p['num_warps']}"
+    ops_call = [av, wv, "M", "N", "K", "sab", "sam", "sak", "sbb", "sbk", "sbn"]
+    if split > 1:  # partial tiles to an fp32 workspace, then one program per tile sums them
+        ws = f"{name}_ws"
+        launch += [
+            f"{ws} = torch.empty(({split}, B, M, N), dtype=torch.float32, device=_dev)",
+            f"{name}[({tiles}, B, {split})]({', '.join(ops_call)}, {ws}, "
+            f"triton.cdiv(triton.cdiv(K, {bk}), {split}), {blocks}, EVEN_K={even}, "
+            f"{warps}, num_stages={p['num_stages']})",
+            f"{name}_sum[{grid}]({ws}, {', '.join(e for _, e in args)}, M, N, "
+            f"{''.join(e + ', ' for _, e in strides)}BM={bm}, BN={bn}, GROUP_M={p['GROUP_M']}, "
+            f"SPLIT_K={split}, {warps})",
+        ]
+        return Kernel(name, src, launch)
+    call = [av, wv, *(e for _, e in args), *ops_call[2:], *(e for _, e in strides)]
     launch.append(
-        f"{name}[{grid}]({', '.join(call)}, BM={bm}, BN={bn}, BK={bk}, GROUP_M={p['GROUP_M']}, "
-        f"EVEN_K={f'K % {bk} == 0' if p.get('even') else 'False'}, "
-        f"num_warps={p['num_warps']}, num_stages={p['num_stages']})"
+        f"{name}[{grid}]({', '.join(call)}, {blocks}, EVEN_K={even}, {warps}, "
+        f"num_stages={p['num_stages']})"
     )
     return Kernel(name, src, launch)
+
+
+def _tile_lines() -> list[str]:
+    """The grouped (swizzled) mapping of a tile index to its rows ``rm`` and columns ``rn``."""
+    return [
+        "num_pid_m = tl.cdiv(M, BM)",
+        "num_pid_n = tl.cdiv(N, BN)",
+        "group = GROUP_M * num_pid_n",
+        "first_m = (tile // group) * GROUP_M",
+        "size_m = min(num_pid_m - first_m, GROUP_M)",
+        "pid_m = first_m + (tile % group) % size_m",
+        "pid_n = (tile % group) // size_m",
+        "rm = pid_m * BM + tl.arange(0, BM)",
+        "rn = pid_n * BN + tl.arange(0, BN)",
+    ]
+
+
+def _k_loop(prec: str, split: bool) -> list[str]:
+    """The fp32 accumulator over K (a split program walks KI of the BK steps, from sid * KI)."""
+    k0, k1 = (
+        ("sid * KI", "min(sid * KI + KI, tl.cdiv(K, BK))") if split else ("0", "tl.cdiv(K, BK)")
+    )
+    first = "rk = sid * KI * BK + tl.arange(0, BK)" if split else "rk = tl.arange(0, BK)"
+    return [
+        first,
+        "a_ptrs = a_ptr + bid * sab + rm[:, None] * sam + rk[None, :] * sak",
+        "b_ptrs = b_ptr + bid * sbb + rk[:, None] * sbk + rn[None, :] * sbn",
+        *(["rk = tl.arange(0, BK)"] if split else []),
+        "acc = tl.zeros((BM, BN), dtype=tl.float32)",
+        f"for k in range({k0}, {k1}):",
+        "    if EVEN_K:",
+        "        av = tl.load(a_ptrs, mask=rm[:, None] < M, other=0.0)",
+        "        bv = tl.load(b_ptrs, mask=rn[None, :] < N, other=0.0)",
+        "    else:",
+        "        kmask = rk < K - k * BK",
+        "        av = tl.load(a_ptrs, mask=(rm[:, None] < M) & kmask[None, :], other=0.0)",
+        "        bv = tl.load(b_ptrs, mask=kmask[:, None] & (rn[None, :] < N), other=0.0)",
+        f"    acc = tl.dot(av, bv, acc{prec})",
+        "    a_ptrs += BK * sak",
+        "    b_ptrs += BK * sbk",
+    ]

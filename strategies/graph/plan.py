@@ -43,6 +43,12 @@ class Plan:
         """The same plan with TF32 opted in by the user (fp32 matmul groups gain the move)."""
         return replace(self, facts=tuple(replace(f, tf32=True) for f in self.facts))
 
+    def on_gpu(self, sms: int) -> Plan:
+        """The same plan for a GPU with ``sms`` SMs (0: unknown, keep the default)."""
+        if sms <= 0 or all(f.sms == sms for f in self.facts):
+            return self
+        return replace(self, facts=tuple(replace(f, sms=sms) for f in self.facts))
+
     def order(self) -> list[int]:
         """Group indices, heaviest first: the order moves are offered in."""
         return sorted(range(len(self.facts)), key=lambda i: (-self.facts[i].weight, i))

@@ -74,8 +74,9 @@ class GraphRealizer(BaseRealizer):
     def __init__(self, allow_tf32: bool = False) -> None:
         self.allow_tf32 = allow_tf32  # the user's opt-in: fp32 matmuls may use TF32 products
 
-    def plan(self, task: Task) -> Plan:
-        plan = plan_for(task)
+    def plan(self, request: RealizeRequest) -> Plan:
+        """The task's plan for this request's GPU (its SM count) and precision opt-in."""
+        plan = plan_for(request.task).on_gpu(request.gpu.sm_count)
         return plan.allowing_tf32() if self.allow_tf32 else plan
 
     def check_task(self, task: Task) -> None:
@@ -83,7 +84,7 @@ class GraphRealizer(BaseRealizer):
 
     def can_realize(self, request: RealizeRequest) -> bool:
         try:
-            plan = self.plan(request.task)
+            plan = self.plan(request)
         except RealizerError:
             return False
         params = parent_params(plan, request.parent_source, request.parent_params)
@@ -91,7 +92,7 @@ class GraphRealizer(BaseRealizer):
 
     def realize(self, request: RealizeRequest) -> Realization:
         try:
-            plan = self.plan(request.task)
+            plan = self.plan(request)
         except RealizerError as e:
             return Realization(None, error=str(e))
         params = parent_params(plan, request.parent_source, request.parent_params)

@@ -19,6 +19,7 @@ Params = dict[str, Any]
 WARPS = (1, 2, 4, 8, 16)
 SPLITS = (1, 4, 16, 64, 256)
 PERSISTENT = (0, 1, 2, 4, 8)
+SPLIT_KS = (1, 2, 4, 8, 16)  # matmul: K ranges per output tile (partials summed in fp32)
 MAX_NUMEL = 2**20  # Triton's largest block (TRITON_MAX_TENSOR_NUMEL); the interpreter skips it
 
 
@@ -39,6 +40,7 @@ class Facts:
     online: bool = False  # reduction: a sum(exp(x - max(x))) that can run online with its max
     fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
+    sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
 
 
 def pow2(n: int) -> int:
@@ -105,14 +107,41 @@ def _initial_reduction(f: Facts) -> Params:
 
 
 def initial_matmul(f: Facts) -> Params:
-    """The usual Triton GEMM tiles for the dtype; smaller BM for skinny problems."""
+    """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
+    few columns (matrix-vector); split-K when the output tiles fill less than one wave of
+    SMs and K is long."""
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
     else:
         bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
-    return {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
-            "persistent": 0, "even": False, "evict": False, "tf32": False}  # fmt: skip
+    bn = clamp(pow2(f.cols), 16, bn)
+    p = {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
+         "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
+    tiles = matmul_tiles(p, f)
+    if tiles < f.sms:
+        best = 1
+        for s in SPLIT_KS:
+            if tiles * s <= 2 * f.sms and _split_ok(p, f, s, min_steps=4):
+                best = s
+        p["split_k"] = best
+    return p
+
+
+def matmul_tiles(p: Params, f: Facts) -> int:
+    """Output tiles (programs without split-K) of a matmul group."""
+    batch = max(1, f.numel // max(1, f.rows * f.cols))
+    return batch * -(-f.rows // p["BM"]) * -(-f.cols // p["BN"])
+
+
+def _split_ok(p: Params, f: Facts, split: int, min_steps: int) -> bool:
+    """Each split walks at least ``min_steps`` BK steps; the fp32 workspace of partial tiles
+    stays under the operands' bytes and int32 offsets."""
+    steps = -(-f.depth // p["BK"])
+    batch = max(1, f.numel // max(1, f.rows * f.cols))
+    operands = batch * (f.rows + f.cols) * f.depth * f.itemsize
+    ws = split * f.numel
+    return split == 1 or (steps >= split * min_steps and ws * 4 <= operands and ws < 2**31)
 
 
 def size_pointwise(f: Facts) -> int:
@@ -133,7 +162,8 @@ def tf32_allowed(f: Facts) -> bool:
 
 
 def size_matmul(f: Facts) -> int:
-    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * 2 * (2 if tf32_allowed(f) else 1)
+    tf32 = 2 if tf32_allowed(f) else 1
+    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
 
 
 def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
@@ -292,13 +322,25 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
         ns = p["num_stages"] + (1 if name.endswith("up") else -1)
         new = _set(p, num_stages=ns) if 1 <= ns <= 5 else None
     elif name == "persistent":
-        new = _set(p, persistent=1) if not p["persistent"] else None
+        new = _set(p, persistent=1) if not p["persistent"] and p["split_k"] == 1 else None
+    elif name == "split_k":
+        new = _split_k(p, f)
     elif name == "wider_vectors":  # longer contiguous K runs per operand load
         bk = _step(p["BK"], True, 16, 128)
         new = None if bk is None else _set(p, BK=bk)
     elif name in ("alignment_hints", "streaming_eviction"):
         new = _common(name, p, looped=True)
     return new if new is not None and _fits(new, f) else None
+
+
+def _split_k(p: Params, f: Facts) -> Params | None:
+    """The next split of K while the split grid stays under 8 waves and each split keeps two
+    BK steps; past the last useful split, back to one program per tile."""
+    cur = p["split_k"]
+    nxt = SPLIT_KS[SPLIT_KS.index(cur) + 1] if cur in SPLIT_KS[:-1] else None
+    if nxt and matmul_tiles(p, f) * nxt <= 8 * f.sms and _split_ok(p, f, nxt, min_steps=2):
+        return _set(p, split_k=nxt, persistent=0)
+    return _set(p, split_k=1) if cur > 1 else None
 
 
 def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:

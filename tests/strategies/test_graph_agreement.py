@@ -32,9 +32,11 @@ ALWAYS_ON = {"fuse_epilogue", "fuse_elementwise"}  # the partitioner always fuse
 START = {"coalesced_tiles", "block_2d_k_loop"}  # a transposing group starts with 2-D tiles
 NOT_YET = {  # no template move yet (the per-kind generators still have them)
     "cuda_vec4",  # templates emit Triton only
-    "split_k",
     "split_row",  # only for reductions whose outputs are per-row (cross-entropy's is not)
 }
+# moves only at some sizes: split_k needs K long next to M x N (the smoke sizes' K is 40;
+# tests/strategies/test_graph_matmul.py reaches it at a long K)
+SIZE_BOUND = {"split_k"}
 PER_KIND = {"layernorm": {"single_pass_online"}}  # Welford: online is softmax-style only
 
 
@@ -73,7 +75,8 @@ def test_catalog_strategies_for_the_kind_are_template_moves(name: str) -> None:
                         moved.add(n)
                         nxt.append(q)
             frontier = nxt
-    assert names - moved <= ALWAYS_ON | START | NOT_YET | PER_KIND.get(name, set()), names - moved
+    allowed = ALWAYS_ON | START | NOT_YET | SIZE_BOUND | PER_KIND.get(name, set())
+    assert names - moved <= allowed, names - moved
     assert len(moved) >= 5
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from profiling.hardware import GpuFacts
 from profiling.tasks import Task, load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
@@ -18,7 +19,7 @@ from strategies.graph.plan import Plan, plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, render_plan
 from strategies.graph.space import Facts
 from strategies.types import RealizeRequest
-from tests.strategies.graph_check import assert_correct
+from tests.strategies.graph_check import assert_correct, undefined_names
 
 PROBLEMS = Path(__file__).with_name("kernelbench")
 NAMES = [s.id.rsplit("/", 1)[-1] for s in load_catalog()]
@@ -117,3 +118,93 @@ def test_tf32_renders_only_where_allowed() -> None:
     assert 'input_precision="tf32"' not in src
     opted = plan.allowing_tf32()
     assert opted.facts[0].tf32 and not plan.facts[0].tf32
+
+
+# ------------------------------------------------------------------ split-K
+
+SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "37_matvec",
+                  "38_linear_gelu_scale", "39_linear_layernorm_relu"]  # fmt: skip
+
+
+def forced(t: Task, **kw: Any) -> str:
+    """The heuristic kernel of ``t`` with its matmul group's parameters overridden."""
+    plan = plan_for(t)
+    groups = [dict(p) for p in plan.initial()["groups"]]
+    groups[plan.templates.index("matmul")].update(kw)
+    return render_plan(plan, {"groups": groups})
+
+
+@pytest.mark.parametrize("name", SPLIT_PROBLEMS)
+@pytest.mark.parametrize("split", [2, 3, 4])
+def test_split_k_is_correct(name: str, split: int) -> None:
+    """K = 40 or 50 in 16-wide steps: a ragged last step, and with 4 splits of one step
+    each, a split with nothing to add; bias, activation, scale, batch and transposed
+    operands in the epilogue problems."""
+    t = task(name)
+    src = forced(t, split_k=split, BK=16, even=True)
+    assert f"SPLIT_K={split}" in src and "_sum[" in src
+    assert not any(undefined_names(src).values())
+    assert_correct(t, src)
+
+
+def test_split_k_with_k_a_multiple_of_the_step() -> None:
+    t = task("37_matvec", "K=64")
+    for even in (False, True):
+        assert_correct(t, forced(t, split_k=2, BK=16, even=even))
+
+
+def test_one_tile_without_split_k_has_no_workspace() -> None:
+    src = initial_source(task("34_matmul"))
+    assert "_ws" not in src and "SPLIT_K" not in src
+
+
+def test_split_k_heuristic_follows_the_sm_count() -> None:
+    """Split-K only when the output tiles leave SMs idle and K is long."""
+    matvec = plan_for(task("37_matvec", "bench"))  # 16384 x 8192 @ 8192 x 1: 128 tiles
+    assert matvec.initial()["groups"][0]["split_k"] == 1  # 256 tiles of 64 x 16 fill 132 SMs
+    assert matvec.on_gpu(264).initial()["groups"][0]["split_k"] == 2
+    assert matvec.on_gpu(1024).initial()["groups"][0]["split_k"] == 8
+    assert plan_for(task("34_matmul", "bench")).initial()["groups"][0]["split_k"] == 1
+    tall = Facts("matmul", 256 * 256, rows=256, cols=256, depth=65536, fp32_dot=True)
+    assert templates.initial(tall)["split_k"] == 16  # 16 tiles x 16 splits ~ 2 waves
+    short = Facts("matmul", 256 * 256, rows=256, cols=256, depth=64, fp32_dot=True)
+    assert templates.initial(short)["split_k"] == 1  # two BK steps: nothing to split
+
+
+def test_large_k_problem_starts_split() -> None:
+    t = task("46_matmul_large_k")  # one 32 x 32 tile, ten BK steps: two splits
+    src = initial_source(t)
+    assert "SPLIT_K=2" in src
+    assert_correct(t, src)
+    bench = plan_for(task("46_matmul_large_k", "bench"))  # 16 tiles of 256 x 256, K = 131072
+    assert bench.initial()["groups"][0]["split_k"] == 16
+
+
+def test_the_request_gpu_reaches_the_heuristic() -> None:
+    t = task("37_matvec", "bench")
+    for sms, want in ((264, 2), (0, 1), (1024, 8)):  # 0: unknown GPU, the H200 default
+        req = RealizeRequest(task=t, strategy=load_catalog().get("parallelism/warps_up"),
+                             parent_source=t.source, gpu=GpuFacts(sm_count=sms))  # fmt: skip
+        r = GraphRealizer().realize(req)
+        assert r.ok and r.params["groups"][0]["split_k"] == want, sms
+
+
+def test_split_k_is_a_catalog_move() -> None:
+    t = task("37_matvec", "K=300")  # two 64-row tiles, ten BK steps: the start splits in two
+    realizer = GraphRealizer()
+    r = realizer.realize(request(t, "tiling/split_k"))
+    assert r.ok and r.params["groups"][0]["split_k"] == 4
+    assert_correct(t, r.source)
+    back = realizer.realize(request(t, "tiling/split_k", r.source))  # 8 would be under 2 steps
+    assert back.ok and back.params["groups"][0]["split_k"] == 1
+    assert_correct(t, back.source)
+    assert "_sum[" not in back.source
+    persistent = realizer.realize(request(t, "parallelism/persistent", r.source))
+    assert not persistent.ok  # a split grid is not persistent
+    big = plan_for(task("34_matmul", "bench"))  # 4096 tiles: split-K is masked
+    assert templates.move("split_k", big.initial()["groups"][0], big.facts[0]) is None
+
+
+def test_split_k_enlarges_the_space() -> None:
+    f = plan_for(task("34_matmul")).facts[0]
+    assert templates.size(f) >= 3 * 5 * 5 * 4 * 4 * 5 * 5 * 2 * 2 * 2
