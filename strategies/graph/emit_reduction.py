@@ -6,8 +6,11 @@ in registers (BLOCK_C = next_pow2(C) at run time) and computes every member once
 (softmax: max, then sum of exp, then the normalized store), recomputing the cheap
 pointwise prologue in each pass instead of spilling it to memory. ``var`` (from
 layer/group/batch norm decompositions) is a mean pass plus a centred sum-of-squares
-pass, the numerically safe two-pass form. Accumulators are fp32 vectors reduced
-once after the loop. ``persistent`` loops a program over row blocks.
+pass, the numerically safe two-pass form; with ``online`` in loop mode it is one
+pass of per-lane Welford updates (count, mean, M2) combined across lanes after the
+loop (layer/group/instance norm read the row twice instead of three times).
+Accumulators are fp32 vectors reduced once after the loop. ``persistent`` loops a
+program over row blocks.
 
 Parameters: ``ROWS``, ``BLOCK_C``, ``mode`` (single | loop), ``num_warps``,
 ``num_stages``, ``evict``, ``persistent``.
@@ -31,6 +34,9 @@ from strategies.graph.reduction_parts import (
     levels,
     online_pairs,
     red_kind,
+    welford_final,
+    welford_fold,
+    welford_init,
 )
 from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
 
@@ -54,7 +60,8 @@ class _Emitter:
         self.strided = [a for a in self.accesses if not a.dense]
         on = p.get("online") and p["mode"] == "loop" and p.get("split", 1) == 1
         self.online = online_pairs(b.g) if on else {}
-        self.avail = levels(b, self.online)
+        self.welford = bool(on) and any(red_kind(n) == "var" for n in b.g.members)
+        self.avail = levels(b, self.online, self.welford)
         self.done: set[fx.Node] = set()
         self._scope = Scope()
 
@@ -150,8 +157,10 @@ class _Emitter:
             work: list[tuple[fx.Node, str, str, str]] = []  # node, kind, input reg, acc
             for n in reds:
                 kind = red_kind(n)
-                first = self.avail[n] - (2 if kind == "var" else 1) + 1
-                if kind == "var" and p in (first, first + 1):
+                first = self.avail[n] - (2 if kind == "var" and not self.welford else 1) + 1
+                if kind == "var" and self.welford and p == first:
+                    work.append((n, "welford", "", f"acc_{n.name}"))
+                elif kind == "var" and not self.welford and p in (first, first + 1):
                     work.append((n, "sum", "", f"acc_{n.name}_{p - first}"))
                 elif n in self.online and p == self.avail[n]:
                     work.append((n, "online", "", f"acc_{n.name}"))
@@ -161,6 +170,9 @@ class _Emitter:
             roots = [self.online[n].args[0] if k == "online" else n.args[0] for n, k, *_ in work]
             needed = ancestors(b, roots + stores)
             for _, kind, _, acc in work:
+                if kind == "welford":
+                    lines += welford_init(acc)
+                    continue
                 lines += init("sum" if kind == "online" else kind, acc)
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
@@ -178,6 +190,9 @@ class _Emitter:
                     ]
                     continue
                 x = b.operand(n.args[0], "full", scope, self.addr, "mask")
+                if kind == "welford":
+                    scope.lines += welford_fold(acc, x)
+                    continue
                 if kind == "gather":
                     idx = b.operand(n.args[2], "row", scope, self.addr, "rmask")
                     scope.lines.append(f"{acc} += tl.where(mask & (col == {idx}), {x}, 0.0)")
@@ -193,7 +208,9 @@ class _Emitter:
             post = Scope()
             # the online sum last: its shift (a row function of the max) is ready by then
             for n, kind, _, acc in sorted(work, key=lambda w: w[1] == "online"):
-                if red_kind(n) == "var":
+                if kind == "welford":
+                    post.lines += welford_final(acc, reg(n), ops.normalized_args(n)[2] or 0)
+                elif red_kind(n) == "var":
                     corr = ops.normalized_args(n)[2] or 0
                     if acc.endswith("_0"):
                         post.lines.append(f"{reg(n)}_m = tl.sum({acc}, axis=1, keep_dims=True) / C")

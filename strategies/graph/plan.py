@@ -19,7 +19,7 @@ from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
 from strategies.graph.partition import Group, Partition, partition, shape_key
-from strategies.graph.reduction_parts import can_split, online_pairs
+from strategies.graph.reduction_parts import can_split, online_pairs, red_kind
 from strategies.graph.space import Facts
 from strategies.graph.templates import initial
 
@@ -95,7 +95,8 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         split = can_split(g, part.outputs(g))
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
                      weight=float(numel * item * traffic), splittable=split,
-                     online=bool(online_pairs(g)))  # fmt: skip
+                     online=bool(online_pairs(g)),
+                     welford=any(red_kind(n) == "var" for n in g.members))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
                  transposed=transposed)  # fmt: skip

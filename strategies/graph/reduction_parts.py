@@ -21,9 +21,12 @@ def red_kind(node: fx.Node) -> str | None:
     return r[0] if r else None
 
 
-def levels(b: Builder, online: dict[fx.Node, fx.Node] | None = None) -> dict[fx.Node, int]:
+def levels(
+    b: Builder, online: dict[fx.Node, fx.Node] | None = None, welford: bool = False
+) -> dict[fx.Node, int]:
     """Pass after which each member is available (0: needs no reduction). A sum that
-    runs online with its max (``online``: sum -> max) finishes in the max's pass."""
+    runs online with its max (``online``: sum -> max) finishes in the max's pass; a
+    variance takes two passes (mean, centred squares), one with ``welford``."""
     avail: dict[fx.Node, int] = {}
     for n in b.g.members:
         if online and n in online:
@@ -32,7 +35,7 @@ def levels(b: Builder, online: dict[fx.Node, fx.Node] | None = None) -> dict[fx.
         ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
         base = max(ins, default=0)
         kind = red_kind(n)
-        avail[n] = base + (2 if kind == "var" else 1) if kind else base
+        avail[n] = base + (2 if kind == "var" and not welford else 1) if kind else base
     return avail
 
 
@@ -116,6 +119,33 @@ def init(kind: str, acc: str) -> list[str]:
     if kind.startswith("arg"):
         lines.append(f"{acc}_i = tl.zeros([ROWS, BLOCK_C], dtype=tl.int32)")
     return lines
+
+
+def welford_init(acc: str) -> list[str]:
+    """Per-lane Welford state: count ``acc``, mean ``acc_a``, centred squares ``acc_q``."""
+    return [f"{acc}{s} = tl.zeros([ROWS, BLOCK_C], dtype=tl.float32)" for s in ("", "_a", "_q")]
+
+
+def welford_fold(acc: str, x: str) -> list[str]:
+    """One chunk into each lane's running (count, mean, M2): Welford's update."""
+    return [
+        f"{acc}_x = tl.where(mask, {x}, 0.0)",
+        f"{acc} += tl.where(mask, 1.0, 0.0)",
+        f"{acc}_d = {acc}_x - {acc}_a",
+        f"{acc}_a += tl.where(mask, {acc}_d / tl.maximum({acc}, 1.0), 0.0)",
+        f"{acc}_q += tl.where(mask, {acc}_d * ({acc}_x - {acc}_a), 0.0)",
+    ]
+
+
+def welford_final(acc: str, out: str, corr: object) -> list[str]:
+    """Lanes combined (Chan et al.): mean = sum(n_i a_i) / n, M2 = sum(q_i + n_i (a_i -
+    mean)^2); the variance ``out`` divides by C - correction, its mean is ``out_m``."""
+    return [
+        f"{acc}_n = tl.maximum(tl.sum({acc}, axis=1, keep_dims=True), 1.0)",
+        f"{out}_m = tl.sum({acc} * {acc}_a, axis=1, keep_dims=True) / {acc}_n",
+        f"{acc}_e = {acc}_a - {out}_m",
+        f"{out} = tl.sum({acc}_q + {acc} * {acc}_e * {acc}_e, axis=1, keep_dims=True) / (C - {corr})",
+    ]
 
 
 def can_split(g: Group, outputs: list[fx.Node]) -> bool:

@@ -38,6 +38,7 @@ class Facts:
     splittable: bool = False  # reduction: rows may be split across programs (split_row)
     transposed: bool = False  # pointwise: an input is contiguous along another axis than the output
     online: bool = False  # reduction: a sum(exp(x - max(x))) that can run online with its max
+    welford: bool = False  # reduction: a variance that can run in one pass (Welford)
     fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
@@ -152,7 +153,7 @@ def size_pointwise(f: Facts) -> int:
 
 def size_reduction(f: Facts) -> int:
     single = 7 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4)
-    loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT) * (2 if f.online else 1)
+    loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT) * (2 if f.online or f.welford else 1)
     return single + loop * (len(SPLITS) if f.splittable else 1)
 
 
@@ -249,7 +250,7 @@ def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
         block = p["BLOCK_C"] if not single else clamp(c // (2 * nxt), 128, 2048)
         return _set(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
     if name == "single_pass_online":
-        if not f.online or p.get("split", 1) > 1:
+        if not (f.online or f.welford) or p.get("split", 1) > 1:
             return None
         if single:  # the row is read once already; online pays off for chunked rows
             return None

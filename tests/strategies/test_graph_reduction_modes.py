@@ -33,7 +33,7 @@ from tests.strategies.test_graph_property import draw
 PROBLEMS = Path(__file__).with_name("kernelbench")
 NAMES = sorted(p.stem for p in PROBLEMS.glob("*.py") if p.stem != "45_lone_conv")
 # a sum with an epilogue (split), online softmax and logsumexp (its shift is a row
-# function of the max), argmax, var (group norm)
+# function of the max), argmax, var (group norm; two-pass and Welford)
 FAST = ["26_mse", "13_softmax", "15_logsumexp", "20_argmax", "41_groupnorm"]
 STATIC_FAST = ["15_logsumexp", "17_mean_dim", "26_mse", "31_cross_entropy", "39_linear_layernorm_relu"]  # fmt: skip
 SEEDS = range(40)
@@ -59,7 +59,7 @@ def modes(f: Facts) -> dict[str, dict[str, Any]]:
         "loop": {**base, "mode": "loop"},
         "persistent": {**base, "mode": "loop", "persistent": 2, "even": True},
     }
-    if f.online:
+    if f.online or f.welford:  # online softmax, or a one-pass (Welford) variance
         out["online"] = {**base, "mode": "loop", "online": True}
     if f.splittable:
         out["split"] = {**base, "mode": "loop", "split": 4}
@@ -97,6 +97,7 @@ def property_task(seed: int, tmp_path: Path) -> Task | None:
 def test_forced_modes_cover_split_online_and_var() -> None:
     facts = [f for n in REDUCTION_NAMES for f in plan_for(task(n)).facts]
     assert any(f.splittable for f in facts) and any(f.online for f in facts)
+    assert any(f.welford for f in facts)
     assert set(FAST) <= set(REDUCTION_NAMES)
 
 
