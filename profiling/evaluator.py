@@ -29,7 +29,8 @@ from profiling.measurement import Measurement, Status
 from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
-from profiling.remeasure import confirmed
+from profiling.remeasure import MODES as REMEASURE_MODES
+from profiling.remeasure import RemeasurePolicy, confirmed
 from profiling.sanitizer import MODES as SANITIZE_MODES
 from profiling.sanitizer import SanitizeCheck, Sanitizer, SanitizerSettings
 from profiling.tasks import Task
@@ -61,11 +62,18 @@ class EvalSettings:
     cpu_limit_s: float | None = None  # CPU seconds per evaluation (None: 4 x timeout_s)
     # a speedup above this is re-measured from a fresh process before it counts (0: never)
     remeasure_speedup: float = 5.0
+    # which of those: best (only one that would become the task's new best: what "counts"),
+    # always (every one; a fresh process costs ~10 s on an H200)
+    remeasure: str = "best"
     # the out-of-bounds check under compute-sanitizer (profiling.sanitizer): best (only a
     # candidate that would become the task's new best), always (every ok one), off
     sanitize: str = "best"
 
     def __post_init__(self) -> None:
+        if self.remeasure not in REMEASURE_MODES:
+            raise ValueError(
+                f"remeasure must be one of {', '.join(REMEASURE_MODES)}, got {self.remeasure!r}"
+            )
         if self.sanitize not in SANITIZE_MODES:
             raise ValueError(
                 f"sanitize must be one of {', '.join(SANITIZE_MODES)}, got {self.sanitize!r}"
@@ -175,6 +183,7 @@ class WorkerEvaluator:
                                                       settings.timeout_s)), env=self.env),
             notice or _stderr_line,
         )
+        self._remeasure = RemeasurePolicy(settings.remeasure, settings.remeasure_speedup)
         self._worker: WorkerProcess | None = None
         self._facts: GpuFacts | None = None
         self.starts = 0  # how many worker processes were started
@@ -312,9 +321,10 @@ class WorkerEvaluator:
             worker.wait_exit(5)  # it exits by itself after replying
             self._discard_worker()
         m = Measurement.from_dict(reply["measurement"])
-        if m.ok and s.remeasure_speedup and (m.speedup or 0.0) > s.remeasure_speedup:
+        if self._remeasure.wanted(task, m):
             env = WorkerProcess._env(self.device, self.env, tempfile.gettempdir())
             m = confirmed(m, task.to_dict(), source, self.device, env, s.timeout_s)
+            self._remeasure.stood(task, m)
         if self._sanitize.wanted(task, m):  # a would-be new best: no out-of-bounds access
             shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]
             m = self._sanitize.apply(m, task, shape, source, self.device)

@@ -27,7 +27,7 @@ from typing import Any
 
 from profiling.errors import trim
 from profiling.measurement import Measurement, Status
-from profiling.tasks import SOURCE_DIR_ENV
+from profiling.tasks import SOURCE_DIR_ENV, Task, task_key
 
 CONFIRM_FACTOR = 2.0
 CALLS = 20
@@ -192,3 +192,30 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+MODES = ("best", "always")
+
+
+class RemeasurePolicy:
+    """Which ``ok`` measurements are re-measured from outside: a speedup over
+    ``threshold`` (0: none), and with ``best`` only one over every re-measured speedup of
+    its task so far (the one that would count as the new best); ``always`` every one."""
+
+    def __init__(self, mode: str, threshold: float) -> None:
+        if mode not in MODES:
+            raise ValueError(f"remeasure must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode, self.threshold = mode, threshold
+        self._best: dict[str, float] = {}  # per task: the best speedup that stood outside
+
+    def wanted(self, task: Task, m: Measurement) -> bool:
+        speedup = m.speedup or 0.0
+        if not (m.ok and self.threshold and speedup > self.threshold):
+            return False
+        return self.mode == "always" or speedup > self._best.get(task_key(task), 0.0)
+
+    def stood(self, task: Task, m: Measurement) -> None:
+        """``m`` after its re-measure: an ``ok`` one raises its task's bar."""
+        if m.ok:
+            key = task_key(task)
+            self._best[key] = max(self._best.get(key, 0.0), m.speedup or 0.0)

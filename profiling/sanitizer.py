@@ -26,7 +26,6 @@ is skipped with a one-time notice, never a failure.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -42,7 +41,7 @@ from profiling.measurement import Measurement, Status
 from profiling.memcheck import MemcheckReport, parse
 from profiling.probes.base import ProbeTarget
 from profiling.probes.child import child_argv, child_env, read_result, write_spec
-from profiling.tasks import Task
+from profiling.tasks import Task, task_key
 
 MODES = ("best", "always", "off")
 NO_CACHING = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1"}
@@ -180,10 +179,6 @@ class Sanitizer:
             text = log.read_text(errors="replace") if log.is_file() else out
             error, _ = read_result(result)
             return judge(text, error, time.monotonic() - t0)
-
-
-def task_key(task: Task) -> str:
-    return json.dumps([task.name, task.size, sorted(task.overrides.items())], default=str)
 
 
 class SanitizeCheck:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -305,3 +306,8 @@ def _literal(tree: ast.Module, name: str) -> Any:
             except (ValueError, SyntaxError) as e:
                 raise TaskError(f"{name} must be a literal: {e}") from e
     return None
+
+
+def task_key(task: Task) -> str:
+    """One task at one size: a key for what a worker remembers per task."""
+    return json.dumps([task.name, task.size, sorted(task.overrides.items())], default=str)

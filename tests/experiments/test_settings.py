@@ -66,7 +66,12 @@ def test_tracking_and_budget_presets_are_their_records():
 def test_realizer_presets_hold_only_known_options():
     from strategies.openai_realizer import OpenAIConfig
 
-    assert set(load("realizer", "offline")) == {"name"}
+    from strategies.factory import build_realizer
+
+    for kind in ("offline", "graph"):
+        preset = load("realizer", kind)
+        assert set(preset) == {"name", "allow_tf32"} and preset["allow_tf32"] is False
+        build_realizer(kind, preset)  # every option the preset holds is one the factory takes
     openai = load("realizer", "openai")
     assert set(openai) - {"name", "repair_turns"} == names(OpenAIConfig)
     default = asdict(OpenAIConfig())
