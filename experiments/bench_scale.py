@@ -170,17 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--size", default=None, help="size preset or k=v,...")
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
     ap.add_argument("--max-workers", type=int, default=None, help="default: every visible GPU")
-    ap.add_argument("--throughput", type=int, default=16, help="kernels per throughput point")
+    ap.add_argument("--throughput", type=int, default=16,
+                    help="kernels of each task per throughput point (0: no throughput points)")
     ap.add_argument("--iterations", type=int, default=40)
-    ap.add_argument("--batches", default="1,4", help="round sizes to compare")
+    ap.add_argument("--batches", default="1,4", help="round sizes to compare ('': no tuning runs)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args(argv)
     try:
         batches = [int(b) for b in args.batches.split(",") if b.strip()]
-        if not batches or min(batches) < 1 or args.throughput < 1 or args.iterations < 1:
+        if min(batches, default=1) < 1 or args.throughput < 0 or args.iterations < 1:
             raise ValueError
     except ValueError:
-        print("error: --batches, --throughput and --iterations take positive whole numbers",
+        print("error: --batches and --iterations take positive whole numbers, --throughput 0 or more",
               file=sys.stderr)
         return 2
     try:
@@ -203,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = CUDA if args.device == "cuda" else replace(
         CUDA, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0)
-    pools = [(t, kernels(t, args.device, args.throughput * n_max)) for t in tasks]
+    pools = [(t, kernels(t, args.device, args.throughput * n_max)) for t in tasks] \
+        if args.throughput else []
     task = tasks[0]
     rows_t: list[Throughput] = []
     rows_r: list[RunTiming] = []
@@ -216,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "throughput": [asdict(r) for r in rows_t], "runs": [asdict(r) for r in rows_r],
             }, indent=2))
 
-    for n in range(1, n_max + 1):
+    for n in range(1, n_max + 1) if args.throughput else ():
         mix = [(t, pool[(n - 1) * args.throughput : n * args.throughput]) for t, pool in pools]
         print(f"throughput with {n} worker(s): {sum(len(s) for _, s in mix)} kernels of "
               f"{len(mix)} task(s) ...", file=sys.stderr, flush=True)
@@ -235,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         save()
     title = f"{', '.join(t.name for t in tasks)} on {args.device} ({len(gpus) or 1} GPU(s) visible)"
     _table(rows_t, rows_r, title)
+    save()
     if args.json:
         print(f"wrote {args.json}")
     return 0

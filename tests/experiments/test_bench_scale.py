@@ -21,7 +21,16 @@ def test_bad_arguments_are_one_line(capsys):
     assert main(["--batches", "0,4", "--device", "interpret"]) == 2
     assert main(["--task", "nope", "--device", "interpret"]) == 2
     assert main(["--tasks", "softmax,nope", "--device", "interpret"]) == 2
-    assert capsys.readouterr().err.count("error:") == 3
+    assert main(["--throughput", "-1", "--device", "interpret"]) == 2
+    assert capsys.readouterr().err.count("error:") == 4
+
+
+def test_throughput_zero_and_no_batches_measure_nothing(tmp_path):
+    out = tmp_path / "scale.json"
+    assert main(["--device", "interpret", "--size", "smoke", "--throughput", "0", "--batches", "",
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["throughput"] == [] and data["runs"] == []
 
 
 @pytest.mark.slow
