@@ -97,23 +97,34 @@ def _describe(obj: Any) -> str:
     return type(obj).__name__
 
 
-CHUNK = 1 << 24  # elements per comparison chunk: temporaries stay ~1 GB whatever the output size
+# Elements per comparison chunk. A chunk's float64 temporaries take about 64 bytes an
+# element (copies, masks, differences), so a chunk of a quarter of the output's bytes / 64
+# keeps them near O/4: 1 Mi elements (~64 MiB, the harness's fixed allowance) for any
+# output up to 256 MiB, 16 Mi (~1 GiB) from a 4 GiB output on. A fixed 16 Mi chunk cost
+# every small task ~1 GiB on the H200 (peak 6-9x its own bytes).
+MIN_CHUNK, CHUNK = 1 << 20, 1 << 24
+
+
+def chunk_size(t: torch.Tensor) -> int:
+    """Elements per chunk when scanning `t` (see CHUNK)."""
+    return max(MIN_CHUNK, min(CHUNK, t.numel() * t.element_size() // 256))
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1)
 
 
-def _chunks(n: int) -> range:
-    return range(0, n, CHUNK)
+def _chunks(t: torch.Tensor) -> range:
+    return range(0, t.numel(), chunk_size(t))
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     """||out - ref|| / ||ref|| over finite entries, in float64 (chunked: bounded memory)."""
     o, r = _flat(out.detach()), _flat(ref.detach())
     num = den = 0.0
-    for s in _chunks(o.numel()):
-        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+    c = chunk_size(o)
+    for s in _chunks(o):
+        oc, rc = o[s : s + c].double(), r[s : s + c].double()
         finite = torch.isfinite(rc)
         rc = torch.where(finite, rc, 0.0)
         num += float(torch.where(finite, oc - rc, 0.0).square().sum())
@@ -143,16 +154,17 @@ def compare_tensor(
     if out.numel() == 0:
         return Comparison(True)
     o, r = _flat(out), _flat(ref.detach())
+    c = chunk_size(o)
     if not (out.is_floating_point() or out.is_complex()):
-        bad = sum(int((o[s : s + CHUNK] != r[s : s + CHUNK]).sum()) for s in _chunks(o.numel()))
+        bad = sum(int((o[s : s + c] != r[s : s + c]).sum()) for s in _chunks(o))
         if not bad:
             return Comparison(True)
         return Comparison(False, f"{label}: {bad} of {out.numel()} values differ", float("inf"))
     bad_special = 0
     sq_ref = 0.0
     n_fin = 0
-    for s in _chunks(o.numel()):
-        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+    for s in _chunks(o):
+        oc, rc = o[s : s + c].double(), r[s : s + c].double()
         o_fin, r_fin = torch.isfinite(oc), torch.isfinite(rc)
         same = (~o_fin) & (~r_fin) & ((oc == rc) | (torch.isnan(oc) & torch.isnan(rc)))
         bad_special += int(((~o_fin) & ~same).sum()) + int(((~r_fin) & o_fin).sum())
@@ -168,8 +180,8 @@ def compare_tensor(
     rms = sq_ref**0.5 / max(n_fin, 1) ** 0.5
     n_bad = 0
     worst: tuple[float, int] | None = None  # (excess, flat index)
-    for s in _chunks(o.numel()):
-        oc, rc = o[s : s + CHUNK].double(), r[s : s + CHUNK].double()
+    for s in _chunks(o):
+        oc, rc = o[s : s + c].double(), r[s : s + c].double()
         fin = torch.isfinite(rc)
         rf = torch.where(fin, rc, 0.0)
         excess = (torch.where(fin, oc, 0.0) - rf).abs() - (tol.atol * rms + tol.rtol * rf.abs())
@@ -311,8 +323,9 @@ def fingerprint(x: Any) -> tuple[int, ...]:
             except RuntimeError:
                 words = flat.contiguous().view(torch.uint8)
         s1 = s2 = 0
-        for s in range(0, words.numel(), CHUNK):
-            w = words[s : s + CHUNK].to(torch.int64)
+        c = chunk_size(flat)
+        for s in range(0, words.numel(), c):
+            w = words[s : s + c].to(torch.int64)
             s1 += int(w.sum())
             s2 += int((w * (torch.arange(w.numel(), device=w.device) % 251 + 1)).sum())
         out += [s1, s2]

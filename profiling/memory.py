@@ -18,7 +18,9 @@ Where the rest goes:
 
 - a correctness trial: the inputs (I), the candidate's offset clone (I), its
   output (O), the reference's clone (I) and output (O): 3I + 2O, freed after
-  the trial; comparisons run in chunks (bounded temporaries);
+  the trial; comparisons run in chunks whose float64 temporaries stay near O/4,
+  at least ~64 MiB (`profiling.correctness.chunk_size`; a fixed 16 Mi-element chunk
+  cost ~1 GiB and put every small task at 6-9x its bytes on the H200);
 - timing with n rotation sets (`timing_bytes`): the sets (inputs only, n x I),
   one input buffer shared by all contenders (I), the live output (O), the held
   last output (O), and the reference's output for the set being checked,
