@@ -18,18 +18,43 @@ def _hydra_cfg(*overrides: str):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
 
 
-def test_the_recipe_sweeps_seven_policies_every_task_ten_seeds_on_replay():
+POLICIES = ["hucb", "ucb", "thompson", "egreedy", "random", "greedy", "best_of_n"]
+
+
+def test_the_recipe_sweeps_seven_policies_every_recorded_task_ten_seeds_on_replay():
+    """Every bundled task with a committed landscape, and no task without one."""
     cfg = _hydra_cfg("+experiment=compare_policies")
     params = cfg.hydra.sweeper.params
-    assert params.policy.split(",") == ["hucb", "ucb", "thompson", "egreedy", "random", "greedy",
-                                        "best_of_n"]
-    from experiments import TASKS_DIR
+    assert params.policy.split(",") == POLICIES
+    from experiments import LANDSCAPES_DIR, TASKS_DIR
+    from profiling.landscape import landscape_path
     from profiling.tasks import bundled_task_names
 
-    assert sorted(params.task.split(",")) == bundled_task_names(TASKS_DIR)
+    recorded = [t for t in bundled_task_names(TASKS_DIR)
+                if landscape_path(LANDSCAPES_DIR, t, "default").is_file()]
+    assert len(recorded) >= 6 and sorted(params.task.split(",")) == recorded
     assert params.seed == "range(10)"
     assert cfg.device.name == "replay" and cfg.replay.noise == "recorded"
     assert cfg.hydra.callbacks.compare._target_ == "experiments.sweep_callback.SweepCallback"
+
+
+def test_the_kernelbench_recipe_sweeps_every_recorded_problem_into_the_same_experiment():
+    from experiments import LANDSCAPES_DIR, TASKS_DIR
+    from profiling.landscape import landscape_path
+    from profiling.tasks import load_task
+    from tests.experiments.test_tune import ROOT
+
+    cfg = _hydra_cfg("+experiment=compare_policies_kernelbench")
+    params = cfg.hydra.sweeper.params
+    assert params.policy.split(",") == POLICIES and params.seed == "range(10)"
+    assert cfg.task.size == "bench" and cfg.device.name == "replay"
+    assert cfg.tracking.experiment == _hydra_cfg("+experiment=compare_policies").tracking.experiment
+    files = params["task.name"].split(",")
+    recorded = sorted(p.name.split("@")[0] for p in LANDSCAPES_DIR.glob("*@bench.jsonl"))
+    assert sorted(f.rsplit("/", 1)[1].removesuffix(".py") for f in files) == recorded
+    for f in files:
+        task = load_task(str(ROOT / f), "bench", TASKS_DIR)
+        assert landscape_path(LANDSCAPES_DIR, task.name, task.size).is_file()
 
 
 def test_callbacks_are_on_by_default_and_can_be_switched_off():
