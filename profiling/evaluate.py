@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m profiling.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", required=True, help="bundled task name or path to a KernelBench file")
     p.add_argument(
-        "--tasks-dir", type=Path, help="folder of bundled tasks that --task names (default experiments/tasks)"
+        "--tasks-dir", type=Path, default=Path("experiments/tasks"),
+        help="folder of the tasks --task names (default: experiments/tasks of the current folder, "
+             "the bundled tasks when run from the project root)",
     )
     p.add_argument("--candidate", required=True, help="Python file defining ModelNew")
     p.add_argument("--device", default="auto", choices=("cuda", "interpret", "auto"))

@@ -44,7 +44,6 @@ SOURCE_DIR_ENV = "KB_SOURCE_DIR"
 # Where bare task names are looked up when the caller gives no ``tasks_dir``. The
 # bundled tasks belong to `experiments`, which passes its folder explicitly; this
 # default only keeps older callers (the benchmark scripts) working until they do.
-BUNDLED_TASKS_DIR = PROJECT_ROOT / "experiments" / "tasks"
 
 
 # CPython 3.11 converts ASTs with interpreter-wide recursion bookkeeping that breaks
@@ -129,20 +128,22 @@ class Task:
         return cls(**d)
 
 
-def bundled_task_names(tasks_dir: Path | None = None) -> list[str]:
+def bundled_task_names(tasks_dir: Path) -> list[str]:
     """Task names in ``tasks_dir`` (files ``<name>.py``)."""
-    tasks_dir = tasks_dir or BUNDLED_TASKS_DIR
     return sorted(p.stem for p in tasks_dir.glob("*.py") if not p.name.startswith("_"))
 
 
 def find_task_file(name_or_path: str, tasks_dir: Path | None = None) -> Path:
-    """A path as given, or a bare name looked up in ``tasks_dir``."""
-    tasks_dir = tasks_dir or BUNDLED_TASKS_DIR
+    """A path as given, or a bare name looked up in ``tasks_dir`` (the caller's folder of
+    named tasks: ``experiments.TASKS_DIR`` for the bundled ones; this module knows none)."""
     p = Path(name_or_path).expanduser()
     if p.suffix == ".py" or "/" in name_or_path:
         if not p.is_file():
             raise TaskError(f"task file not found: {name_or_path}")
         return p.resolve()
+    if tasks_dir is None:
+        raise TaskError(f"task {name_or_path!r} is a bare name and no tasks folder was given: "
+                        f"pass the path of its file")
     cand = tasks_dir / f"{name_or_path}.py"
     if cand.is_file():
         return cand

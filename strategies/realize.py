@@ -138,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print the strategy catalog (for --task's kind)")
     p.add_argument("--task", help="bundled task name or path to a KernelBench file")
     p.add_argument(
-        "--tasks-dir", type=Path, help="folder of bundled tasks that --task names (default experiments/tasks)"
+        "--tasks-dir", type=Path, default=Path("experiments/tasks"),
+        help="folder of the tasks --task names (default: experiments/tasks of the current folder, "
+             "the bundled tasks when run from the project root)",
     )
     p.add_argument("--strategy", help="strategy id, family/name (see --list)")
     p.add_argument("--realizer", choices=REALIZER_KINDS, default="offline")

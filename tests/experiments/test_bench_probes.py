@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from experiments.bench_probes import RECORDED_BEST, chain_source, main
 from profiling.tasks import load_task
 from strategies.offline.realizer import default_source
@@ -12,11 +13,11 @@ from strategies.offline.realizer import default_source
 
 def test_recorded_chains_apply_through_the_offline_realizer() -> None:
     for name, chain in RECORDED_BEST.items():
-        task = load_task(name, "smoke")
+        task = load_task(name, "smoke", tasks_dir=TASKS_DIR)
         source, done = chain_source(task, chain)
         assert done == chain, f"{name}: only {done} of {chain} applied"
         assert source != default_source(task)
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     assert chain_source(task, ("tiling/no_such_strategy",)) == (default_source(task), ())
 
 

@@ -12,6 +12,7 @@ from bandit.arms import Arm
 from bandit.budget import Spend
 from bandit.frontier import Member
 from bandit.records import IterationRecord, TuneResult
+from experiments import TASKS_DIR
 from experiments.figures import COST_PNG, REWARD_PNG, no_data_reason, write_figures
 from experiments.html_report import ReportData, render, write_report
 from experiments.keep import (
@@ -108,11 +109,11 @@ def test_a_faster_candidate_is_the_best_kernel_and_the_best_candidate(tmp_path):
 
 
 def test_best_kernel_is_written_at_the_tasks_own_size(tmp_path):
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     assert task.overrides  # the smoke preset changes module constants
     src = task.module_source()  # a kernel tuned at smoke size carries the smoke constants
     back = own_size_source(src + "\nclass ModelNew(Model):\n    pass\n", task)
-    own = load_task("softmax")
+    own = load_task("softmax", tasks_dir=TASKS_DIR)
     for name in task.overrides:
         assigned = [
             n.value

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bandit.budget import Budget
 from bandit.policies import make_policy
 from bandit.tuner import Tuner, TunerParts
+from experiments import TASKS_DIR
 from experiments.tracking import PER_STRATEGY, arm_metrics
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
@@ -45,7 +46,7 @@ FAULTS = [
 
 
 def test_run_survives_endpoint_faults_and_counts_tokens_once(tmp_path):
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     strategies = load_catalog()
     with FakeChatServer(FAULTS) as server:
         realizer = OpenAIRealizer(fake_config(server.url, tmp_path, timeout_s=0.5, max_retries=3))

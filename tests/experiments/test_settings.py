@@ -64,9 +64,8 @@ def test_tracking_and_budget_presets_are_their_records():
 
 
 def test_realizer_presets_hold_only_known_options():
-    from strategies.openai_realizer import OpenAIConfig
-
     from strategies.factory import build_realizer
+    from strategies.openai_realizer import OpenAIConfig
 
     for kind in ("offline", "graph"):
         preset = load("realizer", kind)

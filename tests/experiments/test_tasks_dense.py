@@ -9,13 +9,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from experiments import TASKS_DIR
 from profiling.tasks import PROJECT_ROOT, constants, load_task
 
 DENSE = ("gelu", "swiglu", "transpose", "matmul", "matmul_bias_gelu")
 
 
 def _run_reference(kind: str, size: str | None = "smoke"):
-    task = load_task(kind, size)
+    task = load_task(kind, size, tasks_dir=TASKS_DIR)
     mod = task.load_module()
     torch.manual_seed(0)
     inputs = mod.get_inputs()
@@ -63,21 +64,21 @@ def test_matmul_references() -> None:
 
 
 def test_default_sizes_are_llm_shapes() -> None:
-    gelu = constants(load_task("gelu").source)
+    gelu = constants(load_task("gelu", tasks_dir=TASKS_DIR).source)
     assert (gelu["batch_size"], gelu["dim"], gelu["DTYPE"]) == (8192, 11008, "float32")
-    swiglu = constants(load_task("swiglu").source)
+    swiglu = constants(load_task("swiglu", tasks_dir=TASKS_DIR).source)
     assert (swiglu["batch_size"], swiglu["dim"]) == (8192, 11008)
-    tr = constants(load_task("transpose").source)
+    tr = constants(load_task("transpose", tasks_dir=TASKS_DIR).source)
     assert (tr["rows"], tr["cols"]) == (8192, 8192)
-    mm = constants(load_task("matmul").source)
+    mm = constants(load_task("matmul", tasks_dir=TASKS_DIR).source)
     assert (mm["M"], mm["K"], mm["N"], mm["DTYPE"]) == (8192, 4096, 4096, "bfloat16")
-    mbg = constants(load_task("matmul_bias_gelu").source)
+    mbg = constants(load_task("matmul_bias_gelu", tasks_dir=TASKS_DIR).source)
     assert (mbg["batch_size"], mbg["in_features"], mbg["out_features"]) == (8192, 4096, 11008)
     assert mbg["DTYPE"] == "bfloat16"
 
 
 def test_matmul_bias_gelu_parameters_follow_dtype() -> None:
-    task = load_task("matmul_bias_gelu", "smoke,DTYPE=bfloat16")
+    task = load_task("matmul_bias_gelu", "smoke,DTYPE=bfloat16", tasks_dir=TASKS_DIR)
     mod = task.load_module()
     model = mod.Model(*mod.get_init_inputs())
     assert model.linear.weight.dtype == torch.bfloat16

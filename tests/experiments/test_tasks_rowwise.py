@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from experiments import TASKS_DIR
 from profiling.tasks import PROJECT_ROOT, constants, load_task
 
 ROWWISE = ("softmax", "logsumexp", "cross_entropy", "layernorm", "rmsnorm", "residual_add_rmsnorm")
@@ -25,7 +26,7 @@ DEFAULT_SHAPES = {
 
 
 def _run(kind: str, size: str = "smoke") -> tuple[object, list[torch.Tensor], object]:
-    mod = load_task(kind, size).load_module()
+    mod = load_task(kind, size, tasks_dir=TASKS_DIR).load_module()
     torch.manual_seed(0)
     model = mod.Model(*mod.get_init_inputs())
     inputs = mod.get_inputs()
@@ -35,7 +36,7 @@ def _run(kind: str, size: str = "smoke") -> tuple[object, list[torch.Tensor], ob
 
 @pytest.mark.parametrize("kind", ROWWISE)
 def test_task_metadata(kind: str) -> None:
-    task = load_task(kind)
+    task = load_task(kind, tasks_dir=TASKS_DIR)
     assert task.kind == kind and task.name == kind
     consts = constants(task.source)
     assert consts["DTYPE"] == "float32"
@@ -45,7 +46,7 @@ def test_task_metadata(kind: str) -> None:
     # smoke rows and row length are not powers of two, to exercise masks
     for v in (smoke["batch_size"], smoke[dim_name]):
         assert v & (v - 1) != 0
-    mod = load_task(kind, "smoke").load_module()
+    mod = load_task(kind, "smoke", tasks_dir=TASKS_DIR).load_module()
     flops = mod.get_flops()
     assert isinstance(flops, int) and flops > 0
 
@@ -87,7 +88,7 @@ def test_norm_parameters_are_named_and_seeded() -> None:
         ("rmsnorm", {"weight"}),
         ("residual_add_rmsnorm", {"weight"}),
     ):
-        mod = load_task(kind, "smoke").load_module()
+        mod = load_task(kind, "smoke", tasks_dir=TASKS_DIR).load_module()
         torch.manual_seed(3)
         a = mod.Model(*mod.get_init_inputs())
         torch.manual_seed(3)
@@ -98,10 +99,10 @@ def test_norm_parameters_are_named_and_seeded() -> None:
 
 
 def test_sizes_override() -> None:
-    task = load_task("softmax", "batch_size=3,dim=50")
+    task = load_task("softmax", "batch_size=3,dim=50", tasks_dir=TASKS_DIR)
     (x,) = task.load_module().get_inputs()
     assert x.shape == (3, 50)
-    task = load_task("rmsnorm", "smoke,DTYPE=float64")
+    task = load_task("rmsnorm", "smoke,DTYPE=float64", tasks_dir=TASKS_DIR)
     (x,) = task.load_module().get_inputs()
     assert x.dtype == torch.float64 and x.shape == (6, 200)
 
@@ -114,7 +115,7 @@ def test_hydra_task_config(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ROWWISE)
 def test_presets_load(kind: str) -> None:
-    task = load_task(kind)
+    task = load_task(kind, tasks_dir=TASKS_DIR)
     for preset in task.presets:
         t = task.with_size(preset)
         assert t.size == preset and t.overrides
@@ -150,7 +151,7 @@ def test_bench_hill_climb_with_fake_evaluator() -> None:
     from experiments.bench_offline import bench_task
 
     ev = _FakeEvaluator()
-    rep = bench_task(load_task("rmsnorm", "smoke"), ev, rounds=3, log=lambda _: None)
+    rep = bench_task(load_task("rmsnorm", "smoke", tasks_dir=TASKS_DIR), ev, rounds=3, log=lambda _: None)
     assert rep.default.chain == () and len(rep.one_step) >= 10
     assert rep.best is not None and rep.best.chain[0].endswith("row_in_registers")
     assert any(s.endswith("warps_up") for s in rep.best.chain[1:])

@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from rich.console import Console
 
+from experiments import TASKS_DIR
 from experiments.settings import TuneSettings
 from experiments.tune import run_app
 
@@ -315,7 +316,7 @@ def _llm_sources(n: int) -> list[str]:
     from strategies.offline.realizer import OfflineRealizer, default_source
     from strategies.types import RealizeRequest
 
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     realizer = OfflineRealizer()
     sources = [default_source(task)]
     for strategy in load_catalog().for_kind("softmax", target="triton"):

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from experiments import bench_harness
+from experiments import TASKS_DIR, bench_harness
 from profiling.tasks import bundled_task_names
 
 
-@pytest.mark.skipif("softmax" not in bundled_task_names(), reason="bundled softmax task missing")
+@pytest.mark.skipif("softmax" not in bundled_task_names(TASKS_DIR), reason="bundled softmax task missing")
 def test_bench_harness_interpreter_smoke(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = bench_harness.main(

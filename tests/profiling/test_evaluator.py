@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.evaluator import (
     EvalSettings,
     WorkerEvaluator,
@@ -173,12 +174,12 @@ def test_gpu_facts_in_interpret_mode_needs_no_worker():
 
 # ---- bundled tasks (experiments/tasks): the reference as candidate must pass
 
-BUNDLED = [n for n in ("softmax", "rmsnorm", "matmul", "layernorm") if n in bundled_task_names()]
+BUNDLED = [n for n in ("softmax", "rmsnorm", "matmul", "layernorm") if n in bundled_task_names(TASKS_DIR)]
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_reference_as_candidate_is_ok_at_smoke_size(interp_ev, name):
-    t = load_task(name, "smoke")
+    t = load_task(name, "smoke", tasks_dir=TASKS_DIR)
     m = interp_ev.evaluate(t, reference_candidate_source(t))
     assert m.status is Status.OK, m.error
     assert m.wall_s < 30

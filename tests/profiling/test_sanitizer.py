@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.probes.base import ProbeTarget
@@ -72,7 +73,7 @@ def _records(path: Path) -> list[dict]:
 
 
 def _target() -> ProbeTarget:
-    return ProbeTarget(load_task("softmax", "smoke"), "# candidate\n", "cuda")
+    return ProbeTarget(load_task("softmax", "smoke", tasks_dir=TASKS_DIR), "# candidate\n", "cuda")
 
 
 def _ok(speedup: float) -> Measurement:

@@ -70,3 +70,22 @@ def test_what_is_not_a_constant_is_left_alone():
 def test_empty_source_is_a_task_without_constants():
     t = Task(name="fake", path="fake.py", source="", kind="softmax")
     assert t.constants == {} and t.module_source() == ""
+
+
+def test_profiling_knows_no_tasks_folder_of_its_own(tmp_path):
+    """The bundled tasks' folder is the caller's (experiments.TASKS_DIR): a bare name
+    without one is a one-line error, a path always works, a given folder is searched."""
+    import profiling.tasks as tasks_mod
+    from experiments import TASKS_DIR
+    from profiling.tasks import TaskError, bundled_task_names, load_task
+
+    assert not hasattr(tasks_mod, "BUNDLED_TASKS_DIR")
+    with pytest.raises(TaskError, match="bare name and no tasks folder") as e:
+        load_task("softmax")
+    assert "\n" not in str(e.value)
+    assert load_task(str(TASKS_DIR / "softmax.py")).name == "softmax"
+    assert load_task("softmax", None, TASKS_DIR).name == "softmax"
+    (tmp_path / "mine.py").write_text((TASKS_DIR / "softmax.py").read_text())
+    assert bundled_task_names(tmp_path) == ["mine"]
+    with pytest.raises(TaskError, match=r"unknown task 'softmax' \(bundled tasks: mine\)"):
+        load_task("softmax", None, tmp_path)

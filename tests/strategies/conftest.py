@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
 from strategies.openai_realizer import OpenAIConfig
@@ -46,7 +47,7 @@ def catalog():
 
 @pytest.fixture(scope="session")
 def task():
-    return load_task("softmax", size="smoke")
+    return load_task("softmax", size="smoke", tasks_dir=TASKS_DIR)
 
 
 @pytest.fixture(scope="session")

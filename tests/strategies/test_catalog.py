@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from experiments import TASKS_DIR
 from strategies.catalog import DEFAULT_CATALOG, load_catalog, parse_catalog
 from strategies.errors import CatalogError
 from strategies.types import FAMILIES, RESOURCES
@@ -89,8 +90,8 @@ def test_runnable_is_for_kind_without_cuda_off_a_gpu(catalog):
 def test_catalog_kinds_cover_the_bundled_tasks(catalog):
     from profiling.tasks import bundled_task_names, load_task
 
-    for name in bundled_task_names():
-        assert load_task(name).kind in catalog.task_kinds, name
+    for name in bundled_task_names(TASKS_DIR):
+        assert load_task(name, tasks_dir=TASKS_DIR).kind in catalog.task_kinds, name
 
 
 # -- validation --------------------------------------------------------------------

@@ -13,6 +13,7 @@ import functools
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.tasks import bundled_task_names, load_task
 from strategies.catalog import load_catalog
 from strategies.graph import partition, templates
@@ -43,7 +44,7 @@ PER_KIND = {"layernorm": {"single_pass_online"}}
 
 @functools.cache
 def smoke(name: str):
-    return load_task(name, "smoke")
+    return load_task(name, "smoke", tasks_dir=TASKS_DIR)
 
 
 def test_registry_and_partitioner_name_the_same_templates() -> None:
@@ -51,7 +52,7 @@ def test_registry_and_partitioner_name_the_same_templates() -> None:
 
 
 def test_every_bundled_task_is_listed() -> None:
-    assert sorted(BUNDLED) == bundled_task_names()
+    assert sorted(BUNDLED) == bundled_task_names(TASKS_DIR)
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))

@@ -14,6 +14,7 @@ import torch
 import strategies.offline.elementwise
 import strategies.offline.matmul
 import strategies.offline.transpose  # noqa: F401  (the imports register the generators)
+from experiments import TASKS_DIR
 from profiling.tasks import Task, exec_module, load_task
 from strategies.catalog import load_catalog
 from strategies.offline.base import Generator, Params, generators, parse_params, render_module
@@ -72,7 +73,7 @@ def _chain(kind: str, names: list[str], task: Task, start: Params | None = None)
 
 def _check_correct(kind: str, params: Params, size: str = "smoke") -> str:
     """Render, run in-process under the interpreter, compare with the reference."""
-    task = load_task(kind, size)
+    task = load_task(kind, size, tasks_dir=TASKS_DIR)
     src = render_module(_gen(kind), params)
     ref_mod = task.load_module()
     torch.manual_seed(0)
@@ -93,7 +94,7 @@ def _check_correct(kind: str, params: Params, size: str = "smoke") -> str:
 
 @pytest.fixture(scope="module")
 def smoke_tasks() -> dict[str, Task]:
-    return {k: load_task(k, "smoke") for k in DENSE}
+    return {k: load_task(k, "smoke", tasks_dir=TASKS_DIR) for k in DENSE}
 
 
 @pytest.mark.parametrize("kind", DENSE)
@@ -160,12 +161,12 @@ def test_chain_correct(kind: str, names: list[str], smoke_tasks: dict[str, Task]
     ],
 )
 def test_other_sizes_correct(kind: str, size: str, names: list[str]) -> None:
-    _check_correct(kind, _chain(kind, names, load_task(kind, size)), size)
+    _check_correct(kind, _chain(kind, names, load_task(kind, size, tasks_dir=TASKS_DIR)), size)
 
 
 @pytest.mark.parametrize("kind", ["matmul", "matmul_bias_gelu"])
 def test_good_hopper_config_reachable(kind: str) -> None:
-    task = load_task(kind)  # default size: bf16, so the shared-memory estimate is realistic
+    task = load_task(kind, tasks_dir=TASKS_DIR)  # default size: bf16, so the shared-memory estimate is realistic
     p = _chain(kind, GOOD_MATMUL, task)
     assert (p["BLOCK_M"], p["BLOCK_N"], p["BLOCK_K"]) == (128, 256, 64)
     assert (p["GROUP_M"], p["num_warps"], p["num_stages"]) == (8, 8, 3)
@@ -243,8 +244,8 @@ def test_cuda_vec4_renders_a_module(kind: str, smoke_tasks: dict[str, Task]) -> 
     mod = exec_module(src, f"cuda_{kind}")  # imports without cupy or a GPU
     model = mod.ModelNew()
     with pytest.raises(TypeError):  # CPU tensors are refused before cupy is needed
-        model(*load_task(kind, "smoke").load_module().get_inputs())
-    bf16 = load_task(kind, "smoke,DTYPE=bfloat16")
+        model(*load_task(kind, "smoke", tasks_dir=TASKS_DIR).load_module().get_inputs())
+    bf16 = load_task(kind, "smoke,DTYPE=bfloat16", tasks_dir=TASKS_DIR)
     assert gen.apply(_sid("cuda_vec4"), gen.defaults(bf16), bf16) is None
 
 
@@ -272,7 +273,7 @@ def test_realizer_covers_the_catalog(kind: str, smoke_tasks: dict[str, Task]) ->
 )
 def test_realizer_chain(kind: str, names: list[str]) -> None:
     """Each realization is the next parent (header round trip through the realizer)."""
-    task, by_name = load_task(kind), {s.name: s for s in load_catalog()}
+    task, by_name = load_task(kind, tasks_dir=TASKS_DIR), {s.name: s for s in load_catalog()}
     source = task.module_source()
     for name in names:
         r = OfflineRealizer().realize(
@@ -293,7 +294,7 @@ def test_realizer_chain(kind: str, names: list[str]) -> None:
 @pytest.mark.parametrize("kind", ["gelu", "swiglu"])
 @pytest.mark.parametrize("offset", [0, 1])
 def test_cuda_vec4_on_gpu(kind: str, offset: int) -> None:
-    task = load_task(kind, "smoke")
+    task = load_task(kind, "smoke", tasks_dir=TASKS_DIR)
     gen = _gen(kind)
     p = _chain(kind, ["cuda_vec4", "streaming_eviction"], task)
     mod = task.load_module()
@@ -318,8 +319,8 @@ def test_best_variants_on_gpu(kind: str) -> None:
         "matmul_bias_gelu": [*GOOD_MATMUL, "fuse_epilogue", "alignment_hints", "stages_up"],
     }[kind]
     size = "small" if kind in ("matmul", "matmul_bias_gelu") else "smoke"
-    task = load_task(kind, size)
-    p = _chain(kind, best, load_task(kind))
+    task = load_task(kind, size, tasks_dir=TASKS_DIR)
+    p = _chain(kind, best, load_task(kind, tasks_dir=TASKS_DIR))
     mod = task.load_module()
     torch.manual_seed(0)
     inputs = [t.cuda() for t in mod.get_inputs()]

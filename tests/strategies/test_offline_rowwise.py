@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.tasks import Task, exec_module, load_task
 from strategies.catalog import load_catalog
@@ -76,7 +77,7 @@ def strategy(name: str, applies_to: tuple[str, ...] = ()) -> Strategy:
 
 @functools.cache
 def smoke(kind: str) -> Task:
-    return load_task(kind, "smoke")
+    return load_task(kind, "smoke", tasks_dir=TASKS_DIR)
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.probes.base import ProbeTarget
 from profiling.probes.child import child_argv, child_env, read_result, write_spec
 from profiling.tasks import load_task
@@ -59,7 +60,7 @@ CLEAN = HEAD + """        assert os.path.realpath(os.getcwd()) == os.path.realpa
 def _run_child(tmp_path: Path, source: str, outside: Path) -> str:
     folder = tmp_path / "child"
     folder.mkdir()
-    spec, result = write_spec(folder, ProbeTarget(load_task("softmax", "smoke"), source,
+    spec, result = write_spec(folder, ProbeTarget(load_task("softmax", "smoke", tasks_dir=TASKS_DIR), source,
                                                   "interpret"), warmup=1)
     extra = {"KB_TEST_OUTSIDE": str(outside), "KB_TEST_FOLDER": str(folder)}
     done = subprocess.run(child_argv(spec), cwd=folder, env=child_env("interpret", extra,

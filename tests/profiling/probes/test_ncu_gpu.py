@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.evaluator import reference_candidate_source
 from profiling.probes.base import ForwardRun, ProbeTarget
 from profiling.probes.counters import classify
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.gpu
 def test_ncu_profiles_the_softmax_reference() -> None:
     if shutil.which("ncu") is None:
         pytest.fail("ncu is not on PATH on this GPU host")
-    task = load_task("softmax")
+    task = load_task("softmax", tasks_dir=TASKS_DIR)
     probe = NcuProbe()
     rec = probe.collect(ForwardRun(ProbeTarget(task, reference_candidate_source(task), "cuda",
                                                reference=True)))
@@ -38,7 +39,7 @@ def test_every_candidate_gets_counters_through_the_evaluator() -> None:
     from profiling.probes.registry import ProbeSettings
     from strategies.offline.realizer import default_source
 
-    task = load_task("softmax")
+    task = load_task("softmax", tasks_dir=TASKS_DIR)
     probes = ProbeSettings(names=("ncu", "triton"), every_candidate=True)
     with WorkerEvaluator(EvalSettings(device="cuda", trials=1), probes=probes) as ev:
         m = ev.evaluate(task, default_source(task))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.probes.base import ForwardRun, ProbeSet, ProbeTarget
 from profiling.probes.ncu import NcuProbe, NcuSettings, build_command
 from profiling.probes.testing import check_probe
@@ -32,7 +33,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 
 def _run(source: str = "ModelNew = None\n", reference: bool = False) -> ForwardRun:
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     return ForwardRun(ProbeTarget(task, source, "cuda", reference=reference))
 
 
@@ -109,7 +110,7 @@ def test_child_failure_and_timeout_give_a_note_not_an_error(
 
 
 def test_interpreter_device_gets_no_counters(fake: dict[str, Path]) -> None:
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     rec = NcuProbe(NcuSettings(executable=str(fake["ncu"]))).collect(
         ForwardRun(ProbeTarget(task, "x = 1\n", "interpret"))
     )

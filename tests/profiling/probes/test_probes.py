@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.probes.base import BaseProbe, ForwardRun, ProbeRecord, ProbeSet, ProbeTarget
 from profiling.probes.compiled import TritonProbe, compiled_stats
 from profiling.probes.nvml import NvmlProbe
@@ -15,7 +16,7 @@ from profiling.tasks import load_task
 
 
 def _run(forward=None, module=None) -> ForwardRun:  # type: ignore[no-untyped-def]
-    return ForwardRun(ProbeTarget(load_task("softmax", "smoke"), "x = 1\n"), forward, module)
+    return ForwardRun(ProbeTarget(load_task("softmax", "smoke", tasks_dir=TASKS_DIR), "x = 1\n"), forward, module)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TASKS_DIR
 from profiling.evaluator import reference_candidate_source
 from profiling.probes.base import ProbeTarget
 from profiling.probes.ncu import NcuSettings
@@ -16,12 +17,12 @@ from tests.profiling.probes.ncu_fakes import install_fake_ncu, raw_csv
 
 def test_no_probe_selected_is_free() -> None:
     report = ProbeSession(ProbeSettings()).profile(
-        ProbeTarget(load_task("softmax", "smoke"), "x = 1\n"))
+        ProbeTarget(load_task("softmax", "smoke", tasks_dir=TASKS_DIR), "x = 1\n"))
     assert report.counters is None and report.seconds == 0.0 and report.notes == ()
 
 
 def test_in_process_probes_run_in_a_real_child_on_the_interpreter() -> None:
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     said: list[str] = []
     session = ProbeSession(ProbeSettings(names=("triton",)), say=said.append)
     report = session.profile(ProbeTarget(task, default_source(task), "interpret"))
@@ -35,7 +36,7 @@ def test_in_process_probes_run_in_a_real_child_on_the_interpreter() -> None:
 
 
 def test_a_broken_candidate_is_a_note_not_an_error() -> None:
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     session = ProbeSession(ProbeSettings(names=("triton",)), say=lambda s: None)
     broken = reference_candidate_source(task).replace("ModelNew = Model", "ModelNew = None")
     report = session.profile(ProbeTarget(task, broken, "interpret"))
@@ -53,7 +54,7 @@ def test_ncu_wraps_the_child_and_the_report_is_cached(
     monkeypatch.setenv("FAKE_NCU_CSV", str(csv_path))
     monkeypatch.setenv("FAKE_NCU_ARGV", str(tmp_path / "argv"))
     session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))))
-    target = ProbeTarget(load_task("softmax", "smoke"), "# k\n", "cuda")
+    target = ProbeTarget(load_task("softmax", "smoke", tasks_dir=TASKS_DIR), "# k\n", "cuda")
     report = session.profile(target)
     assert report.counters is not None and report.counters.dram_pct == 91.0
     assert report.seconds > 0 and not report.cached
@@ -84,7 +85,7 @@ def test_a_batch_is_one_child_split_at_the_separator(
     ])
     session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))),
                            say=lambda s: None)
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     targets = [ProbeTarget(task, "# ref\n", "cuda", reference=True),
                ProbeTarget(task, "# mine\n", "cuda")]
     ref, mine = session.profile_many(targets)
@@ -101,7 +102,7 @@ def test_a_batch_that_cannot_be_split_falls_back_to_one_child_each(
     ncu = _fake(tmp_path, monkeypatch, [("k", {TIME: 4e4, DRAM: 70})])
     session = ProbeSession(ProbeSettings(names=("ncu",), ncu=NcuSettings(executable=str(ncu))),
                            say=lambda s: None)
-    task = load_task("softmax", "smoke")
+    task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     reports = session.profile_many([ProbeTarget(task, f"# {i}\n", "cuda") for i in range(2)])
     assert [r.counters.dram_pct for r in reports if r.counters] == [70.0, 70.0]
     assert len((tmp_path / "argv").read_text().splitlines()) == 3  # the batch, then one each
