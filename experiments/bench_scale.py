@@ -15,7 +15,9 @@ Two measurements (tasks at their own sizes unless ``--size``):
    how much realization overlaps evaluation.
 
 Each GPU's utilization is sampled from NVML (or nvidia-smi) through every
-measurement (`experiments.gpu_utilization`): mean % and the share of samples idle.
+measurement (`experiments.gpu_utilization`): mean % and the share of samples idle;
+the throughput lines also give the mean seconds per evaluation phase
+(`profiling.phases`), so idle GPUs can be traced to the host work around them.
 
 Every configuration gets a fresh worker and an empty Triton cache, so no run
 reuses another's compilations. Prints a table; ``--json FILE`` writes it.
@@ -43,6 +45,7 @@ from bandit.tuner import Tuner
 from experiments import TASKS_DIR
 from experiments.gpu_utilization import UtilizationSampler
 from profiling.evaluator import EvalSettings, Evaluator, reference_candidate_source
+from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
 from strategies.factory import build_realizer
@@ -59,6 +62,7 @@ class Throughput:
     per_minute: float
     start_s: float  # first evaluation of each task (the reference) on every worker
     utilization: str = ""  # per GPU over the timed evaluations
+    phases: str = ""  # mean seconds per evaluation phase (`profiling.phases`), the rest "other"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ def throughput(mix: Sequence[tuple[Task, Sequence[str]]], settings: EvalSettings
     """Evaluate every task's kernels on `n` fresh workers, one task after the other."""
     start = elapsed = 0.0
     count = 0
+    measured = []
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as cache, LocalExecutor(
         _Fresh(settings, gpus[:n], cache), n
     ) as ex, UtilizationSampler(gpus[:n]) as util:
@@ -119,7 +124,23 @@ def throughput(mix: Sequence[tuple[Task, Sequence[str]]], settings: EvalSettings
             elapsed += time.monotonic() - t0
             assert len(done) == len(sources)
             count += len(sources)
-    return Throughput(n, count, elapsed, 60.0 * count / elapsed, start, util.describe())
+            measured += [e.measurement for e in done]
+    return Throughput(n, count, elapsed, 60.0 * count / elapsed, start, util.describe(),
+                      phase_means(measured))
+
+
+def phase_means(measured: Sequence[Measurement]) -> str:
+    """``trials 1.10, timing 0.52, ..., other 0.90`` s: where an evaluation's wall went."""
+    if not measured:
+        return ""
+    totals: dict[str, float] = {}
+    for m in measured:
+        for k, v in m.diagnostics.phases.items():
+            totals[k] = totals.get(k, 0.0) + v
+    other = sum(m.wall_s for m in measured) - sum(totals.values())
+    parts = [*(f"{k} {v / len(measured):.2f}" for k, v in totals.items()),
+             f"other {other / len(measured):.2f}"]
+    return ", ".join(parts)
 
 
 def tuning_run(task: Task, settings: EvalSettings, gpus: Sequence[str], workers: int,
@@ -225,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows_t.append(throughput(mix, settings, gpus, n))
         r = rows_t[-1]
         print(f"  {r.per_minute:.1f} per minute ({r.candidates} in {r.seconds:.1f} s, start "
-              f"{r.start_s:.1f} s; {r.utilization})", file=sys.stderr, flush=True)
+              f"{r.start_s:.1f} s; {r.utilization}); s per evaluation: {r.phases}",
+              file=sys.stderr, flush=True)
         save()
     for k in batches:
         print(f"tuning run, rounds of {k} on {n_max} worker(s), {args.iterations} iterations ...",

@@ -323,7 +323,9 @@ class WorkerEvaluator:
         m = Measurement.from_dict(reply["measurement"])
         if self._remeasure.wanted(task, m):
             env = WorkerProcess._env(self.device, self.env, tempfile.gettempdir())
+            t1 = time.monotonic()
             m = confirmed(m, task.to_dict(), source, self.device, env, s.timeout_s)
+            m = replace(m, diagnostics=replace(m.diagnostics, remeasure_s=time.monotonic() - t1))
             self._remeasure.stood(task, m)
         if self._sanitize.wanted(task, m):  # a would-be new best: no out-of-bounds access
             shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]

@@ -107,7 +107,12 @@ class HarnessDiagnostics:
     memory errors it reported (only for checked candidates, `profiling.sanitizer`).
     ``probe_*``: 1.0 when
     an odd-size probe was checked or a probe was skipped because the reference
-    did not allow it (:mod:`profiling.input_probes`).
+    did not allow it (:mod:`profiling.input_probes`). ``*_s`` (`profiling.phases`):
+    wall seconds of each phase in the worker (``baseline``: the torch.compile
+    reference, once per task; ``load``; ``trials``, which includes compiling the
+    candidate; ``probes``; ``timing``; ``recheck``) and of the children run after it
+    (``remeasure``, ``sanitizer``); the rest of ``Measurement.wall_s`` is the worker's
+    start, the channel and the static check.
     """
 
     tf32_reference_error: float | None = None
@@ -128,6 +133,22 @@ class HarnessDiagnostics:
     probe_signed_skipped: float | None = None
     probe_wide_skipped: float | None = None
     num_warps: float | None = None
+    baseline_s: float | None = None
+    load_s: float | None = None
+    trials_s: float | None = None
+    probes_s: float | None = None
+    timing_s: float | None = None
+    recheck_s: float | None = None
+    remeasure_s: float | None = None
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """Seconds per phase present, in the order they run (tables, bench_scale)."""
+        pairs = (("baseline", self.baseline_s), ("load", self.load_s), ("trials", self.trials_s),
+                 ("probes", self.probes_s), ("timing", self.timing_s),
+                 ("recheck", self.recheck_s), ("remeasure", self.remeasure_s),
+                 ("sanitizer", self.sanitizer_s))
+        return {k: v for k, v in pairs if v is not None}
 
     @property
     def resources(self) -> dict[str, float]:

@@ -55,6 +55,7 @@ from profiling.input_probes import (
 )
 from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
+from profiling.phases import PhaseClock
 from profiling.resources import kernel_resources
 from profiling.state import (
     RunSettings,
@@ -340,8 +341,12 @@ class Evaluation:
     # -- the whole thing --------------------------------------------------
     def run(self) -> Measurement:
         s = self.settings
+        phase = PhaseClock(self.counters)
         mod = self.module = self.state.task_module(self.task)
-        compiled = compiled_reference(self, mod) if s.baseline_compile else None
+        compiled = None
+        if s.baseline_compile:
+            with phase("baseline"):
+                compiled = compiled_reference(self, mod)
         if self.state.cuda and self.state.flusher is None:
             self.state.flusher = timing.L2Flusher(
                 self.state.facts.l2_bytes, self.state.torch_device
@@ -349,27 +354,33 @@ class Evaluation:
         peak = PeakTracker(self.state.cuda)
         self.threads_before = {t.ident for t in threading.enumerate()}
         with torch.no_grad():
-            model_new = self.load_candidate()
-            ref, new, tols = self.trials(mod, model_new, s.trials, self.seed)
+            with phase("load"):
+                model_new = self.load_candidate()
+            with phase("trials"):  # the first call compiles the candidate's kernels
+                ref, new, tols = self.trials(mod, model_new, s.trials, self.seed)
             if s.probes:
-                self.value_probes(mod, ref, new, tols)
-                self.size_probe(model_new)
+                with phase("probes"):
+                    self.value_probes(mod, ref, new, tols)
+                    self.size_probe(model_new)
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):
                 emod = self.state.task_module(extra)
-                self.trials(
-                    emod, model_new, s.trials, self.seed + 1000 * (i + 1), f"size {extra.size}: "
-                )
+                with phase("trials"):
+                    self.trials(emod, model_new, s.trials, self.seed + 1000 * (i + 1),
+                                f"size {extra.size}: ")
                 extra_shapes.append(ShapeResult(size=extra.size, candidate=None, reference=None))
             self.check_guards("after the correctness runs")
             self.check_threads("after the correctness runs")
-            stage = TimedStage(self, mod, ref, new, tols, compiled)
-            timings, floor = stage.run()
+            with phase("timing"):
+                stage = TimedStage(self, mod, ref, new, tols, compiled)
+                timings, floor = stage.run()
             self.check_guards("after the timed runs")
             stage.release()  # keeps only the last timed output, for the re-check below
             if s.probes:  # call counting, stale pointers: one more trial on fresh inputs
-                self.trial(ref, new, self.inputs(mod, self.seed + 800), 1, tols, "after timing: ")
-                stage.recheck_last(self.last_out_storages)
+                with phase("recheck"):
+                    self.trial(ref, new, self.inputs(mod, self.seed + 800), 1, tols,
+                               "after timing: ")
+                    stage.recheck_last(self.last_out_storages)
             del stage
             self.check_threads("after the timed runs")
         if self.state.cuda:

@@ -44,6 +44,9 @@ def test_dry_run_on_the_interpreter(tmp_path, capsys):
     assert [r["workers"] for r in data["throughput"]] == [1]
     assert data["throughput"][0]["candidates"] == 4  # 2 kernels of each task in the mix
     assert data["throughput"][0]["per_minute"] > 0
+    phases = data["throughput"][0]["phases"]
+    assert phases.startswith("load ") and "trials " in phases and "timing " in phases
+    assert phases.split(", ")[-1].startswith("other ")
     assert [(r["batch"], r["iterations"]) for r in data["runs"]] == [(1, 3), (2, 3)]
     assert all(r["best_speedup"] > 0 for r in data["runs"])
     assert "candidates evaluated per minute" in capsys.readouterr().out

@@ -32,6 +32,19 @@ def test_correct_triton_kernel_passes_with_interpreter_timings(interp_ev):
     assert m.wall_s > 0
 
 
+def test_an_evaluation_says_where_its_seconds_went(interp_ev):
+    """Seconds per phase (profiling.phases) in the diagnostics: every worker phase that ran,
+    none negative, together within the evaluation's wall time; no re-measure under 5x."""
+    m = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
+    assert m.status is Status.OK, m.error
+    phases = m.diagnostics.phases
+    assert list(phases) == ["load", "trials", "probes", "timing", "recheck"]  # no baseline here
+    assert all(v >= 0 for v in phases.values()) and phases["trials"] > 0
+    assert sum(phases.values()) <= m.wall_s
+    again = type(m).from_dict(m.to_dict())
+    assert again.diagnostics.phases == phases
+
+
 def test_worker_is_reused_across_good_candidates(interp_ev):
     interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
     pid = interp_ev.worker_pid
