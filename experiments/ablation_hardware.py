@@ -21,6 +21,13 @@ run found for that task (``-`` when it never did).
 
     python -m experiments.ablation_hardware --tasks softmax --seeds 3 --iterations 40 \\
         --landscape landscape_softmax.json --json ablation_softmax.json
+    python -m experiments.ablation_hardware --replay --tasks softmax,layernorm --seeds 10
+
+``--replay``: no GPU; each task's committed landscape (`experiments.record_landscape`) is
+served instead, kernels outside it are ``not_recorded``. Masks, clusters and
+headroom-first parents read the counters recorded with the measurements
+(``record_landscape --counters``); without them ``hucb+hw`` differs from ``hucb`` only by
+its clusters.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,11 +49,13 @@ from bandit.frontier import source_hash
 from bandit.hardware import HardwareSettings, Profiled, hardware_view
 from bandit.policies import make_policy
 from bandit.tuner import Tuner, TunerParts, TunerSettings
-from experiments import TASKS_DIR
-from profiling.evaluator import EvalSettings, WorkerEvaluator
+from experiments import LANDSCAPES_DIR, TASKS_DIR
+from profiling.evaluator import EvalSettings, Evaluator, WorkerEvaluator
 from profiling.hardware import GpuFacts
+from profiling.landscape import LandscapeError
 from profiling.measurement import Measurement
 from profiling.probes.registry import ProbeSettings
+from profiling.replay import ReplayEvaluator, ReplaySettings
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
 from strategies.factory import build_realizer
@@ -62,7 +72,7 @@ CONFIGS: dict[str, tuple[str, HardwareSettings, bool]] = {
 class SharedEvaluator:
     """One worker for every run of a task; each source measured (and profiled) once."""
 
-    inner: WorkerEvaluator
+    inner: Evaluator  # the GPU worker, or a replay of the task's recorded landscape
     measured: dict[str, Measurement] = field(default_factory=dict)  # by source hash
     profiled: dict[str, Profiled] = field(default_factory=dict)
     evaluations: int = 0
@@ -81,6 +91,7 @@ class SharedEvaluator:
     def profile(self, task: Task, source: str, reference: bool) -> Profiled:
         key = source_hash(source)
         if key not in self.profiled:
+            assert isinstance(self.inner, WorkerEvaluator), "replay profiles nothing"
             report = self.inner.profile(task, source, reference)
             self.profiled[key] = Profiled(report.counters, report.seconds)
         return self.profiled[key]
@@ -92,23 +103,29 @@ class SharedEvaluator:
         """The shared worker is closed by its owner."""
 
 
-def one_run(task: Task, ev: SharedEvaluator, config: str, seed: int, iterations: int) -> list[float]:
-    """Best speedup after each iteration of one run."""
+@dataclass(frozen=True)
+class RunCurve:
+    best: list[float]  # best speedup after each iteration
+    masked_rounds: int  # mask rounds that closed at least one arm
+
+
+def one_run(task: Task, ev: SharedEvaluator, config: str, seed: int, iterations: int) -> RunCurve:
+    """One tuning run of a configuration."""
     policy_name, hw, profiled = CONFIGS[config]
     catalog = load_catalog()
     strategies = catalog.runnable(task.kind, ev.device)
-    profile = (lambda cid, src, ref: ev.profile(task, src, ref)) if profiled else None
+    # under replay the counters come with the recorded measurements (record_landscape --counters)
+    live = isinstance(ev.inner, WorkerEvaluator)
+    profile = (lambda cid, src, ref: ev.profile(task, src, ref)) if profiled and live else None
     clusters = RuntimeClusterer(hw.clusters, hw.recluster_every, seed) if hw.clusters > 1 else None
+    view = hardware_view(hw, profile, {s.id: s.resource for s in strategies})
     tuner = Tuner(
         task, ev, build_realizer("offline", {}), make_policy(policy_name, seed), catalog,
-        settings=TunerSettings(seed=seed),
-        parts=TunerParts(
-            clusterer=clusters,
-            hardware=hardware_view(hw, profile, {s.id: s.resource for s in strategies}),
-        ),
+        settings=TunerSettings(seed=seed), parts=TunerParts(clusterer=clusters, hardware=view),
     )
     result = tuner.run(Budget(iterations=iterations))
-    return [r.best_speedup for r in result.records]
+    masked = sum(any(d.masked for d in e.decisions) for e in view.events)
+    return RunCurve([r.best_speedup for r in result.records], masked)
 
 
 def to_95(curve: Sequence[float], target: float) -> int | None:
@@ -138,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
     ap.add_argument("--landscape", type=Path, help="recorded landscape to reuse and extend")
+    ap.add_argument("--replay", nargs="?", const=LANDSCAPES_DIR, type=Path, metavar="DIR",
+                    help="no GPU: replay each task's committed landscape (from DIR, default "
+                         "experiments/landscapes); masks act where it was recorded --counters")
     ap.add_argument("--json", type=Path, help="write the table as JSON here")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -149,19 +169,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TaskError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    try:
+        replays = {t.name: ReplayEvaluator.for_task(t, ReplaySettings(noise="none"), args.replay)
+                   for t in tasks} if args.replay else {}
+    except LandscapeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     quick = EvalSettings(device=args.device, trials=2, baseline_compile=False)
     probes = ProbeSettings(names=("ncu", "triton"))
     rows: list[dict[str, Any]] = []
-    with WorkerEvaluator(quick, probes=probes) as worker:
+    with nullcontext(None) if args.replay else WorkerEvaluator(quick, probes=probes) as worker:
         for task in tasks:
             t0 = time.monotonic()
             known = load_landscape(args.landscape, task)
-            ev = SharedEvaluator(worker, known, {k: Profiled(m.counters, 0.0)  # a resume
-                                                 for k, m in known.items() if m.counters})
+            inner = replays[task.name] if args.replay else worker
+            ev = SharedEvaluator(inner, known, {k: Profiled(m.counters, 0.0)  # a resume
+                                                for k, m in known.items() if m.counters})
             curves: dict[tuple[str, int], list[float]] = {}
+            masked: dict[tuple[str, int], int] = {}
             for s in range(args.seeds):  # seed-major: a run cut short has every config's seed 0
                 for c in configs:
-                    curves[c, s] = one_run(task, ev, c, s, args.iterations)
+                    run = one_run(task, ev, c, s, args.iterations)
+                    curves[c, s], masked[c, s] = run.best, run.masked_rounds
                     print(f"{task.name} {c} seed {s}: best {max(curves[c, s], default=1.0):.3f}x "
                           f"({ev.evaluations} kernels measured so far, "
                           f"{time.monotonic() - t0:.0f} s)", flush=True)
@@ -175,15 +204,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "task": task.name, "config": c, "best_speedup_mean": statistics.mean(finals),
                     "best_speedup_min": min(finals), "best_speedup_max": max(finals),
                     "iters_to_95": hits, "task_best": best,
+                    "masked_rounds": [masked[c, s] for s in range(args.seeds)],
                 })
-            print(f"{task.name}: {ev.evaluations} kernels measured, "
-                  f"{len(ev.profiled)} profiled, {time.monotonic() - t0:.0f} s", flush=True)
-    print(f"\n{'task':<22}{'config':<10}{'best x (mean [min-max])':<28}iterations to 95 %")
+            where = (f"replayed, {inner.misses} not recorded, "
+                     f"{sum(m.counters is not None for m in ev.measured.values())} with counters"
+                     if isinstance(inner, ReplayEvaluator) else f"{len(ev.profiled)} profiled")
+            print(f"{task.name}: {ev.evaluations} kernels measured ({where}), "
+                  f"{time.monotonic() - t0:.0f} s", flush=True)
+    print(f"\n{'task':<22}{'config':<10}{'best x (mean [min-max])':<28}"
+          f"{'iterations to 95 %':<22}rounds with an arm masked")
     for r in rows:
         hits = " ".join("-" if h is None else str(h) for h in r["iters_to_95"])
+        masks = " ".join(str(m) for m in r["masked_rounds"])
         print(f"{r['task']:<22}{r['config']:<10}"
               f"{r['best_speedup_mean']:.3f} [{r['best_speedup_min']:.3f}-"
-              f"{r['best_speedup_max']:.3f}]{'':<6}{hits}")
+              f"{r['best_speedup_max']:.3f}]{'':<6}{hits:<22}{masks}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
         print(f"wrote {args.json}")

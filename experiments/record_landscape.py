@@ -14,6 +14,9 @@ Walks (one per run):
 - ``--depth D``: every kernel within D strategy moves (softmax: about 15 at depth 1,
   100 at depth 2, 500 at depth 3).
 - ``--sample N [--max-depth D]``: N kernels from random walks up to D moves deep.
+- ``--counters`` (with any walk): every kernel also profiled by Nsight Compute, its
+  counters stored with its measurement, so replayed runs have the counters that
+  masks, clustering and headroom-first parents read (``ablation_hardware --replay``).
 - ``--tune N [--policies a,b] [--seeds S] [--iterations I]``: the kernels real
   tuning runs visit (every policy x seeds 0..S-1, I iterations each, kernels
   measured before served from the file) until N are recorded: those runs then
@@ -89,6 +92,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--fast", action="store_true",
                     help="2 trials, 40 ms timing, no torch.compile baseline; seconds rescaled to "
                          "the full settings by timing the reference both ways")
+    ap.add_argument("--counters", action="store_true",
+                    help="profile every kernel with Nsight Compute (+~5 s a kernel on an H200): "
+                         "replayed runs then see counters, so masks and headroom act under replay")
     ap.add_argument("--out", type=Path, help="landscape file (with --task)")
     ap.add_argument("--out-dir", type=Path, default=LANDSCAPES_DIR, help="folder (with --all)")
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"),
@@ -137,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dataclasses import replace
 
     from profiling.evaluator import WorkerEvaluator
+    from profiling.probes.registry import ProbeSettings
 
     settings = (FAST_SETTINGS if args.fast else CUDA_SETTINGS) if args.device == "cuda" else replace(
         CUDA_SETTINGS, device="interpret", trials=1, baseline_compile=False, timeout_s=300.0
@@ -145,7 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     records: list[TaskRecord] = []
     full_settings = CUDA_SETTINGS if args.device == "cuda" else replace(settings, trials=2)
-    with WorkerEvaluator(settings) as evaluator, _Progress(len(tasks), walk) as progress, \
+    probes = ProbeSettings(names=("ncu", "triton"), every_candidate=True) if args.counters \
+        else None
+    with WorkerEvaluator(settings, probes=probes) as evaluator, \
+            _Progress(len(tasks), walk) as progress, \
             WorkerEvaluator(full_settings) as full:
         for i, task in enumerate(tasks):
             out = args.out if args.out else landscape_path(args.out_dir, task.name, task.size)

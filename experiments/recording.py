@@ -97,8 +97,8 @@ def record_task(
     if full is not None and not out.exists():
         ref_full = [full.evaluate(task, walker.root.source) for _ in range(2)][-1]
         ref_fast = [evaluator.evaluate(task, walker.root.source) for _ in range(2)][-1]
-        if ref_full.ok and ref_fast.ok and ref_fast.wall_s > 0:
-            scale = ref_full.wall_s / ref_fast.wall_s
+        if ref_full.ok and ref_fast.ok and ref_fast.evaluation_s > 0:
+            scale = ref_full.evaluation_s / ref_fast.evaluation_s
     header = LandscapeHeader(
         task=task.name,
         size=task.size,

@@ -331,7 +331,10 @@ class WorkerEvaluator:
             shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]
             m = self._sanitize.apply(m, task, shape, source, self.device)
         if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
-            m = replace(m, counters=self.profile(task, source).counters)
+            t1 = time.monotonic()
+            counters = self.profile(task, source).counters
+            m = replace(m, counters=counters, diagnostics=replace(
+                m.diagnostics, profile_s=time.monotonic() - t1))
         return replace(m, wall_s=time.monotonic() - t0)
 
     @staticmethod

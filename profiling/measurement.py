@@ -111,7 +111,8 @@ class HarnessDiagnostics:
     wall seconds of each phase in the worker (``baseline``: the torch.compile
     reference, once per task; ``load``; ``trials``, which includes compiling the
     candidate; ``probes``; ``timing``; ``recheck``) and of the children run after it
-    (``remeasure``, ``sanitizer``); the rest of ``Measurement.wall_s`` is the worker's
+    (``remeasure``, ``sanitizer``, ``profile``: Nsight Compute on every candidate); the
+    rest of ``Measurement.wall_s`` is the worker's
     start, the channel and the static check.
     """
 
@@ -140,6 +141,7 @@ class HarnessDiagnostics:
     timing_s: float | None = None
     recheck_s: float | None = None
     remeasure_s: float | None = None
+    profile_s: float | None = None
 
     @property
     def phases(self) -> dict[str, float]:
@@ -147,7 +149,7 @@ class HarnessDiagnostics:
         pairs = (("baseline", self.baseline_s), ("load", self.load_s), ("trials", self.trials_s),
                  ("probes", self.probes_s), ("timing", self.timing_s),
                  ("recheck", self.recheck_s), ("remeasure", self.remeasure_s),
-                 ("sanitizer", self.sanitizer_s))
+                 ("sanitizer", self.sanitizer_s), ("profile", self.profile_s))
         return {k: v for k, v in pairs if v is not None}
 
     @property
@@ -200,6 +202,12 @@ class Measurement:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def evaluation_s(self) -> float:
+        """``wall_s`` without the hardware profiling of ``probe.every_candidate`` (a landscape
+        recorded with counters replays the evaluation's own seconds)."""
+        return max(self.wall_s - (self.diagnostics.profile_s or 0.0), 0.0)
 
     @property
     def runtime_ms(self) -> float | None:

@@ -116,8 +116,9 @@ class ReplayEvaluator:
                 m = entry.samples[rng.randrange(len(entry.samples))]
             else:
                 m = jitter(entry.samples[0], rng)
-        scale = h.seconds_scale
-        return m if scale == 1.0 else replace(m, wall_s=m.wall_s * scale)
+        # the evaluation's own seconds: a landscape's Nsight Compute time is not charged
+        return replace(m, wall_s=m.evaluation_s * h.seconds_scale,
+                       diagnostics=replace(m.diagnostics, profile_s=None))
 
     def _miss(self, error: str) -> Measurement:
         return Measurement.failure(

@@ -133,3 +133,28 @@ def test_fast_recording_rescales_seconds_to_the_full_settings(task, gpu, tmp_pat
     walker = SpaceWalker(OfflineRealizer(), task, load_catalog().for_kind("softmax"))
     src = {n.hash: n.source for n in walker.breadth_first(1)}[kernel.hash]
     assert served.evaluate(task, src).wall_s == pytest.approx(3 * kernel.samples[0].wall_s)
+
+
+def test_counters_ask_the_recording_worker_to_profile_every_kernel(tmp_path, monkeypatch):
+    """--counters: the recording evaluator runs Nsight Compute (and Triton's stats) on every
+    kernel it measures; the reference-rescaling evaluator does not."""
+    import profiling.evaluator as evaluator
+
+    seen = []
+    real = evaluator.WorkerEvaluator
+
+    class Spy(real):
+        def __init__(self, settings, *args, **kwargs):
+            seen.append(kwargs.get("probes"))
+            super().__init__(settings, *args, **kwargs)
+
+    monkeypatch.setattr(evaluator, "WorkerEvaluator", Spy)
+    out = tmp_path / "softmax.jsonl"
+    assert main(["--task", "softmax", "--size", "smoke", "--device", "interpret",
+                 "--best-first", "1", "--counters", "--out", str(out)]) == 0
+    probes, full = seen
+    assert probes.every_candidate and set(probes.names) == {"ncu", "triton"}
+    assert full is None
+    assert main(["--task", "softmax", "--size", "smoke", "--device", "interpret",
+                 "--best-first", "1", "--out", str(tmp_path / "b.jsonl")]) == 0
+    assert seen[2] is None

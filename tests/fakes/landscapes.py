@@ -11,11 +11,13 @@ says ``synthetic: true`` and names this helper as its GPU.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from profiling.hardware import GpuFacts
 from profiling.landscape import Landscape, LandscapeHeader, LandscapeWriter, load_landscape
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
+from profiling.probes.counters import Counters
 from profiling.tasks import Task
 from strategies.catalog import load_catalog
 from strategies.offline.realizer import OfflineRealizer
@@ -53,8 +55,31 @@ def synthetic_measurement(chain: tuple[str, ...], key: str) -> Measurement:
     )
 
 
-def synthetic_landscape(task: Task, path: Path, depth: int = 2, device: str = "cuda") -> Landscape:
-    """Write (and load) a synthetic landscape of `task` at `path`."""
+PROFILE_S = 5.0  # made-up Nsight Compute seconds of a kernel recorded with counters
+
+
+def synthetic_counters(m: Measurement, key: str) -> Measurement:
+    """`m` as `record_landscape --counters` would store it: made-up counters (DRAM saturated
+    on about a third of the kernels), their profiling seconds in the diagnostics and wall."""
+    if not m.ok:
+        return m
+    counters = Counters(
+        launches=1,
+        duration_ns=(m.runtime_ms or 0.0) * 1e6,
+        sm_pct=20.0 + 60.0 * _unit("sm" + key),
+        dram_pct=45.0 + 50.0 * _unit("dram" + key),
+        l2_hit_pct=30.0 + 60.0 * _unit("l2" + key),
+        occupancy_pct=25.0 + 70.0 * _unit("occ" + key),
+        registers=32,
+    )
+    diag = replace(m.diagnostics, profile_s=PROFILE_S)
+    return replace(m, counters=counters, diagnostics=diag, wall_s=m.wall_s + PROFILE_S)
+
+
+def synthetic_landscape(task: Task, path: Path, depth: int = 2, device: str = "cuda",
+                        counters: bool = False) -> Landscape:
+    """Write (and load) a synthetic landscape of `task` at `path` (``counters``: as if
+    recorded with ``--counters``)."""
     realizer = OfflineRealizer()
     strategies = runnable_strategies(load_catalog(), task.kind, device)
     walker = SpaceWalker(realizer, task, strategies, SYNTHETIC_GPU)
@@ -73,5 +98,7 @@ def synthetic_landscape(task: Task, path: Path, depth: int = 2, device: str = "c
     )
     with LandscapeWriter(path, header) as w:
         for node in walker.breadth_first(depth):
-            w.add(node.hash, synthetic_measurement(node.chain, node.hash), node.depth, node.chain)
+            m = synthetic_measurement(node.chain, node.hash)
+            w.add(node.hash, synthetic_counters(m, node.hash) if counters else m, node.depth,
+                  node.chain)
     return load_landscape(path)

@@ -155,3 +155,18 @@ def test_a_replay_evaluator_pickles_with_its_landscape(task, landscape):
     ev = pickle.loads(pickle.dumps(ReplayEvaluator(landscape, seed=4)))
     assert ev.seed == 4 and len(ev.landscape) == len(landscape)
     assert ev.evaluate(task, reference_candidate_source(task)).ok  # the lock is back
+
+
+def test_counters_are_served_and_their_profiling_seconds_are_not_charged(task, tmp_path):
+    """A landscape recorded with --counters: the measurement comes back with its counters;
+    its wall seconds without the Nsight Compute time (a replayed run profiles nothing)."""
+    from tests.fakes.landscapes import PROFILE_S
+
+    land = synthetic_landscape(task, tmp_path / "softmax.jsonl", depth=1, counters=True)
+    ev = ReplayEvaluator(land, noise="none")
+    ref = ev.evaluate(task, reference_candidate_source(task))
+    recorded = land.get(land.header.reference_hash).samples[0]
+    assert ref.counters == recorded.counters and ref.counters is not None
+    assert recorded.diagnostics.profile_s == PROFILE_S
+    assert ref.wall_s == pytest.approx(recorded.wall_s - PROFILE_S) and ref.wall_s > 0
+    assert ref.diagnostics.profile_s is None and ref.evaluation_s == ref.wall_s  # not twice
