@@ -34,15 +34,12 @@ import torch
 
 from profiling import sandbox, timing
 from profiling.correctness import (
-    TOLERANCES,
     Tolerance,
     aliasing_error,
     compare_outputs,
     input_check,
     output_dtypes,
-    relative_error,
     storages,
-    tolerance_for,
 )
 from profiling.errors import Verdict, classify, trim
 from profiling.guards import library_thread
@@ -56,6 +53,7 @@ from profiling.input_probes import (
 from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
 from profiling.phases import PhaseClock
+from profiling.precision import opted_precision, tf32_error, tolerances
 from profiling.resources import kernel_resources
 from profiling.state import (
     RunSettings,
@@ -72,8 +70,6 @@ from profiling.tasks import Task, exec_module
 from profiling.timed import TimedStage, compiled_reference
 
 CANDIDATE_MODULE = "kb_candidate"
-# fp32 tasks may opt into lower precision with a module constant PRECISION = one of these
-PRECISIONS = {"bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANCES[torch.float16]}
 
 
 class TaskFailure(Verdict):
@@ -258,11 +254,7 @@ class Evaluation:
         seed = self.seed + 700
         finite = output_finite(self.ref(ref, *clone_all(self.inputs(mod, seed))))
         # an opted-in lower precision (PRECISION) is not held to fp32's range either
-        kinds = (
-            ("signed",)
-            if str(getattr(mod, "PRECISION", "fp32")) in PRECISIONS
-            else ("signed", "wide")
-        )
+        kinds = ("signed",) if opted_precision(mod) is not None else ("signed", "wide")
         for i, kind in enumerate(kinds):
             probe = probe_inputs(self.inputs(mod, seed), kind, domain, seed + 1 + i)
             if probe is None:
@@ -313,30 +305,17 @@ class Evaluation:
             raise TaskFailure(Status.RUNTIME_ERROR, text, True) from e
 
     def _tolerances(self, ref: Any, inputs: list[Any], ref_out: Any) -> list[Tolerance]:
+        """The precision policy (`profiling.precision`) for this reference's outputs."""
         dtypes = output_dtypes(ref_out)
-        opted = PRECISIONS.get(str(getattr(self.module, "PRECISION", "fp32")))
+        opted = opted_precision(self.module)
         tf32_err = None
         if self.state.cuda and torch.float32 in dtypes and opted is None:
             probe = self.ref(
                 ref, *clone_all(inputs), matmul_tf32=True, cudnn_tf32=True, precision="high"
             )
-            errs = [
-                relative_error(p, r)
-                for p, r in zip(listify(probe), listify(ref_out), strict=False)
-                if isinstance(r, torch.Tensor)
-                and r.dtype == torch.float32
-                and isinstance(p, torch.Tensor)
-            ]
+            tf32_err = self.counters["tf32_reference_error"] = tf32_error(probe, ref_out)
             del probe
-            tf32_err = max(errs, default=0.0)
-            self.counters["tf32_reference_error"] = tf32_err
-        out = []
-        for d in dtypes:
-            if d == torch.float32 and opted is not None:
-                out.append(opted)
-            else:
-                out.append(tolerance_for(d or torch.float32, tf32_err))
-        return out
+        return tolerances(dtypes, opted, tf32_err)
 
     # -- the whole thing --------------------------------------------------
     def run(self) -> Measurement:

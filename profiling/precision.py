@@ -1,0 +1,46 @@
+"""The precision policy: the tolerance each reference output is held to.
+
+An fp32 output is held to fp32 (IEEE) unless the reference itself drifts under TF32
+(measured once per trial set on a GPU: ``tf32_error``), in which case TF32-level error
+is allowed; bf16/fp16 outputs to their own tolerances. A task opts an fp32 output into a
+lower precision with a module constant ``PRECISION = "bf16"`` or ``"fp16"``, which also
+frees it from the wide-range input probe (its range is not fp32's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from profiling.correctness import TOLERANCES, Tolerance, relative_error, tolerance_for
+from profiling.state import listify
+
+PRECISIONS = {"bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANCES[torch.float16]}
+
+
+def opted_precision(module: ModuleType) -> Tolerance | None:
+    """The lower precision a task's module opts into (``PRECISION``), None for fp32."""
+    return PRECISIONS.get(str(getattr(module, "PRECISION", "fp32")))
+
+
+def tf32_error(probe_out: Any, ref_out: Any) -> float:
+    """How far the reference run under TF32 drifts from it, over its fp32 outputs."""
+    errs = [
+        relative_error(p, r)
+        for p, r in zip(listify(probe_out), listify(ref_out), strict=False)
+        if isinstance(r, torch.Tensor) and r.dtype == torch.float32 and isinstance(p, torch.Tensor)
+    ]
+    return max(errs, default=0.0)
+
+
+def tolerances(dtypes: Sequence[torch.dtype | None], opted: Tolerance | None,
+               tf32_err: float | None) -> list[Tolerance]:
+    """One tolerance per output, by its dtype (see the module's docstring)."""
+    return [
+        opted if d == torch.float32 and opted is not None
+        else tolerance_for(d or torch.float32, tf32_err)
+        for d in dtypes
+    ]
