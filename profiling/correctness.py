@@ -114,17 +114,18 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1)
 
 
-def _chunks(t: torch.Tensor) -> range:
-    return range(0, t.numel(), chunk_size(t))
+def _chunks(t: torch.Tensor) -> list[slice]:
+    """`t`'s flat index range in chunks of `chunk_size`."""
+    c = chunk_size(t)
+    return [slice(s, s + c) for s in range(0, t.numel(), c)]
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     """||out - ref|| / ||ref|| over finite entries, in float64 (chunked: bounded memory)."""
     o, r = _flat(out.detach()), _flat(ref.detach())
     num = den = 0.0
-    c = chunk_size(o)
     for s in _chunks(o):
-        oc, rc = o[s : s + c].double(), r[s : s + c].double()
+        oc, rc = o[s].double(), r[s].double()
         finite = torch.isfinite(rc)
         rc = torch.where(finite, rc, 0.0)
         num += float(torch.where(finite, oc - rc, 0.0).square().sum())
@@ -154,9 +155,8 @@ def compare_tensor(
     if out.numel() == 0:
         return Comparison(True)
     o, r = _flat(out), _flat(ref.detach())
-    c = chunk_size(o)
     if not (out.is_floating_point() or out.is_complex()):
-        bad = sum(int((o[s : s + c] != r[s : s + c]).sum()) for s in _chunks(o))
+        bad = sum(int((o[s] != r[s]).sum()) for s in _chunks(o))
         if not bad:
             return Comparison(True)
         return Comparison(False, f"{label}: {bad} of {out.numel()} values differ", float("inf"))
@@ -164,7 +164,7 @@ def compare_tensor(
     sq_ref = 0.0
     n_fin = 0
     for s in _chunks(o):
-        oc, rc = o[s : s + c].double(), r[s : s + c].double()
+        oc, rc = o[s].double(), r[s].double()
         o_fin, r_fin = torch.isfinite(oc), torch.isfinite(rc)
         same = (~o_fin) & (~r_fin) & ((oc == rc) | (torch.isnan(oc) & torch.isnan(rc)))
         bad_special += int(((~o_fin) & ~same).sum()) + int(((~r_fin) & o_fin).sum())
@@ -181,7 +181,7 @@ def compare_tensor(
     n_bad = 0
     worst: tuple[float, int] | None = None  # (excess, flat index)
     for s in _chunks(o):
-        oc, rc = o[s : s + c].double(), r[s : s + c].double()
+        oc, rc = o[s].double(), r[s].double()
         fin = torch.isfinite(rc)
         rf = torch.where(fin, rc, 0.0)
         excess = (torch.where(fin, oc, 0.0) - rf).abs() - (tol.atol * rms + tol.rtol * rf.abs())
@@ -192,7 +192,7 @@ def compare_tensor(
             i = int(torch.argmax(torch.where(viol, excess, 0.0)))
             e = float(excess[i])
             if worst is None or e > worst[0]:
-                worst = (e, s + i)
+                worst = (e, s.start + i)
     if worst is not None:
         idx = worst[1]
         pos = tuple(int(i) for i in torch.unravel_index(torch.tensor(idx), tuple(out.shape)))
@@ -323,9 +323,8 @@ def fingerprint(x: Any) -> tuple[int, ...]:
             except RuntimeError:
                 words = flat.contiguous().view(torch.uint8)
         s1 = s2 = 0
-        c = chunk_size(flat)
-        for s in range(0, words.numel(), c):
-            w = words[s : s + c].to(torch.int64)
+        for s in _chunks(words):
+            w = words[s].to(torch.int64)
             s1 += int(w.sum())
             s2 += int((w * (torch.arange(w.numel(), device=w.device) % 251 + 1)).sum())
         out += [s1, s2]

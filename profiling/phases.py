@@ -14,9 +14,6 @@ from contextlib import contextmanager
 
 _now = time.perf_counter  # bound before any candidate is imported
 
-PHASES = ("baseline", "load", "trials", "probes", "timing", "recheck")  # in the worker
-OUTSIDE = ("remeasure", "sanitizer")  # children the evaluator runs after the worker replies
-
 
 class PhaseClock:
     def __init__(self, out: MutableMapping[str, float]) -> None:
