@@ -49,7 +49,7 @@ from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
 from strategies.factory import build_realizer
-from strategies.space import SpaceWalker, runnable_strategies
+from strategies.space import SpaceWalker
 
 CUDA = EvalSettings(device="cuda")  # what device=cuda runs (5 trials, torch.compile baseline)
 
@@ -95,7 +95,7 @@ class _Fresh:
 
 def kernels(task: Task, device: str, count: int) -> list[str]:
     """`count` distinct kernels of the offline realizer's space, nearest the reference first."""
-    strategies = runnable_strategies(load_catalog(), task.kind, device)
+    strategies = load_catalog().runnable(task.kind, device)
     walker = SpaceWalker(build_realizer("offline", {}), task, strategies)
     out = []
     for node in walker.breadth_first(4):

@@ -21,7 +21,7 @@ from profiling.landscape import Landscape, LandscapeHeader, LandscapeWriter, sou
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.catalog import Catalog
-from strategies.space import Node, SpaceWalker, realizer_version, runnable_strategies
+from strategies.space import Node, SpaceWalker, realizer_version
 from strategies.types import Realizer
 
 TUNE_DEPTH = -1  # kernels recorded from tuning runs: their strategy moves are not tracked
@@ -92,7 +92,7 @@ def record_task(
     t0 = clock()
     device = evaluator.device
     gpu = evaluator.gpu_facts()
-    walker = SpaceWalker(realizer, task, runnable_strategies(catalog, task.kind, device), gpu)
+    walker = SpaceWalker(realizer, task, catalog.runnable(task.kind, device), gpu)
     scale, ref_full = 1.0, None
     if full is not None and not out.exists():
         ref_full = [full.evaluate(task, walker.root.source) for _ in range(2)][-1]

@@ -25,7 +25,6 @@ from profiling.hardware import GpuFacts
 from profiling.landscape import source_hash
 from profiling.measurement import Measurement
 from profiling.tasks import Task
-from strategies.catalog import Catalog
 from strategies.types import Realizer, RealizeRequest, Strategy
 
 
@@ -56,11 +55,6 @@ def realizer_version(realizer: Realizer, task: Task) -> str:
             digest.update(p.name.encode())
             digest.update(p.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def runnable_strategies(catalog: Catalog, kind: str, device: str) -> tuple[Strategy, ...]:
-    """The strategies the tuner offers for a task kind on a device (`Catalog.runnable`)."""
-    return catalog.runnable(kind, device)
 
 
 class SpaceWalker:

@@ -21,7 +21,7 @@ from profiling.probes.counters import Counters
 from profiling.tasks import Task
 from strategies.catalog import load_catalog
 from strategies.offline.realizer import OfflineRealizer
-from strategies.space import SpaceWalker, runnable_strategies
+from strategies.space import SpaceWalker
 
 SYNTHETIC_GPU = GpuFacts(name="synthetic (tests/fakes/landscapes.py, not a measurement)")
 REF_MS = 1.0
@@ -81,7 +81,7 @@ def synthetic_landscape(task: Task, path: Path, depth: int = 2, device: str = "c
     """Write (and load) a synthetic landscape of `task` at `path` (``counters``: as if
     recorded with ``--counters``)."""
     realizer = OfflineRealizer()
-    strategies = runnable_strategies(load_catalog(), task.kind, device)
+    strategies = load_catalog().runnable(task.kind, device)
     walker = SpaceWalker(realizer, task, strategies, SYNTHETIC_GPU)
     header = LandscapeHeader(
         task=task.name,

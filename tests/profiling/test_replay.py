@@ -60,9 +60,9 @@ def test_noise_is_seeded_per_kernel_and_serving_and_stays_near_the_record(task, 
     source_of = {landscape.header.reference_hash: reference_candidate_source(task)}
     from strategies.catalog import load_catalog
     from strategies.offline.realizer import OfflineRealizer
-    from strategies.space import SpaceWalker, runnable_strategies
+    from strategies.space import SpaceWalker
 
-    walker = SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), "softmax", "cuda"))
+    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().runnable("softmax", "cuda"))
     source_of.update({n.hash: n.source for n in walker.breadth_first(1)})
     src = source_of[entry.hash]
     a, b = ReplayEvaluator(landscape, seed=1), ReplayEvaluator(landscape, seed=1)
@@ -140,9 +140,9 @@ class TestReplayEvaluatorConforms(EvaluatorConformance):
     def evaluator_case(self, task, landscape):
         from strategies.catalog import load_catalog
         from strategies.offline.realizer import OfflineRealizer
-        from strategies.space import SpaceWalker, runnable_strategies
+        from strategies.space import SpaceWalker
 
-        walker = SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), "softmax", "cuda"))
+        walker = SpaceWalker(OfflineRealizer(), task, load_catalog().runnable("softmax", "cuda"))
         expected = {n.source: landscape.get(n.hash).samples[0].status for n in walker.breadth_first(1)}
         assert Status.OK in expected.values()
         expected["class ModelNew: pass  # not recorded\n"] = Status.NOT_RECORDED

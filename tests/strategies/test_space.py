@@ -7,12 +7,12 @@ from profiling.landscape import source_hash
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
 from strategies.offline.realizer import OfflineRealizer
-from strategies.space import SpaceWalker, realizer_version, runnable_strategies
+from strategies.space import SpaceWalker, realizer_version
 
 
 def _walker():
     task = load_task("softmax", None, TASKS_DIR)
-    return SpaceWalker(OfflineRealizer(), task, runnable_strategies(load_catalog(), task.kind, "cuda"))
+    return SpaceWalker(OfflineRealizer(), task, load_catalog().runnable(task.kind, "cuda"))
 
 
 def test_breadth_first_counts_and_chains():
@@ -33,10 +33,10 @@ def test_random_walks_are_seeded_and_bounded():
     assert max(n.depth for n in _walker().random_walks(30, 3, seed=2)) <= 3
 
 
-def test_runnable_strategies_keep_cuda_ones_for_cuda_only():
+def test_the_walker_offers_cuda_strategies_on_cuda_only():
     cat = load_catalog()
-    on_cuda = runnable_strategies(cat, "gelu", "cuda")
-    on_cpu = runnable_strategies(cat, "gelu", "interpret")
+    on_cuda = cat.runnable("gelu", "cuda")
+    on_cpu = cat.runnable("gelu", "interpret")
     assert {s.target for s in on_cpu} == {"triton"} and len(on_cuda) >= len(on_cpu)
 
 
