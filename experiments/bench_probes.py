@@ -237,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {r.task} {r.kernel}: {r.bottleneck}, profiled in {r.profile_s:.1f} s",
                       flush=True)
             rows.extend(new)
+            if args.json:  # after every task, so a cut run keeps what it measured
+                _write_json(args.json, facts.name, rows)
     print()
     print_table(rows)
     profiled = [r.profile_s for r in rows if r.launches]
@@ -244,10 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"profiling: {sum(profiled) / len(profiled):.1f} s per candidate (mean), "
               f"max {max(profiled):.1f} s; total wall {time.monotonic() - t0:.0f} s")
     if args.json:
-        out: dict[str, Any] = {"device": facts.name, "rows": [asdict(r) for r in rows]}
-        args.json.write_text(json.dumps(out, indent=2))
+        _write_json(args.json, facts.name, rows)
         print(f"wrote {args.json}")
     return 0
+
+
+def _write_json(path: Path, device: str, rows: Sequence[Row]) -> None:
+    out: dict[str, Any] = {"device": device, "rows": [asdict(r) for r in rows]}
+    path.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

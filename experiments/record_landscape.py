@@ -17,6 +17,10 @@ Walks (one per run):
 - ``--counters`` (with any walk): every kernel also profiled by Nsight Compute, its
   counters stored with its measurement, so replayed runs have the counters that
   masks, clustering and headroom-first parents read (``ablation_hardware --replay``).
+  ``--counters parents`` (best-first): only the kernels the walk expands, i.e. the
+  parents a tuner refines, are profiled (one more sample each, with counters); the
+  leaves are not, which saves the ~5 s of Nsight Compute on most kernels. Resuming a
+  landscape recorded without counters this way adds counters to its parents.
 - ``--tune N [--policies a,b] [--seeds S] [--iterations I]``: the kernels real
   tuning runs visit (every policy x seeds 0..S-1, I iterations each, kernels
   measured before served from the file) until N are recorded: those runs then
@@ -42,6 +46,7 @@ to ``experiments/landscapes/<task>.jsonl`` (``--out``/``--out-dir`` to change).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -92,8 +97,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--fast", action="store_true",
                     help="2 trials, 40 ms timing, no torch.compile baseline; seconds rescaled to "
                          "the full settings by timing the reference both ways")
-    ap.add_argument("--counters", action="store_true",
-                    help="profile every kernel with Nsight Compute (+~5 s a kernel on an H200): "
+    ap.add_argument("--counters", nargs="?", const="every", choices=("every", "parents"),
+                    help="profile every kernel (bare --counters) or only the expanded parents "
+                         "(best-first) with Nsight Compute (+~5 s a kernel on an H200): "
                          "replayed runs then see counters, so masks and headroom act under replay")
     ap.add_argument("--out", type=Path, help="landscape file (with --task)")
     ap.add_argument("--out-dir", type=Path, default=LANDSCAPES_DIR, help="folder (with --all)")
@@ -102,6 +108,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.out is not None and (args.all or "," in (args.task or "")):
         ap.error("--out names one file: give one --task, or use --out-dir")
+    if args.counters == "parents" and (args.depth is not None or args.sample is not None
+                                       or args.tune is not None):
+        ap.error("--counters parents needs the best-first walk (its parents are the expanded kernels)")
     for name in ("best_first", "depth", "sample", "tune", "repeats", "seeds", "iterations"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "depth" else 1):
@@ -154,9 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     full_settings = CUDA_SETTINGS if args.device == "cuda" else replace(settings, trials=2)
     probes = ProbeSettings(names=("ncu", "triton"), every_candidate=True) if args.counters \
         else None
-    with WorkerEvaluator(settings, probes=probes) as evaluator, \
-            _Progress(len(tasks), walk) as progress, \
-            WorkerEvaluator(full_settings) as full:
+    with contextlib.ExitStack() as stack:
+        evaluator = stack.enter_context(
+            WorkerEvaluator(settings, probes=probes if args.counters == "every" else None))
+        progress = stack.enter_context(_Progress(len(tasks), walk))
+        full = stack.enter_context(WorkerEvaluator(full_settings))
+        profiler = (stack.enter_context(WorkerEvaluator(settings, probes=probes))
+                    if args.counters == "parents" else None)
         for i, task in enumerate(tasks):
             out = args.out if args.out else landscape_path(args.out_dir, task.name, task.size)
             deadline = None
@@ -169,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     task, evaluator, realizer, catalog, walk, out,
                     deadline=deadline, repeats=args.repeats, settings=settings,
                     on_measure=progress.step, full=full if args.fast else None,
+                    profiler=profiler,
                 )
             except LandscapeError as e:
                 print(f"error: {e}", file=sys.stderr)

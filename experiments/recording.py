@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,13 +82,19 @@ def record_task(
     clock: Callable[[], float] = time.monotonic,
     on_measure: Callable[[Node, Measurement], None] | None = None,
     full: Evaluator | None = None,
+    profiler: Evaluator | None = None,
 ) -> TaskRecord:
     """Walk and measure one task's space into `out` (resuming what is there).
 
     `full`: when `evaluator` runs lighter settings (``--fast``), an evaluator with the
     tune app's settings: a new file's reference is measured by both (twice each, the
     second counts), the full measurement is recorded, and the ratio of their seconds
-    becomes the header's ``seconds_scale``."""
+    becomes the header's ``seconds_scale``.
+
+    `profiler`: an evaluator that also runs the hardware probes (``--counters parents``):
+    each kernel the best-first walk expands (the parents a tuner refines) is measured by it
+    once more, so its counters join the landscape as one more sample; leaves stay
+    unprofiled. Resuming a landscape recorded without counters profiles its parents."""
     t0 = clock()
     device = evaluator.device
     gpu = evaluator.gpu_facts()
@@ -118,7 +124,7 @@ def record_task(
     with LandscapeWriter(out, header) as writer:
         known: Landscape | None = writer.existing
         measured: dict[str, Measurement] = (
-            {h: e.samples[0] for h, e in known.entries.items()} if known else {}
+            {h: _with_counters(e.samples) for h, e in known.entries.items()} if known else {}
         )
         depths = {h: e.depth for h, e in known.entries.items()} if known else {}
         if ref_full is not None:
@@ -143,11 +149,26 @@ def record_task(
                 on_measure(node, m)
             return m
 
+        def profile(node: Node) -> None:
+            """Counters for a parent that has none (one more sample of it)."""
+            nonlocal out_of_time
+            m = measured.get(node.hash)
+            if profiler is None or m is None or not m.ok or m.counters is not None:
+                return
+            if deadline is not None and clock() >= deadline:
+                out_of_time = True
+                return
+            p = profiler.evaluate(task, node.source)
+            writer.add(node.hash, p, depths.get(node.hash, node.depth), node.chain)
+            if p.ok and p.counters is not None:
+                measured[node.hash] = p
+
         if walk.mode == "tune":
             _tune_walk(task, evaluator, realizer, catalog, walk, measure,
                        measured.__contains__, lambda: len(measured) >= walk.count + 1)
         else:
-            for _ in _walk(walker, walk, measure, lambda: len(measured)):
+            for _ in _walk(walker, walk, measure, lambda: len(measured), profile,
+                           measured.__contains__):
                 if out_of_time:
                     break
     ref = measured.get(walker.root.hash)
@@ -221,8 +242,11 @@ def _walk(
     walk: Walk,
     measure: Callable[[Node], Measurement | None],
     recorded: Callable[[], int],
+    expand: Callable[[Node], None] = lambda node: None,
+    known: Callable[[str], bool] = lambda h: False,
 ) -> Iterator[None]:
-    """Drive `measure` over the walk's nodes; yields after each node (to check the clock)."""
+    """Drive `measure` over the walk's nodes; yields after each node (to check the clock).
+    Best-first calls `expand(node)` on each kernel before its children are made."""
     if walk.mode == "depth":
         for node in walker.breadth_first(walk.depth):
             measure(node)
@@ -242,10 +266,17 @@ def _walk(
     yield None
     heap: list[tuple[float, int, Node, Measurement | None]] = [(0.0, 0, walker.root, root_m)]
     order = 1
-    while heap and recorded() < walk.count + 1:
+    # a resumed walk re-expands the recorded part (cheap: nothing is measured again, but its
+    # parents get `expand`) and stops where a kernel beyond the count would be measured
+    while heap:
         _, _, node, m = heapq.heappop(heap)
-        for child in walker.children(node, m):
-            if recorded() >= walk.count + 1:
+        children = walker.children(node, m)
+        if recorded() >= walk.count + 1 and children and not any(known(c.hash) for c in children):
+            return  # the recording never expanded this one
+        expand(node)
+        yield None
+        for child in children:
+            if recorded() >= walk.count + 1 and not known(child.hash):
                 return
             cm = measure(child)
             yield None
@@ -255,3 +286,8 @@ def _walk(
             if ms is not None:
                 heapq.heappush(heap, (ms, order, child, cm))
                 order += 1
+
+
+def _with_counters(samples: Sequence[Measurement]) -> Measurement:
+    """A recorded kernel's first sample that carries counters, else its first."""
+    return next((m for m in samples if m.counters is not None), samples[0])

@@ -3,8 +3,11 @@
 An fp32 output is held to fp32 (IEEE) unless the reference itself drifts under TF32
 (measured once per trial set on a GPU: ``tf32_error``), in which case TF32-level error
 is allowed; bf16/fp16 outputs to their own tolerances. A task opts an fp32 output into a
-lower precision with a module constant ``PRECISION = "bf16"`` or ``"fp16"``, which also
-frees it from the wide-range input probe (its range is not fp32's).
+lower precision with a module constant ``PRECISION``: ``"tf32"`` (TF32 products: the TF32
+tolerance, fp32's range, so the wide-range probe still runs), ``"bf16"`` or ``"fp16"``
+(their tolerances; frees it from the wide-range input probe, whose range is not theirs).
+``PRECISIONS`` is the one list of these names: the templates
+(:mod:`strategies.graph.plan`) offer reduced-precision moves for exactly these.
 """
 
 from __future__ import annotations
@@ -15,15 +18,27 @@ from typing import Any
 
 import torch
 
-from profiling.correctness import TOLERANCES, Tolerance, relative_error, tolerance_for
+from profiling.correctness import TF32, TOLERANCES, Tolerance, relative_error, tolerance_for
 from profiling.state import listify
 
-PRECISIONS = {"bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANCES[torch.float16]}
+PRECISIONS = {"tf32": TF32, "bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANCES[torch.float16]}
+FULL_RANGE = frozenset({"tf32"})  # opted precisions that keep fp32's exponent range
+
+
+def precision_name(module: ModuleType) -> str:
+    """The task's ``PRECISION`` constant ("fp32" when absent)."""
+    return str(getattr(module, "PRECISION", "fp32"))
 
 
 def opted_precision(module: ModuleType) -> Tolerance | None:
     """The lower precision a task's module opts into (``PRECISION``), None for fp32."""
-    return PRECISIONS.get(str(getattr(module, "PRECISION", "fp32")))
+    return PRECISIONS.get(precision_name(module))
+
+
+def wide_range_probe(module: ModuleType) -> bool:
+    """Whether the wide-range input probe applies: fp32 and TF32 tasks, not bf16/fp16 ones."""
+    name = precision_name(module)
+    return name not in PRECISIONS or name in FULL_RANGE
 
 
 def tf32_error(probe_out: Any, ref_out: Any) -> float:

@@ -15,7 +15,9 @@ the standard error of a median of ``reps`` repetitions whose p20..p80 spread
 was recorded (sigma = (p80 - p20) / 1.683, SE = 1.2533 sigma / sqrt(reps)).
 Draws depend only on (seed, kernel hash, how often this evaluator served it),
 so replays are deterministic whatever order parallel workers evaluate in.
-``noise="none"`` serves the first sample unchanged.
+``noise="none"`` serves the first sample unchanged. Counters belong to the kernel: a
+sample recorded without them is served with those of another sample of the same kernel
+(`record_landscape --counters parents` profiles a kernel as one more sample).
 """
 
 from __future__ import annotations
@@ -116,6 +118,9 @@ class ReplayEvaluator:
                 m = entry.samples[rng.randrange(len(entry.samples))]
             else:
                 m = jitter(entry.samples[0], rng)
+        if m.counters is None:  # counters belong to the kernel, not to one sample's noise
+            m = replace(m, counters=next(
+                (s.counters for s in entry.samples if s.counters is not None), None))
         # the evaluation's own seconds: a landscape's Nsight Compute time is not charged
         return replace(m, wall_s=m.evaluation_s * h.seconds_scale,
                        diagnostics=replace(m.diagnostics, profile_s=None))

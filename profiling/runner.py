@@ -53,7 +53,7 @@ from profiling.input_probes import (
 from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
 from profiling.phases import PhaseClock
-from profiling.precision import opted_precision, tf32_error, tolerances
+from profiling.precision import opted_precision, tf32_error, tolerances, wide_range_probe
 from profiling.resources import kernel_resources
 from profiling.state import (
     RunSettings,
@@ -254,7 +254,7 @@ class Evaluation:
         seed = self.seed + 700
         finite = output_finite(self.ref(ref, *clone_all(self.inputs(mod, seed))))
         # an opted-in lower precision (PRECISION) is not held to fp32's range either
-        kinds = ("signed",) if opted_precision(mod) is not None else ("signed", "wide")
+        kinds = ("signed", "wide") if wide_range_probe(mod) else ("signed",)
         for i, kind in enumerate(kinds):
             probe = probe_inputs(self.inputs(mod, seed), kind, domain, seed + 1 + i)
             if probe is None:

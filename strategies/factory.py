@@ -32,7 +32,7 @@ def build_realizer(kind: str, options: Mapping[str, Any]) -> Realizer:
             )
         if not isinstance(tf32, bool):
             raise RealizerError(f"realizer.allow_tf32 must be true or false, got {tf32!r}")
-        from strategies.graph.offline import OfflineRealizer
+        from strategies.offline_realizer import OfflineRealizer
 
         return OfflineRealizer(templates_only=kind == "graph", allow_tf32=tf32)
     if kind == "openai":

@@ -12,6 +12,7 @@ from typing import Any
 import sympy
 import torch
 
+from profiling.precision import PRECISIONS
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.graph import ops
@@ -61,13 +62,10 @@ def evaluate(expr: str, hints: dict[str, int]) -> int:
         return int(sympy.sympify(expr).subs(hints))
 
 
-# a task's module constant PRECISION (profiling.correctness's policy) that accepts TF32
-# products for fp32 matmuls: "tf32" itself, or a lower precision (its tolerance is wider)
-REDUCED_PRECISIONS = ("tf32", "bf16", "fp16")
-
-
 def task_allows_tf32(task: Task) -> bool:
-    return str(task.constants.get("PRECISION", "fp32")) in REDUCED_PRECISIONS
+    """A task whose ``PRECISION`` opts into tf32 or lower (:data:`profiling.precision.PRECISIONS`,
+    the harness's one list) accepts TF32 products for its fp32 matmuls."""
+    return str(task.constants.get("PRECISION", "fp32")) in PRECISIONS
 
 
 def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False) -> Facts:

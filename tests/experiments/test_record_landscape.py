@@ -158,3 +158,42 @@ def test_counters_ask_the_recording_worker_to_profile_every_kernel(tmp_path, mon
     assert main(["--task", "softmax", "--size", "smoke", "--device", "interpret",
                  "--best-first", "1", "--out", str(tmp_path / "b.jsonl")]) == 0
     assert seen[2] is None
+
+
+def test_counters_parents_profiles_each_expanded_kernel_once_and_resumes_onto_old_files(
+        task, gpu, tmp_path):
+    """--counters parents: the best-first walk profiles every kernel it expands (the parents
+    a tuner refines) as one more sample; leaves stay unprofiled; replay serves the parents'
+    counters; resuming a file recorded without counters profiles its parents then."""
+    out = tmp_path / "l.jsonl"
+    plain, _ = _record(task, gpu, Walk("best-first", count=30), out)
+    assert plain.new == 31 and plain.max_depth >= 2
+    before = load_landscape(out)
+    assert all(m.counters is None for e in before.entries.values() for m in e.samples)
+    counted = synthetic_landscape(task, tmp_path / "truth_c.jsonl", depth=3, counters=True)
+    profiler = ReplayEvaluator(counted, noise="none")
+    again, ev = _record(task, gpu, Walk("best-first", count=30), out, profiler=profiler)
+    assert again.new == 0 and ev.hits == 0  # nothing measured again without counters
+    land = load_landscape(out)
+    profiled = {h for h, e in land.entries.items() if any(m.counters for m in e.samples)}
+    assert land.header.reference_hash in profiled  # the first parent
+    assert 1 < len(profiled) < len(land)  # parents only, not the leaves
+    assert profiler.hits == len(profiled)  # each parent once
+    assert all(len(land.get(h).samples) == 2 for h in profiled)
+    # the replayed parents come back with their counters, whichever sample is drawn
+    served = ReplayEvaluator(land, noise="recorded", seed=3)
+    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().for_kind("softmax"))
+    sources = {n.hash: n.source for n in walker.breadth_first(3)}
+    for h in profiled:
+        for _ in range(4):
+            assert served.evaluate(task, sources[h]).counters is not None
+    # a third pass has nothing left to profile
+    third, _ = _record(task, gpu, Walk("best-first", count=30), out, profiler=profiler)
+    assert third.new == 0 and profiler.hits == len(profiled)
+
+
+def test_counters_parents_needs_the_best_first_walk(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "softmax", "--depth", "1", "--counters", "parents"])
+    assert e.value.code == 2
+    assert "--counters parents needs the best-first walk" in capsys.readouterr().err

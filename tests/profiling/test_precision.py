@@ -40,3 +40,27 @@ def test_tf32_error_is_the_worst_fp32_output_drift():
     probe = [torch.ones(8) * 1.01, torch.zeros(8, dtype=torch.bfloat16), 4]
     assert abs(tf32_error(probe, ref) - 0.01) < 1e-6  # the bf16 and non-tensor outputs ignored
     assert tf32_error(torch.ones(4), torch.ones(4)) == 0.0
+
+
+def test_tf32_opt_in_has_the_tf32_tolerance_and_keeps_the_wide_probe() -> None:
+    from profiling.correctness import TF32
+    from profiling.precision import wide_range_probe
+
+    assert opted_precision(_module(PRECISION="tf32")) == TF32
+    assert wide_range_probe(_module(PRECISION="tf32"))
+    assert wide_range_probe(_module())
+    assert not wide_range_probe(_module(PRECISION="bf16"))
+    assert not wide_range_probe(_module(PRECISION="fp16"))
+
+
+def test_the_templates_offer_tf32_for_exactly_the_harness_precisions() -> None:
+    from types import SimpleNamespace
+
+    from profiling.precision import PRECISIONS
+    from strategies.graph.plan import task_allows_tf32
+
+    for name in PRECISIONS:
+        assert task_allows_tf32(SimpleNamespace(constants={"PRECISION": name}))
+    for name in ("fp32", "int8", ""):
+        assert not task_allows_tf32(SimpleNamespace(constants={"PRECISION": name}))
+    assert not task_allows_tf32(SimpleNamespace(constants={}))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from profiling.tasks import load_task
-from strategies.graph.offline import OfflineRealizer as GraphOffline
 from strategies.offline.realizer import OfflineRealizer
+from strategies.offline_realizer import OfflineRealizer as GraphOffline
 from strategies.openai_realizer import OpenAIRealizer
 from strategies.testing import RealizerCase, RealizerConformance, check_realizer
 from strategies.types import RealizeRequest

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from strategies.errors import RealizerError
 from strategies.factory import build_realizer
-from strategies.graph.offline import OfflineRealizer
+from strategies.offline_realizer import OfflineRealizer
 from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 from tests.fakes.chat_server import FakeChatServer, Reply
 from tests.strategies.conftest import GOOD_SOURCE

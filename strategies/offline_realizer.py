@@ -1,4 +1,4 @@
-"""``realizer=offline``: the graph templates for every task, the bundled kinds' tuned
+"""``realizer=offline`` (and ``graph``): the graph templates for every task, the bundled kinds' tuned
 per-kind generators kept for those eleven kinds until the templates match their H200
 figures (``realizer=graph`` uses the templates for the bundled kinds too).
 """
