@@ -18,8 +18,8 @@ Where the rest goes:
 
 - a correctness trial: the inputs (I), the candidate's offset clone (I), its
   output (O), the reference's clone (I) and output (O): 3I + 2O, freed after
-  the trial; comparisons run in chunks whose float64 temporaries stay near O/4,
-  at least ~64 MiB (`profiling.correctness.chunk_size`; a fixed 16 Mi-element chunk
+  the trial; comparisons run in 1 Mi-element chunks whose float64 temporaries
+  (~64 MiB) fit the fixed allowance (`profiling.correctness.CHUNK`; a 16 Mi chunk
   cost ~1 GiB and put every small task at 6-9x its bytes on the H200);
 - timing with n rotation sets (`timing_bytes`): the sets (inputs only, n x I),
   one input buffer shared by all contenders (I), the live output (O), the held
