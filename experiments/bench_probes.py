@@ -1,10 +1,11 @@
 """Benchmark the hardware probes: what Nsight Compute says about each bundled task.
 
 For each bundled task with an offline generator (or ``--tasks a,b``): the
-reference program, the offline realizer's best known kernel (the recorded
-best chain of the H200 sweep in experiments/results, applied through the
-offline realizer; ``--default`` adds the default kernel, ``--search`` replaces
-the recorded chain by a one-step search) are evaluated by the worker (runtime,
+reference program, the offline realizer's best known kernel (the fastest kernel of
+the task's committed landscape in experiments/landscapes, rebuilt from its strategy
+chain through the offline realizer; a one-step search where no landscape has a
+kernel faster than the reference, or with ``--search``; ``--default`` adds the default
+kernel) are evaluated by the worker (runtime,
 roofline floor) and profiled by the ncu probe (one forward in a short-lived
 child per task). The table shows SM %, DRAM %, L2 hit %, achieved occupancy, registers,
 the bottleneck class, the fraction of the roofline floor reached and the
@@ -25,8 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments import TASKS_DIR
+from experiments import LANDSCAPES_DIR, TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
+from profiling.landscape import landscape_path, load_landscape
 from profiling.measurement import Measurement
 from profiling.probes.base import ProbeReport, ProbeTarget
 from profiling.probes.counters import classify
@@ -40,19 +42,19 @@ from strategies.factory import build_realizer
 from strategies.offline.realizer import default_source, offline_kinds
 from strategies.types import RealizeRequest
 
-# best offline chains measured on an H200 (experiments/results/2026-11-22-h200.md)
-RECORDED_BEST: dict[str, tuple[str, ...]] = {
-    "softmax": ("fusion/row_in_registers",),
-    "logsumexp": ("fusion/row_in_registers",),
-    "cross_entropy": (
-        "fusion/single_pass_online",
-        "pipelining/stages_down",
-        "parallelism/warps_down",
-    ),
-    "layernorm": ("fusion/row_in_registers",),
-    "rmsnorm": ("fusion/row_in_registers",),
-    "residual_add_rmsnorm": ("fusion/fuse_epilogue", "fusion/row_in_registers"),
-}
+
+def landscape_best(task: Task) -> tuple[str, ...] | None:
+    """The strategy chain of the fastest kernel in the task's committed landscape that beats
+    the reference; None without one."""
+    path = landscape_path(LANDSCAPES_DIR, task.name, task.size)
+    if not path.exists():
+        return None
+    land = load_landscape(path)
+    ref = land.get(land.header.reference_hash)
+    ref_ms = ref.best_ms if ref is not None else None
+    faster = [e for h, e in land.entries.items() if h != land.header.reference_hash
+              and e.best_ms and (ref_ms is None or e.best_ms < ref_ms)]
+    return min(faster, key=lambda e: e.best_ms or 0.0).chain if faster else None
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,11 @@ def bench_task(
     kernels: list[tuple[str, str, bool]] = [("reference", reference_candidate_source(task), True)]
     if with_default:
         kernels.append(("default", default_source(task), False))
-    if search:
+    recorded = None if search else landscape_best(task)
+    if recorded is None:
         src, chain = search_best(task, evaluator)
     else:
-        src, chain = chain_source(task, RECORDED_BEST.get(task.name, ()))
+        src, chain = chain_source(task, recorded)
     kernels.append(("best: " + (" + ".join(s.rsplit("/", 1)[-1] for s in chain) or "default"),
                     src, False))
     measured = [evaluator.evaluate(task, source) for _, source, _ in kernels]

@@ -6,17 +6,30 @@ from pathlib import Path
 import pytest
 
 from experiments import TASKS_DIR
-from experiments.bench_probes import RECORDED_BEST, chain_source, main
+from experiments.bench_probes import chain_source, landscape_best, main
 from profiling.tasks import load_task
 from strategies.offline.realizer import default_source
 
 
-def test_recorded_chains_apply_through_the_offline_realizer() -> None:
-    for name, chain in RECORDED_BEST.items():
-        task = load_task(name, "smoke", tasks_dir=TASKS_DIR)
+def test_the_landscape_best_rebuilds_to_its_recorded_kernel() -> None:
+    """The best kernel of each committed bundled landscape: its chain applies through the
+    offline realizer and gives back the very source the landscape measured."""
+    from experiments import LANDSCAPES_DIR
+    from profiling.landscape import landscape_path, load_landscape, source_hash
+    from profiling.tasks import bundled_task_names
+
+    found = 0
+    for name in bundled_task_names(TASKS_DIR):
+        task = load_task(name, None, tasks_dir=TASKS_DIR)
+        chain = landscape_best(task)
+        if chain is None:
+            continue
+        land = load_landscape(landscape_path(LANDSCAPES_DIR, task.name, task.size))
         source, done = chain_source(task, chain)
         assert done == chain, f"{name}: only {done} of {chain} applied"
-        assert source != default_source(task)
+        assert source_hash(source) in land and source != default_source(task)
+        found += 1
+    assert found >= 5  # softmax, layernorm, rmsnorm, cross_entropy, swiglu at least
     task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     assert chain_source(task, ("tiling/no_such_strategy",)) == (default_source(task), ())
 
