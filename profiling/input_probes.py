@@ -67,21 +67,21 @@ def probe_inputs(inputs: Sequence[Any], kind: str, domain: str, seed: int) -> li
 
 def output_finite(out: Any) -> list[bool]:
     """Per output: whether the reference's output on the task's own inputs is all finite."""
-    from profiling.correctness import flatten_output
+    from profiling.correctness import all_finite, flatten_output
 
     return [
-        not (isinstance(t, torch.Tensor) and t.is_floating_point()) or bool(torch.isfinite(t).all())
+        not (isinstance(t, torch.Tensor) and t.is_floating_point()) or all_finite(t)
         for t in flatten_output(out)
     ]
 
 
 def reference_allows(probe_out: Any, finite: Sequence[bool]) -> bool:
     """The probe is meaningful: no NaN/Inf in the reference's output that its own inputs lacked."""
-    from profiling.correctness import flatten_output
+    from profiling.correctness import all_finite, flatten_output
 
     for p, was_finite in zip(flatten_output(probe_out), finite, strict=False):
         floating = isinstance(p, torch.Tensor) and p.is_floating_point() and p.numel() > 0
-        if floating and was_finite and not bool(torch.isfinite(p).all()):
+        if floating and was_finite and not all_finite(p):
             return False
     return True
 

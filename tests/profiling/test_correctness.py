@@ -157,3 +157,29 @@ def test_find_mutation():
     y = x.clone()
     y[0, 0] += 1
     assert "input 0" in find_mutation([y], [x])
+
+
+def test_tensors_equal_and_all_finite_scan_in_chunks(monkeypatch):
+    """The mutation check and the finiteness probe compare chunk by chunk (no whole-tensor
+    mask): right on a difference or a NaN in the last, partial chunk; NaN equals NaN."""
+    import profiling.correctness as corr
+    from profiling.correctness import all_finite, tensors_equal
+
+    monkeypatch.setattr(corr, "CHUNK", 1000)
+    a = torch.arange(2500, dtype=torch.float32)
+    b = a.clone()
+    assert tensors_equal(a, b)
+    b[2499] += 1  # last, partial chunk
+    assert not tensors_equal(a, b)
+    a[10] = b[10] = float("nan")
+    b[2499] -= 1
+    assert tensors_equal(a, b)
+    assert not tensors_equal(a, b.double()) and not tensors_equal(a, b[:-1])
+    assert tensors_equal(torch.arange(2500), torch.arange(2500))
+    assert not tensors_equal(torch.arange(2500), torch.arange(1, 2501))
+    assert all_finite(torch.ones(2500)) and all_finite(torch.arange(3))
+    x = torch.ones(2500)
+    x[2400] = float("inf")
+    assert not all_finite(x)
+    x[2400] = float("nan")
+    assert not all_finite(x)
