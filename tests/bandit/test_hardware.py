@@ -56,3 +56,15 @@ def test_remembered_counters_are_not_profiled_again() -> None:
     view.remember("k7", c(95, 90))
     r = view.mask({DRAM: ("k7", "s"), SM: ("k7", "s")}, 4)
     assert prof.calls == [] and r.open == (SM,)  # both saturated: the less saturated kept open
+
+
+def test_the_reference_is_profiled_but_never_masks_an_arm() -> None:
+    """A strategy on the reference is realized as a new kernel, so the reference's own
+    saturation (swiglu's eager reference: DRAM 89 %) is no evidence against it."""
+    prof = FakeProfiler({"ref src": c(89, 95), "k1 src": c(89, 95)})
+    view = HardwareView(prof, [SaturationMask()], RES)
+    r = view.mask({DRAM: ("ref", "ref src"), SM: ("ref", "ref src")}, iteration=1)
+    assert r.open == (DRAM, SM) and r.decisions == () and view.events == []
+    assert prof.calls == [("ref", True)] and view.counters("ref") == c(89, 95)
+    r = view.mask({DRAM: ("k1", "k1 src"), SM: ("ref", "ref src")}, iteration=2)
+    assert r.open == (SM,) and r.masked == (DRAM,)  # the same counters on a kernel do mask
