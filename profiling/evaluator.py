@@ -29,10 +29,10 @@ from profiling.measurement import Measurement, Status
 from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
-from profiling.remeasure import MODES as REMEASURE_MODES
 from profiling.remeasure import RemeasurePolicy, confirmed
-from profiling.sanitizer import MODES as SANITIZE_MODES
+from profiling.remeasure import check_mode as check_remeasure
 from profiling.sanitizer import SanitizeCheck, Sanitizer, SanitizerSettings
+from profiling.sanitizer import check_mode as check_sanitize
 from profiling.tasks import Task
 from profiling.worker_process import WorkerProcess, WorkerStartError, describe_exit
 
@@ -70,14 +70,9 @@ class EvalSettings:
     sanitize: str = "best"
 
     def __post_init__(self) -> None:
-        if self.remeasure not in REMEASURE_MODES:
-            raise ValueError(
-                f"remeasure must be one of {', '.join(REMEASURE_MODES)}, got {self.remeasure!r}"
-            )
-        if self.sanitize not in SANITIZE_MODES:
-            raise ValueError(
-                f"sanitize must be one of {', '.join(SANITIZE_MODES)}, got {self.sanitize!r}"
-            )
+        # the valid modes and their one-line errors belong to the policies' modules
+        check_remeasure(self.remeasure)
+        check_sanitize(self.sanitize)
 
 
 class Evaluator(Protocol):

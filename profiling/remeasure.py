@@ -197,15 +197,20 @@ if __name__ == "__main__":
 MODES = ("best", "always")
 
 
+def check_mode(mode: str) -> str:
+    """`mode` when it is one of `MODES` (``EvalSettings.remeasure``), else a one-line ValueError."""
+    if mode not in MODES:
+        raise ValueError(f"remeasure must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
 class RemeasurePolicy:
     """Which ``ok`` measurements are re-measured from outside: a speedup over
     ``threshold`` (0: none), and with ``best`` only one over every re-measured speedup of
     its task so far (the one that would count as the new best); ``always`` every one."""
 
     def __init__(self, mode: str, threshold: float) -> None:
-        if mode not in MODES:
-            raise ValueError(f"remeasure must be one of {', '.join(MODES)}, got {mode!r}")
-        self.mode, self.threshold = mode, threshold
+        self.mode, self.threshold = check_mode(mode), threshold
         self._best: dict[str, float] = {}  # per task: the best speedup that stood outside
 
     def wanted(self, task: Task, m: Measurement) -> bool:

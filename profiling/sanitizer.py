@@ -48,6 +48,14 @@ NO_CACHING = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1"}
 SEARCH_DIRS = ("{CUDA_HOME}/bin", "{CUDA_HOME}/compute-sanitizer", "/usr/local/cuda/bin",
                "/usr/local/cuda/compute-sanitizer")
 
+
+def check_mode(mode: str) -> str:
+    """`mode` when it is one of `MODES` (``EvalSettings.sanitize``), else a one-line ValueError."""
+    if mode not in MODES:
+        raise ValueError(f"sanitize must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
@@ -187,9 +195,7 @@ class SanitizeCheck:
     def __init__(
         self, mode: str, sanitizer: Sanitizer, say: Callable[[str], None] = print
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"sanitize must be one of {', '.join(MODES)}, got {mode!r}")
-        self.mode = mode
+        self.mode = check_mode(mode)
         self.sanitizer = sanitizer
         self._say = say
         self._said: set[str] = set()

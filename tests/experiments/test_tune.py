@@ -117,6 +117,7 @@ LONE_CONV = Path(__file__).parents[1] / "strategies" / "kernelbench" / "45_lone_
         (["policy.c=-1"], "policy 'hucb'"),
         (["reward.kind=bogus"], "unknown reward kind 'bogus'"),
         (["device.name=tpu"], "device.name must be one of"),
+        (["device.sanitize=sometimes"], "sanitize must be one of best, always, off, got 'sometimes'"),
         (["realizer=openai", "realizer.cache=bogus"], "bad openai realizer config"),
         ([f"task.name={LONE_CONV}"], "nothing to generate"),
         (["+device.warmup=10"], "unknown key(s) in device: warmup"),

@@ -74,5 +74,11 @@ def test_which_large_speedups_are_remeasured(mode, expected):
 
 
 def test_an_unknown_remeasure_mode_is_refused():
-    with pytest.raises(ValueError, match="remeasure must be one of best, always"):
+    """The settings and the policy refuse it with the same one line (one list of modes)."""
+    with pytest.raises(ValueError, match="remeasure must be one of best, always") as settings:
         EvalSettings(remeasure="sometimes")
+    with pytest.raises(ValueError) as policy:
+        RemeasurePolicy("sometimes", threshold=5.0)
+    assert str(settings.value) == str(policy.value) == (
+        "remeasure must be one of best, always, got 'sometimes'")
+    assert EvalSettings(remeasure="always").remeasure == "always"

@@ -185,10 +185,13 @@ def test_always_and_off() -> None:
     assert always.wanted(t, _ok(1.0)) and always.wanted(t, _ok(0.1))
     off = SanitizeCheck("off", Recorded([]), print)
     assert not off.wanted(t, _ok(100.0)) and off.apply(_ok(100.0), t, t, "s", "cuda").ok
-    with pytest.raises(ValueError, match="sanitize must be one of best, always, off"):
+    with pytest.raises(ValueError, match="sanitize must be one of best, always, off") as check:
         SanitizeCheck("sometimes", Recorded([]), print)
-    with pytest.raises(ValueError, match="sanitize must be one of"):
+    with pytest.raises(ValueError, match="sanitize must be one of") as settings:
         EvalSettings(sanitize="sometimes")
+    # one list of modes and one message, whichever refuses it
+    assert str(check.value) == str(settings.value) == (
+        "sanitize must be one of best, always, off, got 'sometimes'")
 
 
 def test_a_skip_is_said_once_and_keeps_the_candidate() -> None:
