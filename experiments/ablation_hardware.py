@@ -4,9 +4,13 @@ For each task (``--tasks``), configuration and seed, one tuning run of the real
 `Tuner` with the offline realizer. All runs of a task share one evaluation cache
 (source -> measurement) and one probe cache, so a kernel is measured and
 profiled once and every configuration sees the same numbers: the runs replay a
-landscape recorded on the fly. ``--landscape PATH`` loads such a landscape
-before (kernels in it are not measured again) and writes it back after, with
-each kernel's hardware counters, for later replays.
+landscape recorded on the fly. ``--landscape PATH`` records it into a real
+landscape file (`profiling.landscape`, the format ``record_landscape`` writes):
+kernels already in it are not measured again, each new one is appended as it is
+measured, and a profiled parent's counters as one more sample of it, so the run
+can be replayed later (``--replay``). PATH is a ``.jsonl`` / ``.jsonl.gz`` file
+(one task) or a folder holding each task's file under its usual name
+(``softmax.jsonl``, ``softmax@smoke.jsonl``), which ``--replay PATH`` reads.
 
 Configurations:
 
@@ -20,25 +24,27 @@ seeds) and the iterations each run needed to reach 95 % of the best speedup any
 run found for that task (``-`` when it never did).
 
     python -m experiments.ablation_hardware --tasks softmax --seeds 3 --iterations 40 \\
-        --landscape landscape_softmax.json --json ablation_softmax.json
+        --landscape ablation_landscapes --json ablation_softmax.json
+    python -m experiments.ablation_hardware --replay ablation_landscapes --tasks softmax
     python -m experiments.ablation_hardware --replay --tasks softmax,layernorm --seeds 10
 
 ``--replay``: no GPU; each task's committed landscape (`experiments.record_landscape`) is
 served instead, kernels outside it are ``not_recorded``. Masks, clusters and
 headroom-first parents read the counters recorded with the measurements
 (``record_landscape --counters``); without them ``hucb+hw`` differs from ``hucb`` only by
-its clusters.
+its clusters. With ``--landscape``, ``--replay`` serves that file (or folder) instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,15 +56,17 @@ from bandit.hardware import HardwareSettings, Profiled, hardware_view
 from bandit.policies import make_policy
 from bandit.tuner import Tuner, TunerParts, TunerSettings
 from experiments import LANDSCAPES_DIR, TASKS_DIR
-from profiling.evaluator import EvalSettings, Evaluator, WorkerEvaluator
+from experiments.recording import TUNE_DEPTH, with_counters
+from profiling.evaluator import EvalSettings, Evaluator, WorkerEvaluator, reference_candidate_source
 from profiling.hardware import GpuFacts
-from profiling.landscape import LandscapeError
+from profiling.landscape import LandscapeError, LandscapeHeader, LandscapeWriter, landscape_path
 from profiling.measurement import Measurement
 from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplayEvaluator, ReplaySettings
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
 from strategies.factory import build_realizer
+from strategies.space import realizer_version
 
 CONFIGS: dict[str, tuple[str, HardwareSettings, bool]] = {
     "hucb+hw": ("hucb", HardwareSettings(clusters=3, masks=("saturation",)), True),
@@ -70,12 +78,26 @@ CONFIGS: dict[str, tuple[str, HardwareSettings, bool]] = {
 
 @dataclass
 class SharedEvaluator:
-    """One worker for every run of a task; each source measured (and profiled) once."""
+    """One worker for every run of a task; each source measured (and profiled) once.
+
+    With a `writer`, each new measurement is appended to its landscape as it is made, and
+    counters a profile brings for a kernel recorded without them as one more sample."""
 
     inner: Evaluator  # the GPU worker, or a replay of the task's recorded landscape
     measured: dict[str, Measurement] = field(default_factory=dict)  # by source hash
     profiled: dict[str, Profiled] = field(default_factory=dict)
     evaluations: int = 0
+    writer: LandscapeWriter | None = None
+    reference_hash: str = ""  # recorded at depth 0; other kernels' moves are not tracked
+
+    @classmethod
+    def resuming(cls, inner: Evaluator, writer: LandscapeWriter | None) -> SharedEvaluator:
+        """Every kernel already in the writer's landscape served from it, counters too."""
+        known = writer.existing if writer is not None else None
+        measured = {h: with_counters(e.samples) for h, e in known.entries.items()} if known else {}
+        profiled = {k: Profiled(m.counters, 0.0) for k, m in measured.items() if m.counters}
+        ref = writer.header.reference_hash if writer is not None else ""
+        return cls(inner, measured, profiled, writer=writer, reference_hash=ref)
 
     @property
     def device(self) -> str:
@@ -84,8 +106,10 @@ class SharedEvaluator:
     def evaluate(self, task: Task, source: str) -> Measurement:
         key = source_hash(source)
         if key not in self.measured:
-            self.measured[key] = self.inner.evaluate(task, source)
+            m = self.measured[key] = self.inner.evaluate(task, source)
             self.evaluations += 1
+            if self.writer is not None:
+                self.writer.add(key, m, self._depth(key))
         return self.measured[key]
 
     def profile(self, task: Task, source: str, reference: bool) -> Profiled:
@@ -94,7 +118,14 @@ class SharedEvaluator:
             assert isinstance(self.inner, WorkerEvaluator), "replay profiles nothing"
             report = self.inner.profile(task, source, reference)
             self.profiled[key] = Profiled(report.counters, report.seconds)
+            m = self.measured.get(key)
+            if self.writer is not None and m is not None and m.counters is None \
+                    and report.counters is not None:
+                self.writer.add(key, replace(m, counters=report.counters), self._depth(key))
         return self.profiled[key]
+
+    def _depth(self, key: str) -> int:
+        return 0 if key == self.reference_hash else TUNE_DEPTH
 
     def gpu_facts(self) -> GpuFacts:
         return self.inner.gpu_facts()
@@ -132,18 +163,36 @@ def to_95(curve: Sequence[float], target: float) -> int | None:
     return next((i + 1 for i, b in enumerate(curve) if b >= 0.95 * target), None)
 
 
-def load_landscape(path: Path | None, task: Task) -> dict[str, Measurement]:
-    if path is None or not path.is_file():
-        return {}
-    data = json.loads(path.read_text())
-    entry = data.get(f"{task.name}:{task.size}", {})
-    return {k: Measurement.from_dict(v) for k, v in entry.items()}
+def landscape_files(where: Path, tasks: Sequence[Task]) -> dict[str, Path]:
+    """Each task's landscape file under ``--landscape``: `where` itself when it names a
+    ``.jsonl`` / ``.jsonl.gz`` file (one task only), else the task's file in that folder."""
+    if where.name.endswith((".jsonl", ".jsonl.gz")):
+        if len(tasks) != 1:
+            raise ValueError(f"--landscape {where} is one task's landscape file; name a folder "
+                             f"for {len(tasks)} tasks")
+        return {tasks[0].name: where}
+    return {t.name: landscape_path(where, t.name, t.size) for t in tasks}
 
 
-def save_landscape(path: Path, task: Task, measured: dict[str, Measurement]) -> None:
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    data[f"{task.name}:{task.size}"] = {k: m.to_dict() for k, m in measured.items()}
-    path.write_text(json.dumps(data))
+def landscape_header(task: Task, worker: Evaluator, settings: EvalSettings,
+                     mode: str) -> LandscapeHeader:
+    """The header of what the live ablation records, as `experiments.recording` builds it."""
+    realizer = build_realizer("offline", {})
+    return LandscapeHeader(
+        task=task.name,
+        size=task.size,
+        kind=task.kind,
+        device=worker.device,
+        gpu=worker.gpu_facts(),
+        realizer=realizer.name,
+        realizer_version=realizer_version(realizer, task),
+        reference_hash=source_hash(reference_candidate_source(task)),
+        mode=mode,
+        settings={k: v for k, v in vars(settings).items() if k != "device"},
+        recorded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        note="experiments.ablation_hardware (2 correctness trials, no torch.compile baseline; "
+             "seconds not rescaled)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=40)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
-    ap.add_argument("--landscape", type=Path, help="recorded landscape to reuse and extend")
+    ap.add_argument("--landscape", type=Path, metavar="PATH",
+                    help="landscape file (.jsonl, one task) or folder of them to reuse and extend "
+                         "(with --replay: to replay)")
     ap.add_argument("--replay", nargs="?", const=LANDSCAPES_DIR, type=Path, metavar="DIR",
                     help="no GPU: replay each task's committed landscape (from DIR, default "
                          "experiments/landscapes); masks act where it was recorded --counters")
@@ -166,25 +217,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = [c for c in configs if c not in CONFIGS]
         if unknown:
             raise ValueError(f"unknown config {unknown[0]!r} (configs: {', '.join(CONFIGS)})")
+        files = landscape_files(args.landscape, tasks) if args.landscape is not None else {}
     except (TaskError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        replays = {t.name: ReplayEvaluator.for_task(t, ReplaySettings(noise="none"), args.replay)
-                   for t in tasks} if args.replay else {}
+        replays = {t.name: ReplayEvaluator.for_task(
+            t, ReplaySettings(landscape=str(files[t.name]) if files else None, noise="none"),
+            args.replay) for t in tasks} if args.replay else {}
     except LandscapeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     quick = EvalSettings(device=args.device, trials=2, baseline_compile=False)
     probes = ProbeSettings(names=("ncu", "triton"))
+    mode = (f"ablation {'/'.join(configs)} x seeds 0-{args.seeds - 1}, "
+            f"{args.iterations} iterations each")
     rows: list[dict[str, Any]] = []
-    with nullcontext(None) if args.replay else WorkerEvaluator(quick, probes=probes) as worker:
+    with ExitStack() as stack:
+        worker = None if args.replay else stack.enter_context(WorkerEvaluator(quick, probes=probes))
+        try:  # live: each task's landscape opened (and checked) before anything runs
+            writers = {t.name: stack.enter_context(LandscapeWriter(
+                files[t.name], landscape_header(t, worker, quick, mode)))
+                for t in tasks} if files and worker is not None else {}
+        except LandscapeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         for task in tasks:
             t0 = time.monotonic()
-            known = load_landscape(args.landscape, task)
-            inner = replays[task.name] if args.replay else worker
-            ev = SharedEvaluator(inner, known, {k: Profiled(m.counters, 0.0)  # a resume
-                                                for k, m in known.items() if m.counters})
+            inner = replays[task.name] if worker is None else worker
+            ev = SharedEvaluator.resuming(inner, writers.get(task.name))
             curves: dict[tuple[str, int], list[float]] = {}
             masked: dict[tuple[str, int], int] = {}
             for s in range(args.seeds):  # seed-major: a run cut short has every config's seed 0
@@ -194,8 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{task.name} {c} seed {s}: best {max(curves[c, s], default=1.0):.3f}x "
                           f"({ev.evaluations} kernels measured so far, "
                           f"{time.monotonic() - t0:.0f} s)", flush=True)
-                    if args.landscape is not None:  # kept after every run, for a resume
-                        _save(args.landscape, task, ev)
             best = max((max(v) for v in curves.values() if v), default=1.0)
             for c in configs:
                 finals = [curves[c, s][-1] if curves[c, s] else 1.0 for s in range(args.seeds)]
@@ -223,16 +282,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(rows, indent=2))
         print(f"wrote {args.json}")
     return 0
-
-
-def _save(path: Path, task: Task, ev: SharedEvaluator) -> None:
-    merged = {k: replace(m, counters=m.counters or _counters(ev, k)) for k, m in ev.measured.items()}
-    save_landscape(path, task, merged)
-
-
-def _counters(ev: SharedEvaluator, key: str) -> Any:
-    p = ev.profiled.get(key)
-    return p.counters if p is not None else None
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def record_task(
     with LandscapeWriter(out, header) as writer:
         known: Landscape | None = writer.existing
         measured: dict[str, Measurement] = (
-            {h: _with_counters(e.samples) for h, e in known.entries.items()} if known else {}
+            {h: with_counters(e.samples) for h, e in known.entries.items()} if known else {}
         )
         depths = {h: e.depth for h, e in known.entries.items()} if known else {}
         if ref_full is not None:
@@ -288,6 +288,6 @@ def _walk(
                 order += 1
 
 
-def _with_counters(samples: Sequence[Measurement]) -> Measurement:
+def with_counters(samples: Sequence[Measurement]) -> Measurement:
     """A recorded kernel's first sample that carries counters, else its first."""
     return next((m for m in samples if m.counters is not None), samples[0])
