@@ -63,7 +63,7 @@ def run_problem(
         f"task.name={path.resolve()}", f"policy={args.policy}",
         f"budget.iterations={args.iterations}", f"device={args.device}", f"seed={args.seed}",
         f"realizer={args.realizer}", "tracking=none", f"hydra.run.dir={out / path.stem}",
-        *([f"task.size={size}"] if size else []),
+        *([f"task.size='{size}'"] if size else []),  # quoted: "k=v,..." is one value
         *extra,
     ]  # fmt: skip
     start = time.perf_counter()

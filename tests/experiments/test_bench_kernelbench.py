@@ -34,3 +34,30 @@ def test_missing_directory_is_a_one_line_error(tmp_path, capsys) -> None:
     assert main([str(tmp_path / "nope"), "--device", "interpret"]) == 2
     assert "not a directory" in capsys.readouterr().err
     assert main([str(tmp_path), "--device", "interpret"]) == 2
+
+
+def test_a_k_v_size_reaches_the_tune_app_as_one_hydra_value(tmp_path, monkeypatch) -> None:
+    """`--size batch_size=4,dim=8` goes to every run as one quoted `task.size` override that
+    Hydra parses back to exactly that string (unquoted, Hydra rejects the `=`)."""
+    import argparse
+    import subprocess
+    from pathlib import Path
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    import experiments.bench_kernelbench as bk
+
+    seen = []
+
+    def fake_run(cmd, **kwargs):
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(bk.subprocess, "run", fake_run)
+    args = argparse.Namespace(out=tmp_path, policy="hucb", iterations=2, device="interpret",
+                              seed=0, realizer="offline")
+    bk.run_problem(Path("tests/strategies/kernelbench/01_relu.py"), args, "batch_size=4,dim=8",
+                   None, [])
+    size = [a for a in seen[0] if a.startswith("task.size=")]
+    parsed = OverridesParser.create().parse_overrides(size)
+    assert parsed[0].key_or_group == "task.size" and parsed[0].value() == "batch_size=4,dim=8"
