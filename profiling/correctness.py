@@ -101,8 +101,9 @@ def _describe(obj: Any) -> str:
 # element (copies, masks, differences): 1 Mi elements keep them at ~64 MiB, the harness's
 # fixed allowance, whatever the output's size, so timed checks fit the 3 (I + O) budget.
 # Bigger chunks cost memory, not time worth having: 16 Mi cost every small task ~1 GiB on
-# the H200 (peak 6-9x its own bytes), and O/4-sized ones put a 6.4 GB-a-tensor ReLU 1.6 GB
-# over its budget while timing (40.3 GB against 38.7).
+# the H200 (peak 6-9x its own bytes). Every whole-tensor check scans in these chunks
+# (`tensors_equal`, `all_finite`): one unchunked bool mask is a quarter of an fp32 tensor,
+# which put a 6.4 GB-a-tensor ReLU 1.6 GB over its budget while timing (40.3 GB, not 38.7).
 CHUNK = 1 << 20
 
 
