@@ -59,7 +59,13 @@ from experiments import LANDSCAPES_DIR, TASKS_DIR
 from experiments.recording import TUNE_DEPTH, with_counters
 from profiling.evaluator import EvalSettings, Evaluator, WorkerEvaluator, reference_candidate_source
 from profiling.hardware import GpuFacts
-from profiling.landscape import LandscapeError, LandscapeHeader, LandscapeWriter, landscape_path
+from profiling.landscape import (
+    LandscapeError,
+    LandscapeHeader,
+    LandscapeWriter,
+    landscape_path,
+    software_versions,
+)
 from profiling.measurement import Measurement
 from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplayEvaluator, ReplaySettings
@@ -192,6 +198,7 @@ def landscape_header(task: Task, worker: Evaluator, settings: EvalSettings,
         recorded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         note="experiments.ablation_hardware (2 correctness trials, no torch.compile baseline; "
              "seconds not rescaled)",
+        software=software_versions(),
     )
 
 

@@ -18,7 +18,7 @@ from experiments.settings import TuneSettings
 from profiling.clock import Clock, VirtualClock
 from profiling.errors import UserError
 from profiling.evaluator import EvalSettings, Evaluator
-from profiling.landscape import LandscapeError
+from profiling.landscape import LandscapeError, minor_version, software_versions
 from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import Task
@@ -124,5 +124,12 @@ def _replay_notes(replay: ReplayEvaluator, realizer: Realizer, task: Task) -> li
         notes.append(
             f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
             f"this is {now}: kernels it now writes differently are not_recorded misses"
+        )
+    recorded, running = h.software.get("torch"), software_versions()["torch"]
+    if recorded and minor_version(recorded) != minor_version(running):
+        notes.append(
+            f"warning: the landscape was recorded with torch {recorded}, this is {running}: "
+            "the graph templates capture the reference through torch, and an op it decomposes "
+            "differently gives other kernels (not_recorded misses)"
         )
     return notes

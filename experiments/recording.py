@@ -17,7 +17,13 @@ from pathlib import Path
 
 from profiling.evaluator import EvalSettings, Evaluator
 from profiling.hardware import GpuFacts
-from profiling.landscape import Landscape, LandscapeHeader, LandscapeWriter, source_hash
+from profiling.landscape import (
+    Landscape,
+    LandscapeHeader,
+    LandscapeWriter,
+    software_versions,
+    source_hash,
+)
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 from strategies.catalog import Catalog
@@ -118,6 +124,7 @@ def record_task(
         settings={k: v for k, v in vars(settings).items() if k != "device"},
         recorded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         seconds_scale=scale,
+        software=software_versions(),
     )
     new = 0
     out_of_time = False

@@ -55,6 +55,25 @@ def source_hash(source: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def software_versions() -> dict[str, str]:
+    """The versions of the libraries that shape a recording's kernels (torch, triton)."""
+    import torch
+
+    out = {"torch": str(torch.__version__).split("+")[0]}
+    try:
+        import triton
+
+        out["triton"] = str(triton.__version__)
+    except ImportError:  # a CPU-only machine without triton records torch alone
+        pass
+    return out
+
+
+def minor_version(v: str) -> str:
+    """"2.11.0" -> "2.11": what the recorded and the running torch are compared by."""
+    return ".".join(v.split(".")[:2])
+
+
 @dataclass(frozen=True)
 class LandscapeHeader:
     task: str
@@ -73,11 +92,16 @@ class LandscapeHeader:
     # recorded with lighter settings than a tuning run's: evaluation seconds x this ~ the
     # seconds the tune app's device=cuda settings take (calibrated on the reference)
     seconds_scale: float = 1.0
+    # library versions of the recording ({"torch": "2.11.0", "triton": "3.6.0"}; {} when
+    # unknown): the graph templates capture the reference through torch, and another torch
+    # can decompose an op differently, so the same realizer then writes other kernels
+    software: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["gpu"] = self.gpu.to_dict()
         d["settings"] = dict(self.settings)
+        d["software"] = dict(self.software)
         return d
 
     @classmethod
@@ -98,6 +122,7 @@ class LandscapeHeader:
                 synthetic=bool(d.get("synthetic", False)),
                 note=str(d.get("note", "")),
                 seconds_scale=float(d.get("seconds_scale", 1.0)),
+                software={str(k): str(v) for k, v in dict(d.get("software") or {}).items()},
             )
         except KeyError as e:
             raise LandscapeError(f"landscape header lacks {e.args[0]!r}") from None
