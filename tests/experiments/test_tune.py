@@ -278,35 +278,6 @@ def test_auto_without_cuda_is_a_smoke_dry_run(tmp_path, monkeypatch):
     assert "size: smoke" in saved and "resolved: interpret" in saved
 
 
-def test_multirun_lands_in_one_experiment(tmp_path):
-    db = tmp_path / "mlflow.db"
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.tune", "-m", "policy=ucb,random", "seed=0,1",
-         "device=interpret", "task.size=smoke", "budget.iterations=1",
-         f"tracking.uri=sqlite:///{db}", "tracking.experiment=sweep",
-         f"hydra.sweep.dir={tmp_path}/sweep"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
-    exp = client.get_experiment_by_name("sweep")
-    runs = client.search_runs([exp.experiment_id])
-    runs = [r for r in runs if r.data.tags.get("kind") != "comparison"]  # the sweep's summary
-    assert f"comparison of this sweep: {tmp_path}/sweep/compare/summary.md" in proc.stdout
-    assert sorted((r.data.tags["policy"], r.data.params["seed"]) for r in runs) == [
-        ("random", "0"),
-        ("random", "1"),
-        ("ucb", "0"),
-        ("ucb", "1"),
-    ]
-    assert {r.data.tags["sweep"] for r in runs} == {str(tmp_path / "sweep")}
-    assert sorted(r.data.tags["sweep_job"] for r in runs) == ["0", "1", "2", "3"]
-    names = [r.info.run_name for r in runs]
-    assert len(set(names)) == 4 and all("-sweep-" in n for n in names)
-
-
 # -- the LLM realizer against the fake chat-completions server ------------------------------
 
 

@@ -50,20 +50,37 @@ def test_a_landscape_of_another_task_is_a_one_line_error(tmp_path, landscape):
     assert code == 2 and "recorded for task 'softmax'" in err and err.count("\n") == 1
 
 
-@pytest.mark.slow
-def test_a_replayed_sweep_ends_with_its_comparison(tmp_path, landscape):
+def test_a_sweep_lands_in_one_experiment_and_ends_with_its_comparison(tmp_path, landscape):
+    """A multirun (one process, four jobs) on replay: every job a run of one MLflow
+    experiment, tagged with its sweep and job, then the sweep's comparison."""
     db = tmp_path / "mlflow.db"
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.tune", "-m", "+experiment=compare_policies",
          "task=softmax", "policy=hucb,random", "seed=0,1", "budget.iterations=5",
          f"replay.landscape={landscape}", f"tracking.uri=sqlite:///{db}",
-         f"hydra.sweep.dir={tmp_path}/sweep"],
+         "tracking.experiment=sweep", f"hydra.sweep.dir={tmp_path}/sweep"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"comparison of this sweep: {tmp_path}/sweep/compare/summary.md" in proc.stdout
     summary = (tmp_path / "sweep" / "compare" / "summary.md").read_text()
     assert "| hucb | 2 |" in summary and "| random | 2 |" in summary
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("sweep")
+    runs = client.search_runs([exp.experiment_id])
+    runs = [r for r in runs if r.data.tags.get("kind") != "comparison"]  # the sweep's summary
+    assert sorted((r.data.tags["policy"], r.data.params["seed"]) for r in runs) == [
+        ("hucb", "0"),
+        ("hucb", "1"),
+        ("random", "0"),
+        ("random", "1"),
+    ]
+    assert {r.data.tags["sweep"] for r in runs} == {str(tmp_path / "sweep")}
+    assert sorted(r.data.tags["sweep_job"] for r in runs) == ["0", "1", "2", "3"]
+    names = [r.info.run_name for r in runs]
+    assert len(set(names)) == 4 and all("-sweep-" in n for n in names)
 
 
 def test_ray_without_ray_is_a_one_line_error(tmp_path, landscape, monkeypatch):
