@@ -1,4 +1,6 @@
-"""python -m strategies.realize, run as a subprocess."""
+"""python -m strategies.realize: run as a subprocess (its listing and one-line errors), and
+its realizations through the same `main` in this process (a fresh interpreter would spend
+most of their time importing torch and triton)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from strategies.realize import main
 from tests.fakes.chat_server import FakeChatServer, Reply
 from tests.strategies.conftest import GOOD_SOURCE
 
@@ -20,6 +23,14 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         [sys.executable, "-m", "strategies.realize", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
     )
+
+
+def realize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``main`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def test_list_prints_the_catalog_table():
@@ -54,45 +65,49 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
     assert "Traceback" not in out.stderr and out.stdout == ""
 
 
-def test_openai_realizer_against_the_fake_server(tmp_path):
+def test_openai_realizer_against_the_fake_server(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "")
     target = tmp_path / "candidate.py"
     with FakeChatServer([Reply.code(GOOD_SOURCE, prompt_tokens=1000, completion_tokens=100)]) as server:
-        out = cli("--task", "softmax", "--size", "smoke", "--strategy", "tiling/rows_per_program",
-                  "--realizer", "openai", "--base-url", server.url, "--model", "cli-model",
-                  "--cache", "off", "--out", str(target), env={"OPENAI_API_KEY": ""})
-    assert out.returncode == 0, out.stderr
+        code, _out, err = realize(
+            capsys, "--task", "softmax", "--size", "smoke", "--strategy", "tiling/rows_per_program",
+            "--realizer", "openai", "--base-url", server.url, "--model", "cli-model",
+            "--cache", "off", "--out", str(target))  # fmt: skip
+    assert code == 0, err
     assert target.read_text() == GOOD_SOURCE
-    assert "1000 prompt + 100 completion tokens" in out.stderr
+    assert "1000 prompt + 100 completion tokens" in err
     assert server.requests[0].body["model"] == "cli-model"
     assert "rows per program" in server.requests[0].text().lower()
 
 
-def test_openai_fatal_error_exits_2(tmp_path):
+def test_openai_fatal_error_exits_2(tmp_path, capsys):
     with FakeChatServer([Reply.error(401, "Incorrect API key provided")]) as server:
-        out = cli("--task", "softmax", "--strategy", "tiling/rows_per_program", "--realizer", "openai",
-                  "--base-url", server.url, "--model", "m", "--cache", "off")
-    assert out.returncode == 2 and "401" in out.stderr and "Traceback" not in out.stderr
+        code, _out, err = realize(
+            capsys, "--task", "softmax", "--strategy", "tiling/rows_per_program", "--realizer",
+            "openai", "--base-url", server.url, "--model", "m", "--cache", "off")  # fmt: skip
+    assert code == 2 and "401" in err and "Traceback" not in err
 
 
-def test_openai_reply_without_code_exits_1(tmp_path):
+def test_openai_reply_without_code_exits_1(tmp_path, capsys):
     with FakeChatServer([Reply.text("no idea")]) as server:
-        out = cli("--task", "softmax", "--strategy", "tiling/rows_per_program", "--realizer", "openai",
-                  "--base-url", server.url, "--model", "m", "--cache", "off")
-    assert out.returncode == 1 and "no candidate: reply has no fenced" in out.stderr
+        code, _out, err = realize(
+            capsys, "--task", "softmax", "--strategy", "tiling/rows_per_program", "--realizer",
+            "openai", "--base-url", server.url, "--model", "m", "--cache", "off")  # fmt: skip
+    assert code == 1 and "no candidate: reply has no fenced" in err
 
 
-def test_offline_realize_writes_a_candidate(tmp_path):
+def test_offline_realize_writes_a_candidate(tmp_path, capsys):
     first = tmp_path / "first.py"
-    out = cli("--task", "softmax", "--size", "smoke", "--strategy", "tiling/rows_per_program",
-              "--out", str(first))
-    assert out.returncode == 0, out.stderr
+    code, _out, err = realize(capsys, "--task", "softmax", "--size", "smoke", "--strategy",
+                              "tiling/rows_per_program", "--out", str(first))  # fmt: skip
+    assert code == 0, err
     source = first.read_text()
     assert "class ModelNew" in source and source.startswith("# kernel-bandit-params: ")
     # the written file is a parent again: its header carries the parameters
-    out = cli("--task", "softmax", "--size", "smoke", "--strategy", "tiling/rows_per_program",
-              "--parent", str(first))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout != source and "class ModelNew" in out.stdout
+    code, out, err = realize(capsys, "--task", "softmax", "--size", "smoke", "--strategy",
+                             "tiling/rows_per_program", "--parent", str(first))  # fmt: skip
+    assert code == 0, err
+    assert out != source and "class ModelNew" in out
 
 
 def test_tasks_dir_names_another_task_folder(tmp_path):
