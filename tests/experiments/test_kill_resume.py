@@ -158,7 +158,7 @@ def test_a_few_kills_with_mlflow(tmp_path):
 # every start, an untracked one does not, so most kills are untracked.
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("seed", "kills", "iterations", "track"), [(11, 5, 20, True), (12, 16, 60, False)]
+    ("seed", "kills", "iterations", "track"), [(11, 5, 25, True), (12, 16, 60, False)]
 )
 def test_many_random_kills(tmp_path, seed, kills, iterations, track):
     res = kill_and_resume(tmp_path, kills=kills, iterations=iterations, track=track, seed=seed)
