@@ -20,11 +20,12 @@ from .conftest import task
 CORPUS = Path(__file__).parent / "adversarial"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "manifest.yaml").read_text())
 CPU_CASES = [c for c in CASES if not c.get("gpu")]
-# a small CPU-time allowance so that the spinning candidate is stopped by it, not the wall clock
-# (an honest candidate here takes about 1.5 s, worker included; 4 s passed the whole corpus)
-SETTINGS = {"trials": 2, "timeout_s": 60, "cpu_limit_s": 6, "baseline_compile": False}
-# on a GPU, Triton's compiler runs in the worker too: the allowance of before
-GPU_SETTINGS = {**SETTINGS, "timeout_s": 120, "cpu_limit_s": 12}
+# a CPU-time allowance small enough that the spinning candidate is stopped by it, not the wall
+# clock, and large enough for a cold worker on a loaded 2-core CI machine: with 6 s, CI's run
+# gave relu_no_mask a rejecting verdict instead of its known-gap xfail (most likely the limit,
+# i.e. rejected for the wrong reason), so an honest case could fail there the same way
+SETTINGS = {"trials": 2, "timeout_s": 60, "cpu_limit_s": 12, "baseline_compile": False}
+GPU_SETTINGS = {**SETTINGS, "timeout_s": 120}
 
 
 def _id(case: dict[str, Any]) -> str:
