@@ -25,12 +25,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from profiling.best_so_far import BestSoFar
 from profiling.errors import trim
 from profiling.measurement import Measurement, Status
-from profiling.tasks import SOURCE_DIR_ENV, Task, task_key
+from profiling.tasks import SOURCE_DIR_ENV, Task
 
 CONFIRM_FACTOR = 2.0
 CALLS = 20
+
+MODES = ("best", "always")
+
+
+def check_mode(mode: str) -> str:
+    """`mode` when it is one of `MODES` (``EvalSettings.remeasure``), else a one-line ValueError."""
+    if mode not in MODES:
+        raise ValueError(f"remeasure must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+class RemeasurePolicy:
+    """Which ``ok`` measurements are re-measured from outside: a speedup over
+    ``threshold`` (0: none), and with ``best`` only one over every re-measured speedup of
+    its task so far (the one that would count as the new best); ``always`` every one."""
+
+    def __init__(self, mode: str, threshold: float) -> None:
+        self.mode, self.threshold = check_mode(mode), threshold
+        self._bar = BestSoFar()  # per task: the best speedup that stood outside
+
+    def wanted(self, task: Task, m: Measurement) -> bool:
+        if not (m.ok and self.threshold and (m.speedup or 0.0) > self.threshold):
+            return False
+        return self.mode == "always" or self._bar.beats(task, m)
+
+    def stood(self, task: Task, m: Measurement) -> None:
+        """``m`` after its re-measure: an ``ok`` one raises its task's bar."""
+        if m.ok:
+            self._bar.stood(task, m)
 
 
 @dataclass(frozen=True)
@@ -192,35 +222,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-MODES = ("best", "always")
-
-
-def check_mode(mode: str) -> str:
-    """`mode` when it is one of `MODES` (``EvalSettings.remeasure``), else a one-line ValueError."""
-    if mode not in MODES:
-        raise ValueError(f"remeasure must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
-
-
-class RemeasurePolicy:
-    """Which ``ok`` measurements are re-measured from outside: a speedup over
-    ``threshold`` (0: none), and with ``best`` only one over every re-measured speedup of
-    its task so far (the one that would count as the new best); ``always`` every one."""
-
-    def __init__(self, mode: str, threshold: float) -> None:
-        self.mode, self.threshold = check_mode(mode), threshold
-        self._best: dict[str, float] = {}  # per task: the best speedup that stood outside
-
-    def wanted(self, task: Task, m: Measurement) -> bool:
-        speedup = m.speedup or 0.0
-        if not (m.ok and self.threshold and speedup > self.threshold):
-            return False
-        return self.mode == "always" or speedup > self._best.get(task_key(task), 0.0)
-
-    def stood(self, task: Task, m: Measurement) -> None:
-        """``m`` after its re-measure: an ``ok`` one raises its task's bar."""
-        if m.ok:
-            key = task_key(task)
-            self._best[key] = max(self._best.get(key, 0.0), m.speedup or 0.0)

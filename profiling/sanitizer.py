@@ -36,12 +36,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+from profiling.best_so_far import BestSoFar
 from profiling.errors import trim
 from profiling.measurement import Measurement, Status
 from profiling.memcheck import MemcheckReport, parse
 from profiling.probes.base import ProbeTarget
 from profiling.probes.child import child_argv, child_env, read_result, write_spec
-from profiling.tasks import Task, task_key
+from profiling.tasks import Task
 
 MODES = ("best", "always", "off")
 NO_CACHING = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1"}
@@ -199,14 +200,12 @@ class SanitizeCheck:
         self.sanitizer = sanitizer
         self._say = say
         self._said: set[str] = set()
-        self._best: dict[str, float] = {}  # per task: the best speedup that stood
+        self._bar = BestSoFar(float("-inf"))  # per task: the best speedup that stood
 
     def wanted(self, task: Task, m: Measurement) -> bool:
         if self.mode == "off" or not m.ok:
             return False
-        if self.mode == "always":
-            return True
-        return (m.speedup or 0.0) > self._best.get(task_key(task), float("-inf"))
+        return self.mode == "always" or self._bar.beats(task, m)
 
     def apply(self, m: Measurement, task: Task, shape: Task, source: str, device: str
               ) -> Measurement:
@@ -220,8 +219,7 @@ class SanitizeCheck:
                 max(res.report.total or 0, len(res.report.errors)) if res.report else 1))
             why = trim(f"{res.text} at size {shape.size}")
             return replace(m, status=Status.REJECTED, error=why, diagnostics=diag)
-        key = task_key(task)
-        self._best[key] = max(self._best.get(key, float("-inf")), m.speedup or 0.0)
+        self._bar.stood(task, m)
         if res.status is SanitizeStatus.SKIPPED:
             self.say_once(res.text, f"out-of-bounds check skipped: {res.text}")
             return m
