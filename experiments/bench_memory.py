@@ -86,9 +86,9 @@ def flush_bytes(ev: WorkerEvaluator) -> int | None:
     """The worker's L2 flush buffer (`profiling.timing.L2Flusher`); None without a GPU."""
     if ev.device != "cuda":
         return None
-    from profiling.timing import FLUSH_L2_FACTOR, FLUSH_MIN_BYTES
+    from profiling.timing import flush_bytes as l2_flush_bytes
 
-    return max(FLUSH_MIN_BYTES, FLUSH_L2_FACTOR * int(ev.gpu_facts().l2_bytes or 0))
+    return l2_flush_bytes(ev.gpu_facts().l2_bytes or 0)
 
 
 def evaluate(name: str, task: Any, source: str, ev: WorkerEvaluator) -> dict[str, Any]:

@@ -91,12 +91,16 @@ FLUSH_MIN_BYTES = 256 << 20
 FLUSH_L2_FACTOR = 3
 
 
+def flush_bytes(l2_bytes: int) -> int:
+    """The L2 flush buffer's size: several times the L2, at least `FLUSH_MIN_BYTES`."""
+    return max(FLUSH_MIN_BYTES, FLUSH_L2_FACTOR * int(l2_bytes))
+
+
 class L2Flusher:
     """Writes a buffer several times the L2 size before each timed call."""
 
     def __init__(self, l2_bytes: int, device: Any) -> None:
-        nbytes = max(FLUSH_MIN_BYTES, FLUSH_L2_FACTOR * int(l2_bytes))
-        self.buf = torch.empty(nbytes, dtype=torch.int8, device=device)
+        self.buf = torch.empty(flush_bytes(l2_bytes), dtype=torch.int8, device=device)
 
     def __call__(self) -> None:
         self.buf.zero_()

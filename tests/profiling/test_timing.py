@@ -125,3 +125,11 @@ def test_two_sets_catch_a_pointer_cache_and_checks_do_not_depend_on_the_set_coun
     timing.time_interleaved([c], one, timing.WallClock(), None, cfg)
     assert sum(1 for e in log if e[0] == "check") == 2 * timing.CHECKED_PER_BLOCK
     assert all(log[i - 1][0] == "call" for i, e in enumerate(log) if e[0] == "check")
+
+
+def test_the_flush_buffer_is_three_l2s_and_at_least_256_mib() -> None:
+    from profiling.timing import flush_bytes
+
+    assert flush_bytes(0) == 256 << 20
+    assert flush_bytes(50 << 20) == 256 << 20  # 3 x 50 MiB is below the minimum
+    assert flush_bytes(60 << 20) == 3 * (60 << 20)  # an H200's L2: 180 MiB
