@@ -4,7 +4,7 @@ Budget (see DESIGN.md): an evaluation needs at most about 3x the task's own
 input + output bytes (I + O), plus the L2 flush buffer, plus a small fixed
 allowance (`evaluation_budget`):
 
-- the L2 flush buffer (3x the L2, at least 256 MiB: 378 MiB on an H200) is the
+- the L2 flush buffer (3x the L2, at least 256 MiB: 256 MiB on an H200, whose L2 is 60 MiB) is the
   worker's, allocated once before its first evaluation and kept; the peak each
   evaluation reports (`PeakTracker`) is measured above it, so it is not in
   the 3x;

@@ -132,4 +132,5 @@ def test_the_flush_buffer_is_three_l2s_and_at_least_256_mib() -> None:
 
     assert flush_bytes(0) == 256 << 20
     assert flush_bytes(50 << 20) == 256 << 20  # 3 x 50 MiB is below the minimum
-    assert flush_bytes(60 << 20) == 3 * (60 << 20)  # an H200's L2: 180 MiB
+    assert flush_bytes(60 << 20) == 256 << 20  # an H200 (60 MiB of L2): the minimum
+    assert flush_bytes(100 << 20) == 3 * (100 << 20)
