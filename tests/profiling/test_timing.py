@@ -58,8 +58,8 @@ def test_interleaved_timing_rotates_inputs_and_checks_outputs():
     ]
 
 
-def test_pointer_cache_fails_the_timed_output_check():
-    sets = _sets()
+def _pointer_cached():
+    """A softmax that caches its output by the input's data pointer (a known hack)."""
     cache = {}
 
     def cached(x):
@@ -67,6 +67,12 @@ def test_pointer_cache_fails_the_timed_output_check():
             cache[x.data_ptr()] = torch.softmax(x, -1)
         return cache[x.data_ptr()]
 
+    return cached
+
+
+def test_pointer_cache_fails_the_timed_output_check():
+    sets = _sets()
+    cached = _pointer_cached()
     c = timing.Contender("candidate", cached, timing.make_buffers(sets[0]), check=_checker(sets))
     cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=3, max_reps=3, rounds=3)
     with pytest.raises(Verdict) as e:
@@ -97,13 +103,7 @@ def test_hidden_work_error_threshold():
 
 def test_two_sets_catch_a_pointer_cache_and_checks_do_not_depend_on_the_set_count():
     sets = _sets(2)
-    cache = {}
-
-    def cached(x):
-        if x.data_ptr() not in cache:
-            cache[x.data_ptr()] = torch.softmax(x, -1)
-        return cache[x.data_ptr()]
-
+    cached = _pointer_cached()
     c = timing.Contender("candidate", cached, timing.make_buffers(sets[0]), check=_checker(sets))
     cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=8, max_reps=8, rounds=2)
     with pytest.raises(Verdict):
