@@ -21,9 +21,10 @@ CORPUS = Path(__file__).parent / "adversarial"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "manifest.yaml").read_text())
 CPU_CASES = [c for c in CASES if not c.get("gpu")]
 # a CPU-time allowance small enough that the spinning candidate is stopped by it, not the wall
-# clock, and large enough for a cold worker on a loaded 2-core CI machine: with 6 s, CI's run
-# gave relu_no_mask a rejecting verdict instead of its known-gap xfail (most likely the limit,
-# i.e. rejected for the wrong reason), so an honest case could fail there the same way
+# clock, and generous for a cold worker on a loaded 2-core CI machine (an honest case takes
+# about 1.5 s). relu_no_mask's CPU verdict varies from run to run whatever the allowance: its
+# unmasked tail writes outside its output, and what that memory holds decides whether a check
+# sees it (caught in two CI runs, at 6 s and at 12 s; its known-gap xfail in another)
 SETTINGS = {"trials": 2, "timeout_s": 60, "cpu_limit_s": 12, "baseline_compile": False}
 GPU_SETTINGS = {**SETTINGS, "timeout_s": 120}
 
