@@ -21,10 +21,13 @@ compiler stack this project measures against.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import sympy
 import torch
 from torch import fx
 
@@ -61,6 +64,41 @@ def _decompositions() -> dict[Any, Any]:
             continue
         ops.append(getattr(packet, overload) if overload else packet)
     return get_decompositions(ops)
+
+
+@contextlib.contextmanager
+def symbolic_sizes() -> Iterator[None]:
+    """Tracing in which every input size keeps a symbol of its own.
+
+    - No duck sizing: by default two sizes with the same value at trace time share
+      one symbol (``batch = dim1 = dim2 = 64`` all become ``x.shape[0]``), so the
+      generated code is wrong as soon as they differ (the harness's odd-size probe
+      changes each constant on its own).
+    - No specialization to a number: a check such as ``InstanceNorm``'s
+      ``x.size(1) != num_features`` or ``layer_norm``'s shape test guards
+      ``s1 == 4`` and would replace the symbol by ``4`` everywhere. The guard's
+      value is still used for the trace; only the replacement is skipped, so the
+      size is read from the input at run time (where the reference's own check
+      holds, so do the traced assumptions).
+    """
+    from torch.fx.experimental import _config as fx_config
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+    original = ShapeEnv._maybe_guard_rel
+
+    def guard_rel(self: ShapeEnv, expr: Any) -> None:
+        if isinstance(expr, sympy.Eq) and any(
+            a.is_Symbol and b.is_Number for a, b in ((expr.lhs, expr.rhs), (expr.rhs, expr.lhs))
+        ):
+            return
+        original(self, expr)
+
+    ShapeEnv._maybe_guard_rel = guard_rel  # type: ignore[method-assign]
+    try:
+        with fx_config.patch(use_duck_shape=False):
+            yield
+    finally:
+        ShapeEnv._maybe_guard_rel = original  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -117,7 +155,7 @@ def capture(task: Task) -> Captured:
     try:
         from torch.fx.experimental.proxy_tensor import make_fx
 
-        with torch.no_grad():
+        with torch.no_grad(), symbolic_sizes():
             out = f(*tensors, *inputs)
             gm = make_fx(f, tracing_mode="symbolic", decomposition_table=_decompositions())(
                 *tensors, *inputs
