@@ -89,9 +89,14 @@ def test_a_size_the_model_checks_is_read_at_run_time() -> None:
     assert_correct(task("42_instancenorm").with_size("features=3"), source)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "known limit: a module setting no tensor shape carries (GroupNorm's num_groups) "
-    "is traced as a number; the odd-size probe leaves it unchanged on the bundled sizes"))
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason=(
+        "known limit: a module setting no tensor shape carries (GroupNorm's num_groups) "
+        "is traced as a number; the odd-size probe leaves it unchanged on the bundled sizes"
+    ),
+)
 def test_a_module_setting_no_tensor_carries_stays_a_number() -> None:
     t = task("41_groupnorm").with_size("features=6,num_groups=6")
     assert_correct(t.with_size("features=5,num_groups=5"), initial_source(t))
