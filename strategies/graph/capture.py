@@ -6,9 +6,9 @@ Why ``make_fx(tracing_mode="symbolic")`` over ``meta`` tensors:
   small operator set (``aten.addmm``, ``aten.amax``, ``aten.erf``, ...), so templates
   match what is computed, not how the reference spells it. A chosen decomposition
   table turns softmax, layer norm, losses, ... into reductions plus pointwise ops.
-- Symbolic sizes: the input sizes stay symbols (``s0``) in the graph, so views and
-  reshapes in the generated ``forward`` are expressions of the runtime shapes (no
-  baked sizes) while parameter shapes (fixed by ``get_init_inputs``) stay numbers.
+- Symbolic sizes: every size of an input, parameter or buffer is a symbol of its own
+  (``s0``) in the graph (`symbolic_sizes`), so views and reshapes in the generated
+  ``forward`` are expressions of the runtime shapes (no baked sizes).
 - ``meta`` tensors: the model and its inputs are built on the ``meta`` device, so a
   KernelBench default size of several GB costs nothing to trace.
 - Parameters and buffers are traced through ``torch.func.functional_call`` and come
@@ -80,6 +80,11 @@ def symbolic_sizes() -> Iterator[None]:
       value is still used for the trace; only the replacement is skipped, so the
       size is read from the input at run time (where the reference's own check
       holds, so do the traced assumptions).
+
+    The second patches ``ShapeEnv._maybe_guard_rel`` (a private method, checked on torch
+    2.13) for the duration of the trace and restores it after (captures do not run
+    concurrently); where it is missing the capture fails with a clear RealizerError. Known limit: a module setting that reaches ATen as a plain ``int``
+    and shows in no tensor's shape (``GroupNorm``'s ``num_groups``) stays a number.
     """
     from torch.fx.experimental import _config as fx_config
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
