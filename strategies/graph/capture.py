@@ -81,15 +81,21 @@ def symbolic_sizes() -> Iterator[None]:
       size is read from the input at run time (where the reference's own check
       holds, so do the traced assumptions).
 
-    The second patches ``ShapeEnv._maybe_guard_rel`` (a private method, checked on torch
-    2.13) for the duration of the trace and restores it after (captures do not run
-    concurrently); where it is missing the capture fails with a clear RealizerError. Known limit: a module setting that reaches ATen as a plain ``int``
-    and shows in no tensor's shape (``GroupNorm``'s ``num_groups``) stays a number.
+    The second patches ``ShapeEnv._maybe_guard_rel`` (a private method, present in
+    torch 2.11 and 2.13) for the duration of the trace and restores it after (captures
+    do not run concurrently); a torch without it traces with duck sizing off only, and
+    such checked sizes become numbers again. Known limit: a module setting that reaches
+    ATen as a plain ``int`` and shows in no tensor's shape (``GroupNorm``'s
+    ``num_groups``) stays a number.
     """
     from torch.fx.experimental import _config as fx_config
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
-    original = ShapeEnv._maybe_guard_rel
+    original = getattr(ShapeEnv, "_maybe_guard_rel", None)
+    if original is None:
+        with fx_config.patch(use_duck_shape=False):
+            yield
+        return
 
     def guard_rel(self: ShapeEnv, expr: Any) -> None:
         if isinstance(expr, sympy.Eq) and any(
