@@ -2,7 +2,7 @@
 
     python -m experiments.bench_kernelbench DIR [--iterations 40] [--size bench]
         [--json PATH] [--deadline S] [--device cuda|interpret] [--realizer offline|graph]
-        [--gpus N] [--only a,b]
+        [--gpus N] [--only a,b] [--resume]
         [-- extra Hydra overrides]
 
 DIR is any folder of KernelBench-format files (a KernelBench checkout's ``level1/``,
@@ -13,7 +13,8 @@ library calls kept), whether a correct generated kernel was found, the best kern
 against eager and ``torch.compile``, its share of the roofline floor, candidates
 evaluated and wall time; then coverage (problems with a correct generated kernel)
 and geometric means. The JSON file is rewritten after every problem, so a run cut
-short by ``--deadline`` keeps what it measured. ``--gpus N`` tunes N problems at
+short by ``--deadline`` keeps what it measured, and ``--resume`` goes on from that file
+(problems already in it are kept, not run again). ``--gpus N`` tunes N problems at
 once, each on its own GPU (timings stay per-GPU; template capture runs on the CPU).
 """
 
@@ -80,6 +81,21 @@ def geomean(values: list[float]) -> float | None:
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
 
 
+def earlier_rows(path: Path | None) -> list[dict[str, Any]]:
+    """The rows of an earlier run's JSON file (none when it does not exist yet)."""
+    if path is None:
+        raise ValueError("--resume needs --json (the file to go on from)")
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"cannot resume from {path}: {e}") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "task" in r for r in rows):
+        raise ValueError(f"cannot resume from {path}: rows without a task")
+    return rows
+
+
 def render(rows: list[dict[str, Any]]) -> Table:
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
@@ -123,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma-separated file stems to run")
     p.add_argument("--gpus", type=int, default=1,
                    help="problems tuned at once, one GPU each (CUDA_VISIBLE_DEVICES)")  # fmt: skip
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows already in --json and run only the other problems",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/bench_kernelbench"))
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_args(argv)
@@ -136,8 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"error: no problem files in {args.dir}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    if args.resume:
+        try:
+            rows = earlier_rows(args.json)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        done = {r["task"] for r in rows}
+        files = [f for f in files if f.stem not in done]
+        print(f"resuming: {len(done)} problems kept from {args.json}, {len(files)} to run")
+    args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     gpus: queue.Queue[int | None] = queue.Queue()
     for i in range(args.gpus):

@@ -54,10 +54,61 @@ def test_a_k_v_size_reaches_the_tune_app_as_one_hydra_value(tmp_path, monkeypatc
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(bk.subprocess, "run", fake_run)
-    args = argparse.Namespace(out=tmp_path, policy="hucb", iterations=2, device="interpret",
-                              seed=0, realizer="offline")
-    bk.run_problem(Path("tests/strategies/kernelbench/01_relu.py"), args, "batch_size=4,dim=8",
-                   None, [])
+    args = argparse.Namespace(
+        out=tmp_path, policy="hucb", iterations=2, device="interpret", seed=0, realizer="offline"
+    )
+    bk.run_problem(
+        Path("tests/strategies/kernelbench/01_relu.py"), args, "batch_size=4,dim=8", None, []
+    )
     size = [a for a in seen[0] if a.startswith("task.size=")]
     parsed = OverridesParser.create().parse_overrides(size)
     assert parsed[0].key_or_group == "task.size" and parsed[0].value() == "batch_size=4,dim=8"
+
+
+def test_resume_keeps_earlier_rows_and_runs_only_the_others(tmp_path, monkeypatch) -> None:
+    import json
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+
+    for name in ("01_relu.py", "13_softmax.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    out = tmp_path / "rows.json"
+    earlier = {
+        "task": "01_relu",
+        "status": "ok",
+        "generated_ok": True,
+        "x_eager": 2.0,
+        "wall_s": 3.0,
+    }
+    out.write_text(json.dumps({"rows": [earlier], "totals": {}}))
+    ran = []
+    monkeypatch.setattr(bk, "run_problem", lambda path, *a: ran.append(path.stem) or 1.0)
+    monkeypatch.setattr(
+        bk,
+        "summarize",
+        lambda task, folder, wall: {
+            "task": task,
+            "status": "ok",
+            "correct": 3,
+            "x_eager": 8.0,
+            "wall_s": wall,
+        },
+    )
+    assert (
+        main([str(tmp_path), "--json", str(out), "--resume", "--out", str(tmp_path / "runs")]) == 0
+    )
+    assert ran == ["13_softmax"]
+    data = json.loads(out.read_text())
+    assert [r["task"] for r in data["rows"]] == ["01_relu", "13_softmax"]
+    assert data["rows"][0] == earlier
+    assert math.isclose(data["totals"]["geomean_x_eager"], 4.0)
+
+
+def test_resume_needs_a_readable_json(tmp_path, capsys) -> None:
+    assert main([str(PROBLEMS), "--resume"]) == 2
+    assert "--resume needs --json" in capsys.readouterr().err
+    bad = tmp_path / "rows.json"
+    bad.write_text("{not json")
+    assert main([str(PROBLEMS), "--resume", "--json", str(bad)]) == 2
+    assert "cannot resume from" in capsys.readouterr().err
