@@ -112,3 +112,18 @@ def test_resume_needs_a_readable_json(tmp_path, capsys) -> None:
     bad.write_text("{not json")
     assert main([str(PROBLEMS), "--resume", "--json", str(bad)]) == 2
     assert "cannot resume from" in capsys.readouterr().err
+
+
+def test_hydra_overrides_may_follow_the_options(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+
+    shutil.copy(PROBLEMS / "01_relu.py", tmp_path / "01_relu.py")
+    seen = []
+    monkeypatch.setattr(bk, "run_problem", lambda path, args, size, gpu, extra: seen.append(extra))
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {"task": task, "wall_s": 0.0})
+    argv = [str(tmp_path), "--iterations", "2", "device.rep_ms=50", "--out", str(tmp_path / "r"),
+            "device.trials=3"]  # fmt: skip
+    assert main(argv) == 0
+    assert seen == [["device.rep_ms=50", "device.trials=3"]]
