@@ -26,6 +26,7 @@ split-K), ``tf32``, ``split_k``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -45,12 +46,10 @@ def _operands(b: Builder) -> tuple[Any, Any, Any, float, float]:
     return args[0], args[1], None, 1.0, 1.0
 
 
-def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
-    g, mm = b.g, b.g.anchor
-    b.evict = bool(p.get("evict"))
-    a, w, bias, beta, alpha = _operands(b)
-    batched = ops.op_name(mm) == "bmm.default"
-    rank = len(g.shape)
+def _tile_addr(b: Builder) -> Callable[[Access], str]:
+    """An access's address over the output tile (and the batch index of a bmm)."""
+    rank = len(b.g.shape)
+    batched = ops.op_name(b.g.anchor) == "bmm.default"
     coord = (["bid"] if batched else []) + ["rm[:, None]", "rn[None, :]"]
 
     def addr(acc: Access) -> str:
@@ -60,20 +59,38 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                 terms.append(f"{coord[d]} * 0")
         return " + ".join(terms)
 
+    return addr
+
+
+def _epilogue(b: Builder, scope: Scope, addr: Callable[[Access], str]) -> list[tuple[str, str]]:
+    """The group's other members and the stores after the product's line in ``scope``; the
+    (kernel arg, forward expr) stride pairs of every access."""
+    rank = len(b.g.shape)
+    for n in b.g.members:
+        if n is not b.g.anchor:
+            b.compute(n, scope, addr, "omask")
+    for node, acc in b.stores:
+        scope.lines.append(store(acc, addr(acc), reg(node), "omask", b.evict))
+    accesses = [*b.loads.values(), *(x for _, x in b.stores)]
+    return [(f"{x.ptr}_s{d}", f"{x.tensor}.stride({x.axes[d]})")
+            for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
+
+
+def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    mm = b.g.anchor
+    b.evict = bool(p.get("evict"))
+    if p.get("library"):
+        return _emit_library(b, p, name)
+    a, w, bias, beta, alpha = _operands(b)
+    batched = ops.op_name(mm) == "bmm.default"
+    addr = _tile_addr(b)
     scope = Scope()
     acc_expr = "acc" if alpha == 1.0 else f"(acc * {alpha})"
     if bias is not None:
         bias_reg = b.operand(bias, "full", scope, addr, "omask")
         acc_expr = f"({acc_expr} + {bias_reg}{'' if beta == 1.0 else f' * {beta}'})"
     scope.lines.append(f"{reg(mm)} = {acc_expr}")
-    for n in g.members:
-        if n is not mm:
-            b.compute(n, scope, addr, "omask")
-    for node, acc in b.stores:
-        scope.lines.append(store(acc, addr(acc), reg(node), "omask", b.evict))
-    accesses = [*b.loads.values(), *(x for _, x in b.stores)]
-    strides = [(f"{x.ptr}_s{d}", f"{x.tensor}.stride({x.axes[d]})")
-               for x in accesses for d in range(rank) if x.axes[d] is not None]  # fmt: skip
+    strides = _epilogue(b, scope, addr)
     fp32 = ops.val(a).dtype == torch.float32
     prec = f', input_precision="{"tf32" if p.get("tf32") else "ieee"}"' if fp32 else ""
     split = int(p.get("split_k", 1))
@@ -84,13 +101,9 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                 *tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)",
                 "ws = ws_ptr + ((sid * tl.num_programs(1) + bid) * M + rm[:, None]) * N + rn[None, :]",
                 "tl.store(ws, acc, mask=omask)"]  # fmt: skip
-        reduce = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *tile,
-                  "omask = (rm[:, None] < M) & (rn[None, :] < N)",
-                  "ws = ws_ptr + (bid * M + rm[:, None]) * N + rn[None, :]",
-                  "acc = tl.zeros((BM, BN), dtype=tl.float32)",
+        reduce = ["acc = tl.zeros((BM, BN), dtype=tl.float32)",
                   "for s in range(0, SPLIT_K):  # a fixed order: deterministic",
-                  "    acc += tl.load(ws + s * tl.num_programs(1) * M * N, mask=omask, other=0.0)",
-                  *scope.lines]  # fmt: skip
+                  "    acc += tl.load(ws + s * tl.num_programs(1) * M * N, mask=omask, other=0.0)"]  # fmt: skip
     else:
         body = [*tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)", *scope.lines]
         if p.get("persistent"):
@@ -106,9 +119,8 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     if split > 1:
         src = (
             f"@triton.jit\ndef {name}({', '.join(operands)}, ws_ptr, KI, {consts}, "
-            "EVEN_K: tl.constexpr):\n" + "\n".join(indent(part, 4))
-            + f"\n\n\n@triton.jit\ndef {name}_sum(ws_ptr, {', '.join(epilogue)}, "
-            "BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr, SPLIT_K: tl.constexpr):\n" + "\n".join(indent(reduce, 4))
+            "EVEN_K: tl.constexpr):\n" + "\n".join(indent(part, 4)) + "\n\n\n"
+            + _tile_kernel(f"{name}_sum", epilogue, reduce + scope.lines, ", SPLIT_K: tl.constexpr")
         )  # fmt: skip
     else:
         sig = ["a_ptr", "b_ptr", *(x for x, _ in args), *operands[2:], *(s for s, _ in strides)]
@@ -150,6 +162,61 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     launch.append(
         f"{name}[{grid}]({', '.join(call)}, {blocks}, EVEN_K={even}, {warps}, "
         f"num_stages={p['num_stages']})"
+    )
+    return Kernel(name, src, launch)
+
+
+def _tile_kernel(name: str, args: list[str], body: list[str], consts: str = "") -> str:
+    """A kernel with one program per [BM, BN] output tile of the fp32 product that ``body``
+    computes into ``acc`` from ``ws_ptr`` (``ws``: the tile's first element of a contiguous
+    [B, M, N] tensor) before the epilogue: split-K's sum of partial tiles, or the library
+    point's load of the PyTorch product."""
+    head = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *_tile_lines(),
+            "omask = (rm[:, None] < M) & (rn[None, :] < N)",
+            "ws = ws_ptr + (bid * M + rm[:, None]) * N + rn[None, :]"]  # fmt: skip
+    return (
+        f"@triton.jit\ndef {name}(ws_ptr, {', '.join(args)}, BM: tl.constexpr, "
+        f"BN: tl.constexpr, GROUP_M: tl.constexpr{consts}):\n" + "\n".join(indent(head + body, 4))
+    )
+
+
+def _library_call(b: Builder) -> str:
+    """The group's product as the same PyTorch op on the same operand views (cuBLAS; fp32
+    stays IEEE fp32 under torch's default ``allow_tf32=False``). addmm keeps its bias, beta
+    and alpha in the call: its output is exactly eager's, so the epilogue starts from the
+    same rounded values as eager's next op."""
+    a, w, bias, beta, alpha = _operands(b)
+    op = ops.op_name(b.g.anchor).split(".")[0]
+    if bias is None:
+        return f"torch.{op}({fwd(a)}, {fwd(w)})"
+    scale = (f", beta={beta}" if beta != 1.0 else "") + (f", alpha={alpha}" if alpha != 1.0 else "")
+    return f"torch.addmm({fwd(bias)}, {fwd(a)}, {fwd(w)}{scale})"
+
+
+def _emit_library(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    """The library point: the product from PyTorch into the anchor's own variable (a
+    contiguous [B,] M, N tensor in the operands' dtype), then one kernel per [BM, BN] tile
+    loads it in fp32 and runs the epilogue (tiles in row-major order: GROUP_M=1)."""
+    g, mm = b.g, b.g.anchor
+    b.stores = [(n, x) for n, x in b.stores if n is not mm]  # the call writes the product
+    if not b.stores:
+        raise ValueError(f"library=1 needs an epilogue: group {g.gid} is a bare product")
+    scope = Scope()
+    evict = ', eviction_policy="evict_first"' if b.evict else ""
+    scope.lines.append(f"{reg(mm)} = tl.load(ws, mask=omask, other=0.0{evict}).to(tl.float32)")
+    strides = _epilogue(b, scope, _tile_addr(b))
+    args = kernel_args(b)
+    src = _tile_kernel(
+        f"{name}_epilogue", [x for x, _ in args] + ["M", "N"] + [s for s, _ in strides], scope.lines
+    )
+    prod = fwd(mm)
+    shape = f"B, M, N = {prod}.shape" if len(g.shape) == 3 else f"B, (M, N) = 1, {prod}.shape"
+    bm, bn = p["BM"], p["BN"]
+    launch = [out_alloc(node) for node, _ in b.stores] + [f"{prod} = {_library_call(b)}", shape]
+    launch.append(
+        f"{name}_epilogue[(triton.cdiv(M, {bm}) * triton.cdiv(N, {bn}), B)]({prod}, "
+        f"{', '.join(e for _, e in args)}, M, N, {''.join(e + ', ' for _, e in strides)}"
+        f"BM={bm}, BN={bn}, GROUP_M=1, num_warps={p['num_warps']})"
     )
     return Kernel(name, src, launch)
 

@@ -81,7 +81,8 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         m = sizes[-2]
         fp32 = ops.val(a).dtype == torch.float32
         return Facts("matmul", numel, rows=m, cols=sizes[-1], depth=k, itemsize=item,
-                     weight=2.0 * numel * k / 50, fp32_dot=fp32, tf32=tf32)  # fmt: skip
+                     weight=2.0 * numel * k / 50, fp32_dot=fp32, tf32=tf32,
+                     epilogue=len(g.members) > 1)  # fmt: skip
     if g.template == "reduction":
         c = 1
         for d in g.red_dims:

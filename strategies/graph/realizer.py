@@ -20,6 +20,7 @@ from strategies.errors import RealizerError
 from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
+from strategies.graph.space import OPTIONAL
 from strategies.types import BaseRealizer, Realization, RealizeRequest
 
 _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)
@@ -47,7 +48,7 @@ def parent_params(plan: Plan, source: str, given: Mapping[str, Any]) -> dict[str
         return start
     merged = []
     for init, got in zip(start["groups"], groups, strict=True):
-        if not isinstance(got, dict) or set(got) != set(init):
+        if not isinstance(got, dict) or set(got) - set(OPTIONAL) != set(init) - set(OPTIONAL):
             return start
         merged.append(got)
     return {"groups": merged}

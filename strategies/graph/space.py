@@ -42,6 +42,7 @@ class Facts:
     welford: bool = False  # reduction: a variance that can run in one pass (Welford)
     fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
+    epilogue: bool = False  # matmul: the group has pointwise work beyond the bare product
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
 
 
@@ -109,6 +110,14 @@ def _initial_reduction(f: Facts) -> Params:
 
 
 def initial_matmul(f: Facts) -> Params:
+    """The Triton GEMM start (`gemm_start`), or the library core (``library=1``) where the
+    Triton dot would run IEEE fp32 products (fp32 operands, TF32 not opted in: about half
+    of cuBLAS SGEMM) and the group has an epilogue to fuse."""
+    p = gemm_start(f)
+    return library_point(p, f) if f.fp32_dot and not f.tf32 and f.epilogue else p
+
+
+def gemm_start(f: Facts) -> Params:
     """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
     few columns (matrix-vector); split-K when the output tiles fill less than one wave of
     SMs and K is long."""
@@ -128,6 +137,22 @@ def initial_matmul(f: Facts) -> Params:
                 best = s
         p["split_k"] = best
     return p
+
+
+# ``library`` (matmul): 1 runs the group's GEMM core as a PyTorch call (cuBLAS) into a
+# temporary and one generated kernel reads it for the whole epilogue. The key is present
+# only when on (absent: off), so every kernel written before it existed keeps its source.
+OPTIONAL = ("library",)
+# GEMM-only parameters: the library point's source does not depend on them (the epilogue
+# kernel tiles by BM x BN with num_warps, streams with evict, walks tiles row-major).
+GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split_k")
+
+
+def library_point(p: Params, f: Facts) -> Params:
+    """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
+    each library kernel has one parameter set (one source), and leaving it goes back there."""
+    start = gemm_start(f)
+    return {**p, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
 
 
 def matmul_tiles(p: Params, f: Facts) -> int:
@@ -164,8 +189,11 @@ def tf32_allowed(f: Facts) -> bool:
 
 
 def size_matmul(f: Facts) -> int:
+    """Triton GEMM kernels, plus the library points (BM x BN x warps x evict) of a group
+    with an epilogue."""
     tf32 = 2 if tf32_allowed(f) else 1
-    return 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
+    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
+    return gemm + (5 * 5 * len(WARPS) * 2 if f.epilogue else 0)
 
 
 def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
@@ -303,9 +331,21 @@ def _fits(p: Params, f: Facts) -> bool:
     return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
 
 
+# the moves that change a library point's source (the others change GEMM-only parameters)
+LIBRARY_MOVES = ("fuse_epilogue", "block_size_up", "block_size_down", "tile_aspect",
+                 "warps_up", "warps_down", "streaming_eviction")  # fmt: skip
+
+
 def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     new: Params | None = None
-    if name in ("block_size_up", "block_size_down"):
+    library = bool(p.get("library"))
+    if library and name not in LIBRARY_MOVES:
+        return None
+    if name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
+        if not f.epilogue:
+            return None
+        new = {k: v for k, v in p.items() if k != "library"} if library else library_point(p, f)
+    elif name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
         bm, bn = _step(p["BM"], up, 16, 256), _step(p["BN"], up, 16, 256)
         new = None if bm is None or bn is None else _set(p, BM=bm, BN=bn)
