@@ -19,9 +19,20 @@ extra cast pass otherwise, and would only admit a linear epilogue (a GELU of a
 partial sum is not a partial GELU); the workspace costs SPLIT_K x M x N x 4 bytes,
 which the space bounds by the operands' bytes.
 
+Library point (``library`` = 1, only for a group with an epilogue): the product is
+the group's own op as a PyTorch call (``torch.mm``/``bmm``/``addmm`` on the same
+operand views, the operands' dtype: cuBLAS, IEEE fp32 for fp32 under torch's default
+``allow_tf32=False``; no global flag is touched) into the anchor's variable, and one
+kernel in the shape of split-K's second kernel loads each [BM, BN] tile of it in fp32
+and runs the whole epilogue. addmm stays ``torch.addmm`` (bias, beta, alpha in the
+call) rather than ``torch.mm`` + bias in the epilogue: its output is then exactly
+eager's, so the epilogue starts from the values eager's next op sees (for bf16 the
+same rounding point), and a Linear alone is a pure library call (no library point).
+Only ``BM``, ``BN``, ``num_warps`` and ``evict`` shape that kernel.
+
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
 ``persistent`` (0: one program per tile; k: k programs per SM; only without
-split-K), ``tf32``, ``split_k``.
+split-K), ``tf32``, ``split_k``, ``library`` (present only when 1).
 """
 
 from __future__ import annotations

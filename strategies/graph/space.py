@@ -189,11 +189,16 @@ def tf32_allowed(f: Facts) -> bool:
 
 
 def size_matmul(f: Facts) -> int:
-    """Triton GEMM kernels, plus the library points (BM x BN x warps x evict) of a group
-    with an epilogue."""
+    """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
+    (BM, BN, num_warps) whose epilogue tile fits (`_fits`), times ``evict``."""
     tf32 = 2 if tf32_allowed(f) else 1
     gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
-    return gemm + (5 * 5 * len(WARPS) * 2 if f.epilogue else 0)
+    if not f.epilogue:
+        return gemm
+    start, tiles = gemm_start(f), (16, 32, 64, 128, 256)
+    library = sum(_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
+                  for m in tiles for n in tiles for w in WARPS)  # fmt: skip
+    return gemm + 2 * library
 
 
 def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
