@@ -29,7 +29,7 @@ BUNDLED = {
     "matmul": ("matmul",), "matmul_bias_gelu": ("matmul",),
 }  # fmt: skip
 # Catalog strategies that are not moves, and why:
-ALWAYS_ON = {"fuse_epilogue", "fuse_elementwise"}  # the partitioner always fuses
+ALWAYS_ON = {"fuse_elementwise"}  # the partitioner always fuses
 START = {"coalesced_tiles", "block_2d_k_loop"}  # a transposing group starts with 2-D tiles
 NOT_YET = {  # no template move yet (the per-kind generators still have them)
     "cuda_vec4",  # templates emit Triton only
@@ -38,8 +38,10 @@ NOT_YET = {  # no template move yet (the per-kind generators still have them)
 # moves only at some sizes: split_k needs K long next to M x N (the smoke sizes' K is 40;
 # tests/strategies/test_graph_matmul.py reaches it at a long K)
 SIZE_BOUND = {"split_k"}
-# the bundled layernorm writes its variance as explicit sums (no var node for Welford)
-PER_KIND = {"layernorm": {"single_pass_online"}}
+# the bundled layernorm writes its variance as explicit sums (no var node for Welford);
+# fuse_epilogue toggles a matmul group's library core (kinds without a matmul: always fused)
+PER_KIND = {"layernorm": {"single_pass_online"}, "residual_add_rmsnorm": {"fuse_epilogue"},
+            "swiglu": {"fuse_epilogue"}}  # fmt: skip
 
 
 @functools.cache

@@ -62,15 +62,24 @@ def request(t: Task, strategy_id: str, parent: str | None = None) -> RealizeRequ
 # ------------------------------------------------------------------ precision
 
 
+def triton_gemm(t: Task) -> str:
+    """The heuristic kernel of ``t`` with its matmul group on the Triton GEMM (library=0:
+    an fp32 group with an epilogue starts on the library core)."""
+    plan = plan_for(t)
+    groups = [{k: v for k, v in p.items() if k != "library"} for p in plan.initial()["groups"]]
+    return render_plan(plan, {"groups": groups})
+
+
 @pytest.mark.parametrize("name", ["34_matmul", "38_linear_gelu_scale"])
 def test_fp32_matmul_never_uses_tf32_by_default(name: str) -> None:
     t = task(name)
-    src = initial_source(t)
+    src = triton_gemm(t)
     assert 'input_precision="ieee"' in src and "tf32" not in src.split("class Model")[-1]
+    assert "tf32" not in initial_source(t).split("class Model")[-1]  # the library start too
     seen = list(reachable(plan_for(t), 3))
     assert len(seen) > 100 and not any(p.get("tf32") for p in seen)
     for sid in ("tiling/block_2d_k_loop", "vectorization/wider_vectors"):
-        r = GraphRealizer().realize(request(t, sid))
+        r = GraphRealizer().realize(request(t, sid, src))
         assert r.ok and 'input_precision="tf32"' not in r.source
 
 
@@ -99,7 +108,8 @@ def test_user_opt_in_through_the_realizer_config() -> None:
         assert r.ok and 'input_precision="tf32"' in r.source, kind
         assert_correct(t, r.source, atol=1e-2, rtol=1e-2)
     off = build_realizer("graph", {"name": "graph", "allow_tf32": False})
-    assert 'input_precision="tf32"' not in off.realize(request(t, "tiling/block_2d_k_loop")).source
+    r = off.realize(request(t, "tiling/block_2d_k_loop", triton_gemm(t)))
+    assert r.ok and 'input_precision="tf32"' not in r.source
     with pytest.raises(RealizerError, match="allow_tf32 must be true or false"):
         build_realizer("graph", {"name": "graph", "allow_tf32": "yes"})
 
@@ -127,10 +137,12 @@ SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "37_mat
 
 
 def forced(t: Task, **kw: Any) -> str:
-    """The heuristic kernel of ``t`` with its matmul group's parameters overridden."""
+    """The heuristic kernel of ``t`` with its matmul group on the Triton GEMM (library off
+    unless ``kw`` says so) and its parameters overridden."""
     plan = plan_for(t)
     groups = [dict(p) for p in plan.initial()["groups"]]
-    groups[plan.templates.index("matmul")].update(kw)
+    i = plan.templates.index("matmul")
+    groups[i] = {**{k: v for k, v in groups[i].items() if k != "library"}, **kw}
     return render_plan(plan, {"groups": groups})
 
 
