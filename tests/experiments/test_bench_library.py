@@ -1,0 +1,31 @@
+"""The library-point benchmark runs end to end on the interpreter and writes its rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments import bench_library
+
+KB = Path(__file__).resolve().parent.parent / "strategies" / "kernelbench"
+
+
+@pytest.mark.slow
+def test_bench_library_on_the_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rows.json"
+    problems = f"{KB / '36_bmm_scale.py'},{KB / '39_linear_layernorm_relu.py'}"
+    rc = bench_library.main(["--device", "interpret", "--size", "", "--problems", problems,
+                             "--trials", "1", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    rows = json.loads(out.read_text())
+    labels = [r["variant"] for r in rows]
+    assert labels[:2] == ["triton gemm start", "library start"] and len(labels) >= 5
+    assert all(r["task"] == "36_bmm_scale" and r["status"] == "ok" for r in rows)
+    assert "no epilogue, no library point" in capsys.readouterr().out  # 39's bare Linear
+
+
+def test_unknown_problem_is_one_line_and_exit_2(capsys: pytest.CaptureFixture) -> None:
+    assert bench_library.main(["--problems", "no_such_problem_here"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
