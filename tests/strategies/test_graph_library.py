@@ -15,6 +15,7 @@ import pytest
 
 from experiments import TASKS_DIR
 from profiling.tasks import Task, load_task
+from strategies.catalog import load_catalog
 from strategies.graph import space, templates
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, parent_params, render_plan
@@ -216,8 +217,12 @@ def test_library_moves_change_the_source_or_are_masked() -> None:
                 render_plan(plan, {"groups": [p]})
             ), n
     assert offered == set(space.LIBRARY_MOVES)
+    realizer = GraphRealizer()
     for n in set(NAMES) - set(space.LIBRARY_MOVES):  # e.g. split_k, stages, BK, persistent
         assert templates.move(n, plan.initial()["groups"][0], f) is None, n
+    for s in load_catalog():  # the tuner masks those arms at the library start
+        wanted = s.id.rsplit("/", 1)[-1] in space.LIBRARY_MOVES
+        assert realizer.can_realize(request(t, s.id)) == wanted, s.id
 
 
 def test_size_counts_the_library_points() -> None:
