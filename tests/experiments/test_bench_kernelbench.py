@@ -127,3 +127,18 @@ def test_hydra_overrides_may_follow_the_options(tmp_path, monkeypatch) -> None:
             "device.trials=3"]  # fmt: skip
     assert main(argv) == 0
     assert seen == [["device.rep_ms=50", "device.trials=3"]]
+
+
+def test_only_runs_the_named_problems_in_the_order_given(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+
+    for name in ("01_relu.py", "13_softmax.py", "26_mse.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    ran = []
+    monkeypatch.setattr(bk, "run_problem", lambda path, *a: ran.append(path.stem) or 1.0)
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {"task": task, "wall_s": wall})
+    argv = [str(tmp_path), "--only", "26_mse,01_relu", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert ran == ["26_mse", "01_relu"]
