@@ -73,27 +73,35 @@ class SpaceWalker:
         self.root = Node(src, source_hash(src), 0)
         self.seen: set[str] = {self.root.hash}
 
+    def move(
+        self, node: Node, strategy: Strategy, measurement: Measurement | None = None
+    ) -> Node | None:
+        """The kernel one `strategy` move writes from `node` (None: the realizer declines), as
+        the tuner asks for it (same request fields; seed 0). Remembers nothing."""
+        request = RealizeRequest(
+            task=self.task,
+            strategy=strategy,
+            parent_source=node.source,
+            parent_measurement=measurement,
+            parent_params=node.params,
+            gpu=self.gpu,
+            seed=0,
+        )
+        real = self.realizer.realize(request)
+        if real.source is None:
+            return None
+        h = source_hash(real.source)
+        return Node(real.source, h, node.depth + 1, (*node.chain, strategy.id), real.params)
+
     def children(self, node: Node, measurement: Measurement | None = None) -> list[Node]:
         """New kernels one strategy move away from `node` (sources seen before are skipped)."""
         out: list[Node] = []
         for s in self.strategies:
-            request = RealizeRequest(
-                task=self.task,
-                strategy=s,
-                parent_source=node.source,
-                parent_measurement=measurement,
-                parent_params=node.params,
-                gpu=self.gpu,
-                seed=0,
-            )
-            real = self.realizer.realize(request)
-            if real.source is None:
+            child = self.move(node, s, measurement)
+            if child is None or child.hash in self.seen:
                 continue
-            h = source_hash(real.source)
-            if h in self.seen:
-                continue
-            self.seen.add(h)
-            out.append(Node(real.source, h, node.depth + 1, (*node.chain, s.id), real.params))
+            self.seen.add(child.hash)
+            out.append(child)
         return out
 
     def breadth_first(self, depth: int) -> Iterator[Node]:
