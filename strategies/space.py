@@ -44,8 +44,7 @@ def realizer_version(realizer: Realizer, task: Task) -> str:
     kernels this one writes."""
     digest = hashlib.sha256()
     if named := realizer.code_packages(task):
-        packages = [Path(importlib.import_module(p).__file__ or "").resolve().parent
-                    for p in named]
+        packages = [Path(importlib.import_module(p).__file__ or "").resolve().parent for p in named]
     else:
         packages = [Path(inspect.getfile(type(realizer))).resolve().parent]
     catalog = Path(__file__).resolve().parent / "catalog.yaml"
