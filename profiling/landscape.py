@@ -70,7 +70,7 @@ def software_versions() -> dict[str, str]:
 
 
 def minor_version(v: str) -> str:
-    """"2.11.0" -> "2.11": what the recorded and the running torch are compared by."""
+    """ "2.11.0" -> "2.11": what the recorded and the running torch are compared by."""
     return ".".join(v.split(".")[:2])
 
 
@@ -264,6 +264,38 @@ def load_landscape(path: str | Path) -> Landscape:
         h: Entry(h, tuple(ms), depth=meta[h][0], chain=meta[h][1]) for h, ms in samples.items()
     }
     return Landscape(header, entries, path)
+
+
+def rewrite_header(path: str | Path, **changes: str) -> dict[str, Any]:
+    """Set header fields of the landscape at `path` in place (atomically: a temporary file
+    renamed over it); every other line stays byte-identical (in the uncompressed text of a
+    ``.gz``). Returns the new header mapping."""
+    path = Path(path)
+    gz = path.suffix == ".gz"
+    try:
+        data = gzip.decompress(path.read_bytes()) if gz else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise LandscapeError(f"cannot read landscape {path}: {e}") from None
+    first, _, rest = data.partition(b"\n")
+    try:
+        obj = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        obj = None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise LandscapeError(f"{path} is not a kernel-bandit landscape")
+    header = dict(obj.get("header") or {})
+    header.update(changes)
+    obj["header"] = header
+    line = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    out = line + rest
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(gzip.compress(out) if gz else out)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise LandscapeError(f"cannot rewrite landscape {path}: {e.strerror or e}") from None
+    return header
 
 
 def _ends_with_newline(path: Path) -> bool:
