@@ -123,7 +123,9 @@ def _replay_notes(replay: ReplayEvaluator, realizer: Realizer, task: Task) -> li
     elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer, task)):
         notes.append(
             f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
-            f"this is {now}: kernels it now writes differently are not_recorded misses"
+            f"this is {now}: kernels it now writes differently are not_recorded misses "
+            f"(python -m experiments.check_landscape {replay.landscape.path or 'FILE'} tells "
+            "whether any do, and restamps the file when none does)"
         )
     recorded, running = h.software.get("torch"), software_versions()["torch"]
     if recorded and minor_version(recorded) != minor_version(running):

@@ -323,9 +323,14 @@ class LandscapeWriter:
             old = self.existing.header
             for key in ("task", "size", "device", "realizer", "realizer_version"):
                 if getattr(old, key) != getattr(header, key):
+                    hint = (
+                        " or, if only the code changed, see python -m experiments.check_landscape"
+                        if key == "realizer_version"
+                        else ""
+                    )
                     raise LandscapeError(
                         f"{self.path} holds another landscape ({key} {getattr(old, key)!r}, "
-                        f"not {getattr(header, key)!r}); choose another --out"
+                        f"not {getattr(header, key)!r}); choose another --out{hint}"
                     )
             if old.gpu.name != header.gpu.name:
                 raise LandscapeError(

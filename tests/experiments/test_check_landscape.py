@@ -179,3 +179,24 @@ def test_rewrite_header_of_a_gzipped_landscape_keeps_its_lines(base, tmp_path):
     text = gzip.decompress(path.read_bytes())
     assert text.partition(b"\n")[2] == base.read_bytes().partition(b"\n")[2]
     assert load_landscape(path).header.realizer_version == "x"
+
+
+def test_replay_of_another_realizer_version_points_at_the_check(base, task, tmp_path):
+    import dataclasses
+
+    from experiments.evaluation import _replay_notes
+    from profiling.replay import ReplayEvaluator
+
+    land = load_landscape(base)
+    old = dataclasses.replace(
+        land, header=dataclasses.replace(land.header, realizer_version="0ld", synthetic=False)
+    )
+    notes = _replay_notes(ReplayEvaluator(old), build_realizer("offline", {}), task)
+    (warning,) = [n for n in notes if "realizer version 0ld" in n]
+    assert f"python -m experiments.check_landscape {base}" in warning
+    now = dataclasses.replace(land, header=dataclasses.replace(land.header, synthetic=False))
+    assert not [
+        n
+        for n in _replay_notes(ReplayEvaluator(now), build_realizer("offline", {}), task)
+        if "check_landscape" in n
+    ]
