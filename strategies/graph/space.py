@@ -355,10 +355,7 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
         bm, bn = _step(p["BM"], up, 16, 256), _step(p["BN"], up, 16, 256)
         new = None if bm is None or bn is None else _set(p, BM=bm, BN=bn)
     elif name == "tile_aspect":
-        if p["BM"] <= p["BN"] and p["BN"] >= 32:
-            new = _set(p, BM=p["BM"] * 2, BN=p["BN"] // 2)
-        elif p["BM"] >= 32:
-            new = _set(p, BM=p["BM"] // 2, BN=p["BN"] * 2)
+        new = _next_aspect(p, f)
     elif name == "block_2d_k_loop" and tf32_allowed(f) and not p["tf32"]:
         new = _set(p, tf32=True, BK=max(p["BK"], 32))  # tensor cores on fp32 (opted in)
     elif name == "block_2d_k_loop":
@@ -384,6 +381,20 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     elif name in ("alignment_hints", "streaming_eviction"):
         new = _common(name, p, looped=True)
     return new if new is not None and _fits(new, f) else None
+
+
+def _next_aspect(p: Params, f: Facts) -> Params | None:
+    """The next tile shape of the same area that fits, taller first, wrapping round to the
+    widest: applied again and again, the move visits every aspect (16 x 256 ... 256 x 16)."""
+    area = p["BM"] * p["BN"]
+    shapes = [(m, area // m) for m in (16, 32, 64, 128, 256) if 16 <= area // m <= 256]
+    i = shapes.index((p["BM"], p["BN"])) if (p["BM"], p["BN"]) in shapes else -1
+    for k in range(1, len(shapes)):
+        bm, bn = shapes[(i + k) % len(shapes)]
+        new = _set(p, BM=bm, BN=bn)
+        if new is not None and _fits(new, f):
+            return new
+    return None
 
 
 def _split_k(p: Params, f: Facts) -> Params | None:

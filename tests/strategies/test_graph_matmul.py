@@ -220,3 +220,22 @@ def test_split_k_is_a_catalog_move() -> None:
 def test_split_k_enlarges_the_space() -> None:
     f = plan_for(task("34_matmul")).facts[0]
     assert templates.size(f) >= 3 * 5 * 5 * 4 * 4 * 5 * 5 * 2 * 2 * 2
+
+
+def test_tile_aspect_visits_every_shape_of_the_area() -> None:
+    """Applied again and again, tile_aspect walks 64x64 -> 128x32 -> 256x16 -> 16x256 ->
+    32x128 -> 64x64 (it used to flip between two shapes); shapes that do not fit are skipped."""
+    f = Facts("matmul", 2**24, rows=4096, cols=4096, depth=4096, itemsize=2)
+    p = {**templates.initial(f), "BM": 64, "BN": 64, "BK": 32, "num_warps": 4, "num_stages": 3}
+    seen = []
+    for _ in range(5):
+        p = templates.move("tile_aspect", p, f)
+        assert p is not None
+        seen.append((p["BM"], p["BN"]))
+    assert seen == [(128, 32), (256, 16), (16, 256), (32, 128), (64, 64)]
+    big = {**p, "BK": 128, "num_stages": 4}  # 256-wide shapes need too much shared memory
+    shapes = set()
+    for _ in range(5):
+        big = templates.move("tile_aspect", big, f) or big
+        shapes.add((big["BM"], big["BN"]))
+    assert (256, 16) not in shapes and (16, 256) not in shapes and (128, 32) in shapes
