@@ -174,6 +174,9 @@ _FORMULAS: dict[str, Callable[..., str | None]] = {
     "clamp.default": _clamp, "clamp.Tensor": _clamp,
     "clamp_min.default": lambda a, lo: _clamp(a, lo), "clamp_max.default": lambda a, hi: _clamp(a, None, hi),
     "where.self": lambda c, a, b: f"tl.where({c}, {a}, {b})",
+    # torch.xlogy: NaN where y is NaN, else 0 where x == 0 (even at y == 0), else x * log(y)
+    "xlogy.Tensor": lambda a, b: (f"tl.where({b} != {b}, {b}, "
+                                  f"tl.where({a} == 0, 0.0, {a} * tl.log({b})))"),
     "logical_and.default": lambda a, b: f"(({a} != 0) & ({b} != 0))",
     "logical_or.default": lambda a, b: f"(({a} != 0) | ({b} != 0))",
     "pow.Tensor_Scalar": lambda a, e: _pow(a, float(e) if not isinstance(e, str) else e),
