@@ -29,7 +29,7 @@ from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import GraphRealizer, render_plan
-from strategies.graph.space import LIBRARY_MOVES
+from strategies.graph.space_matmul import LIBRARY_MOVES
 from strategies.types import RealizeRequest
 
 KB = Path(__file__).resolve().parent.parent / "tests" / "strategies" / "kernelbench"

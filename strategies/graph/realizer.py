@@ -20,7 +20,7 @@ from strategies.errors import RealizerError
 from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
-from strategies.graph.space import OPTIONAL
+from strategies.graph.space_matmul import OPTIONAL
 from strategies.types import BaseRealizer, Realization, RealizeRequest
 
 _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)

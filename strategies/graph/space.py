@@ -7,6 +7,9 @@ first group where it changes something takes it. Moves are pure functions of
 masks that arm for this parent). Some moves jump several steps (``wider_vectors``
 sizes the block for 16-byte accesses at once; ``chunked_loop`` and
 ``row_in_registers`` switch the reduction mode and resize the chunk).
+
+This module: the facts, the shared move helpers, the pointwise and reduction spaces;
+the matmul space is `strategies.graph.space_matmul`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ Params = dict[str, Any]
 WARPS = (1, 2, 4, 8, 16)
 SPLITS = (1, 4, 16, 64, 256)
 PERSISTENT = (0, 1, 2, 4, 8)
-SPLIT_KS = (1, 2, 4, 8, 16)  # matmul: K ranges per output tile (partials summed in fp32)
 MAX_NUMEL = 2**20  # Triton's largest block (TRITON_MAX_TENSOR_NUMEL); the interpreter skips it
 MAX_PER_THREAD = 128  # reduction: block elements a thread holds (registers, not spills)
 
@@ -109,68 +111,6 @@ def _initial_reduction(f: Facts) -> Params:
             "evict": False, "persistent": 0, "split": split, "even": False, "online": f.online}  # fmt: skip
 
 
-def initial_matmul(f: Facts) -> Params:
-    """The Triton GEMM start (`gemm_start`), or the library core (``library=1``) where the
-    Triton dot would run IEEE fp32 products (fp32 operands, TF32 not opted in: about half
-    of cuBLAS SGEMM) and the group has an epilogue to fuse."""
-    p = gemm_start(f)
-    return library_point(p, f) if f.fp32_dot and not f.tf32 and f.epilogue else p
-
-
-def gemm_start(f: Facts) -> Params:
-    """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
-    few columns (matrix-vector); split-K when the output tiles fill less than one wave of
-    SMs and K is long."""
-    small = f.rows <= 64
-    if f.itemsize <= 2:
-        bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
-    else:
-        bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
-    bn = clamp(pow2(f.cols), 16, bn)
-    p = {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
-         "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
-    tiles = matmul_tiles(p, f)
-    if tiles < f.sms:
-        best = 1
-        for s in SPLIT_KS:
-            if tiles * s <= 2 * f.sms and _split_ok(p, f, s, min_steps=4):
-                best = s
-        p["split_k"] = best
-    return p
-
-
-# ``library`` (matmul): 1 runs the group's GEMM core as a PyTorch call (cuBLAS) into a
-# temporary and one generated kernel reads it for the whole epilogue. The key is present
-# only when on (absent: off), so every kernel written before it existed keeps its source.
-OPTIONAL = ("library",)
-# GEMM-only parameters: the library point's source does not depend on them (the epilogue
-# kernel tiles by BM x BN with num_warps, streams with evict, walks tiles row-major).
-GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split_k")
-
-
-def library_point(p: Params, f: Facts) -> Params:
-    """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
-    each library kernel has one parameter set (one source), and leaving it goes back there."""
-    start = gemm_start(f)
-    return {**p, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
-
-
-def matmul_tiles(p: Params, f: Facts) -> int:
-    """Output tiles (programs without split-K) of a matmul group."""
-    batch = max(1, f.numel // max(1, f.rows * f.cols))
-    return batch * -(-f.rows // p["BM"]) * -(-f.cols // p["BN"])
-
-
-def _split_ok(p: Params, f: Facts, split: int, min_steps: int) -> bool:
-    """Each split walks at least ``min_steps`` BK steps; the fp32 workspace of partial tiles
-    stays under the operands' bytes and int32 offsets."""
-    steps = -(-f.depth // p["BK"])
-    batch = max(1, f.numel // max(1, f.rows * f.cols))
-    operands = batch * (f.rows + f.cols) * f.depth * f.itemsize
-    ws = split * f.numel
-    return split == 1 or (steps >= split * min_steps and ws * 4 <= operands and ws < 2**31)
-
-
 def size_pointwise(f: Facts) -> int:
     """Distinct kernels in a pointwise group's space."""
     tiles = 4 * 4 * len(WARPS) * 2 * 2 * 2 * len(PERSISTENT) if f.transposed else 0
@@ -183,92 +123,74 @@ def size_reduction(f: Facts) -> int:
     return single + loop * (len(SPLITS) if f.splittable else 1)
 
 
-def tf32_allowed(f: Facts) -> bool:
-    """TF32 tensor-core products: only for fp32 operands, and only when opted in."""
-    return f.fp32_dot and f.tf32
-
-
-def size_matmul(f: Facts) -> int:
-    """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
-    (BM, BN, num_warps) whose epilogue tile fits (`_fits`), times ``evict``."""
-    tf32 = 2 if tf32_allowed(f) else 1
-    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
-    if not f.epilogue:
-        return gemm
-    start, tiles = gemm_start(f), (16, 32, 64, 128, 256)
-    library = sum(_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
-                  for m in tiles for n in tiles for w in WARPS)  # fmt: skip
-    return gemm + 2 * library
-
-
-def _step(v: int, up: bool, lo: int, hi: int) -> int | None:
+def step(v: int, up: bool, lo: int, hi: int) -> int | None:
     new = v * 2 if up else v // 2
     return new if lo <= new <= hi and new != v else None
 
 
-def _set(p: Params, **kw: Any) -> Params | None:
+def set_params(p: Params, **kw: Any) -> Params | None:
     new = {**p, **kw}
     return None if new == p else new
 
 
-def _common(name: str, p: Params, looped: bool) -> Params | None:
+def common_move(name: str, p: Params, looped: bool) -> Params | None:
     """Moves every template shares: cache policy, alignment hints, pipelining of a loop."""
     if name == "streaming_eviction":
-        return _set(p, evict=True)
+        return set_params(p, evict=True)
     if name == "alignment_hints":
-        return _set(p, even=True)
+        return set_params(p, even=True)
     if name in ("stages_up", "stages_down") and looped:
         ns = p["num_stages"] + (1 if name.endswith("up") else -1)
-        return _set(p, num_stages=ns) if 1 <= ns <= 4 else None
+        return set_params(p, num_stages=ns) if 1 <= ns <= 4 else None
     return None
 
 
 def _persistent(p: Params) -> Params | None:
     i = PERSISTENT.index(p["persistent"])
-    return _set(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
+    return set_params(p, persistent=PERSISTENT[i + 1]) if i + 1 < len(PERSISTENT) else None
 
 
 def _tiled(name: str, p: Params) -> Params | None:
     bi, bj, w = p["BI"], p["BJ"], p["num_warps"]
     if name == "grouped_order":
-        return _set(p, order=1 - p["order"])
+        return set_params(p, order=1 - p["order"])
     if name == "wider_vectors":
-        nj = _step(bj, True, 16, 128)
-        return None if nj is None else _set(p, BJ=nj)
+        nj = step(bj, True, 16, 128)
+        return None if nj is None else set_params(p, BJ=nj)
     if name == "persistent":
         return _persistent(p)
     if name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
-        ni, nj = _step(bi, up, 16, 128), _step(bj, up, 16, 128)
-        return None if ni is None or nj is None or ni * nj < w * 32 else _set(p, BI=ni, BJ=nj)
+        ni, nj = step(bi, up, 16, 128), step(bj, up, 16, 128)
+        return None if ni is None or nj is None or ni * nj < w * 32 else set_params(p, BI=ni, BJ=nj)
     if name == "tile_aspect":
         if bj >= 32 and bi < 128:
-            return _set(p, BI=bi * 2, BJ=bj // 2)
-        return _set(p, BI=bi // 2, BJ=bj * 2) if bi >= 32 and bj < 128 else None
+            return set_params(p, BI=bi * 2, BJ=bj // 2)
+        return set_params(p, BI=bi // 2, BJ=bj * 2) if bi >= 32 and bj < 128 else None
     if name in ("warps_up", "warps_down"):
-        nw = _step(w, name.endswith("up"), 1, 16)
-        return None if nw is None or nw * 32 > bi * bj else _set(p, num_warps=nw)
-    return _common(name, p, looped=p["persistent"] > 0)
+        nw = step(w, name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > bi * bj else set_params(p, num_warps=nw)
+    return common_move(name, p, looped=p["persistent"] > 0)
 
 
 def _move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
     if f.transposed and name == "coalesced_tiles":
-        return _set(p, tile2d=True)
+        return set_params(p, tile2d=True)
     if p.get("tile2d"):
         return _tiled(name, p)
     b, w = p["BLOCK"], p["num_warps"]
     if name in ("block_size_up", "block_size_down"):
-        nb = _step(b, name.endswith("up"), 64, 16384)
-        return None if nb is None or nb < w * 32 else _set(p, BLOCK=nb)
+        nb = step(b, name.endswith("up"), 64, 16384)
+        return None if nb is None or nb < w * 32 else set_params(p, BLOCK=nb)
     if name in ("warps_up", "warps_down"):
-        nw = _step(w, name.endswith("up"), 1, 16)
-        return None if nw is None or nw * 32 > b else _set(p, num_warps=nw)
+        nw = step(w, name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > b else set_params(p, num_warps=nw)
     if name == "wider_vectors":
         want = w * 32 * max(1, 32 // f.itemsize)  # 32 bytes per thread
-        return _set(p, BLOCK=clamp(want, b, 16384)) if want > b else None
+        return set_params(p, BLOCK=clamp(want, b, 16384)) if want > b else None
     if name == "persistent":
         return _persistent(p)
-    return _common(name, p, looped=p["persistent"] > 0)
+    return common_move(name, p, looped=p["persistent"] > 0)
 
 
 def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
@@ -282,129 +204,52 @@ def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
         if f.cols // nxt < 64:
             return None
         block = p["BLOCK_C"] if not single else clamp(c // (2 * nxt), 128, 2048)
-        return _set(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
+        return set_params(p, mode="loop", split=nxt, BLOCK_C=block, persistent=0, num_stages=2)
     if name == "single_pass_online":
         if not (f.online or f.welford) or p.get("split", 1) > 1:
             return None
         if single:  # the row is read once already; online pays off for chunked rows
             return None
-        return _set(p, online=True)
+        return set_params(p, online=True)
     tall = not f.innermost and p["ROWS"] > 1  # tall tiles: the rows are the contiguous axis
     if name == "rows_per_program":
         cap = 4096 if tall else 64
         if p["ROWS"] >= cap or tile * 2 * f.itemsize > 131072 or p["ROWS"] * 2 > pow2(f.rows):
             return None
-        return _set(p, ROWS=p["ROWS"] * 2)
+        return set_params(p, ROWS=p["ROWS"] * 2)
     if name == "row_in_registers":
         if single or c * f.itemsize > 131072:
             return None
-        return _set(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16), split=1)
+        return set_params(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16), split=1)
     if name == "chunked_loop":
         return (
-            _set(p, mode="loop", BLOCK_C=clamp(c // 2, 128, 4096), num_stages=2)
+            set_params(p, mode="loop", BLOCK_C=clamp(c // 2, 128, 4096), num_stages=2)
             if single and c >= 256
             else None
         )
     if name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
         if single:
-            nr = _step(p["ROWS"], up, 1, 64)
-            return None if nr is None or nr * c * f.itemsize > 131072 else _set(p, ROWS=nr)
-        nb = _step(p["BLOCK_C"], up, 4 if tall else 64, 16384)  # tall: a short strided chunk
-        return None if nb is None or (up and nb >= 2 * c) else _set(p, BLOCK_C=nb)
+            nr = step(p["ROWS"], up, 1, 64)
+            return None if nr is None or nr * c * f.itemsize > 131072 else set_params(p, ROWS=nr)
+        nb = step(p["BLOCK_C"], up, 4 if tall else 64, 16384)  # tall: a short strided chunk
+        return None if nb is None or (up and nb >= 2 * c) else set_params(p, BLOCK_C=nb)
     if name in ("warps_up", "warps_down"):
-        nw = _step(p["num_warps"], name.endswith("up"), 1, 16)
-        return None if nw is None or nw * 32 > tile else _set(p, num_warps=nw)
+        nw = step(p["num_warps"], name.endswith("up"), 1, 16)
+        return None if nw is None or nw * 32 > tile else set_params(p, num_warps=nw)
     if name == "wider_vectors":
         vec = max(1, 16 // f.itemsize)  # elements in 16 contiguous bytes
         if tall:
             want = p["num_warps"] * 32 * vec
-            return _set(p, ROWS=want) if want > p["ROWS"] and want <= pow2(f.rows) else None
+            return set_params(p, ROWS=want) if want > p["ROWS"] and want <= pow2(f.rows) else None
         if single:  # fewer warps, so each thread owns >= 16 contiguous bytes of the row
             want = clamp(pow2(tile * f.itemsize // (32 * 16)) // 2 or 1, 1, 16)
-            return _set(p, num_warps=want) if want < p["num_warps"] else None
+            return set_params(p, num_warps=want) if want < p["num_warps"] else None
         want = min(p["num_warps"] * 32 * vec, 16384, pow2(f.cols))
-        return _set(p, BLOCK_C=want) if want > p["BLOCK_C"] else None
+        return set_params(p, BLOCK_C=want) if want > p["BLOCK_C"] else None
     if name == "persistent":
         return None if p.get("split", 1) > 1 else _persistent(p)
-    return _common(name, p, looped=not single or p["persistent"] > 0)
-
-
-def _fits(p: Params, f: Facts) -> bool:
-    smem = p["num_stages"] * (p["BM"] + p["BN"]) * p["BK"] * f.itemsize
-    regs = p["BM"] * p["BN"] // (p["num_warps"] * 32)
-    return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
-
-
-# the moves that change a library point's source (the others change GEMM-only parameters)
-LIBRARY_MOVES = ("fuse_epilogue", "block_size_up", "block_size_down", "tile_aspect",
-                 "warps_up", "warps_down", "streaming_eviction")  # fmt: skip
-
-
-def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
-    new: Params | None = None
-    library = bool(p.get("library"))
-    if library and name not in LIBRARY_MOVES:
-        return None
-    if name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
-        if not f.epilogue:
-            return None
-        new = {k: v for k, v in p.items() if k != "library"} if library else library_point(p, f)
-    elif name in ("block_size_up", "block_size_down"):
-        up = name.endswith("up")
-        bm, bn = _step(p["BM"], up, 16, 256), _step(p["BN"], up, 16, 256)
-        new = None if bm is None or bn is None else _set(p, BM=bm, BN=bn)
-    elif name == "tile_aspect":
-        new = _next_aspect(p, f)
-    elif name == "block_2d_k_loop" and tf32_allowed(f) and not p["tf32"]:
-        new = _set(p, tf32=True, BK=max(p["BK"], 32))  # tensor cores on fp32 (opted in)
-    elif name == "block_2d_k_loop":
-        bk = _step(p["BK"], True, 16, 128)
-        new = None if bk is None else _set(p, BK=bk)
-    elif name == "grouped_order":
-        order = (1, 4, 8, 16)
-        i = order.index(p["GROUP_M"]) if p["GROUP_M"] in order else 0
-        new = _set(p, GROUP_M=order[i + 1]) if i + 1 < len(order) else _set(p, GROUP_M=1)
-    elif name in ("warps_up", "warps_down"):
-        nw = _step(p["num_warps"], name.endswith("up"), 1, 16)
-        new = None if nw is None else _set(p, num_warps=nw)
-    elif name in ("stages_up", "stages_down"):
-        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
-        new = _set(p, num_stages=ns) if 1 <= ns <= 5 else None
-    elif name == "persistent":
-        new = _set(p, persistent=1) if not p["persistent"] and p["split_k"] == 1 else None
-    elif name == "split_k":
-        new = _split_k(p, f)
-    elif name == "wider_vectors":  # longer contiguous K runs per operand load
-        bk = _step(p["BK"], True, 16, 128)
-        new = None if bk is None else _set(p, BK=bk)
-    elif name in ("alignment_hints", "streaming_eviction"):
-        new = _common(name, p, looped=True)
-    return new if new is not None and _fits(new, f) else None
-
-
-def _next_aspect(p: Params, f: Facts) -> Params | None:
-    """The next tile shape of the same area that fits, taller first, wrapping round to the
-    widest: applied again and again, the move visits every aspect (16 x 256 ... 256 x 16)."""
-    area = p["BM"] * p["BN"]
-    shapes = [(m, area // m) for m in (16, 32, 64, 128, 256) if 16 <= area // m <= 256]
-    i = shapes.index((p["BM"], p["BN"])) if (p["BM"], p["BN"]) in shapes else -1
-    for k in range(1, len(shapes)):
-        bm, bn = shapes[(i + k) % len(shapes)]
-        new = _set(p, BM=bm, BN=bn)
-        if new is not None and _fits(new, f):
-            return new
-    return None
-
-
-def _split_k(p: Params, f: Facts) -> Params | None:
-    """The next split of K while the split grid stays under 8 waves and each split keeps two
-    BK steps; past the last useful split, back to one program per tile."""
-    cur = p["split_k"]
-    nxt = SPLIT_KS[SPLIT_KS.index(cur) + 1] if cur in SPLIT_KS[:-1] else None
-    if nxt and matmul_tiles(p, f) * nxt <= 8 * f.sms and _split_ok(p, f, nxt, min_steps=2):
-        return _set(p, split_k=nxt, persistent=0)
-    return _set(p, split_k=1) if cur > 1 else None
+    return common_move(name, p, looped=not single or p["persistent"] > 0)
 
 
 def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
@@ -421,7 +266,3 @@ def in_registers(p: Params, f: Facts) -> bool:
     (an H200 measured a 128 x 512 fp32 block with 4 warps 15x slower than 128 x 16, and
     its compile took 30 s)."""
     return tile_numel(p, f) <= MAX_PER_THREAD * 32 * p["num_warps"]
-
-
-def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
-    return fits(_move_matmul(name, p, f), f)

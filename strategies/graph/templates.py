@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from strategies.graph import emit_matmul, emit_pointwise, emit_reduction, space
+from strategies.graph import emit_matmul, emit_pointwise, emit_reduction, space, space_matmul
 from strategies.graph.builder import Builder
 from strategies.graph.render_util import Kernel
 from strategies.graph.space import Facts, Params
@@ -32,8 +32,8 @@ TEMPLATES: tuple[Template, ...] = (
              space.size_pointwise),
     Template("reduction", emit_reduction.emit, space.initial_reduction, space.move_reduction,
              space.size_reduction),
-    Template("matmul", emit_matmul.emit, space.initial_matmul, space.move_matmul,
-             space.size_matmul),
+    Template("matmul", emit_matmul.emit, space_matmul.initial_matmul, space_matmul.move_matmul,
+             space_matmul.size_matmul),
 )  # fmt: skip
 
 BY_NAME = {t.name: t for t in TEMPLATES}

@@ -16,7 +16,7 @@ import pytest
 from experiments import TASKS_DIR
 from profiling.tasks import Task, load_task
 from strategies.catalog import load_catalog
-from strategies.graph import space, templates
+from strategies.graph import space, space_matmul, templates
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, parent_params, render_plan
 from strategies.graph.space import Facts
@@ -181,7 +181,7 @@ def test_fuse_epilogue_round_trips() -> None:
     plan = plan_for(t)
     f, start = plan.facts[0], plan.initial()["groups"][0]
     gemm = templates.move("fuse_epilogue", start, f)
-    assert gemm == space.gemm_start(f) and "library" not in gemm
+    assert gemm == space_matmul.gemm_start(f) and "library" not in gemm
     assert templates.move("fuse_epilogue", gemm, f) == start
     # a tuned Triton GEMM keeps its tile but resets the GEMM-only parameters on the way in
     tuned = templates.move("block_2d_k_loop", templates.move("block_size_up", gemm, f), f)
@@ -216,12 +216,12 @@ def test_library_moves_change_the_source_or_are_masked() -> None:
             assert body(render_plan(plan, {"groups": [q]})) != body(
                 render_plan(plan, {"groups": [p]})
             ), n
-    assert offered == set(space.LIBRARY_MOVES)
+    assert offered == set(space_matmul.LIBRARY_MOVES)
     realizer = GraphRealizer()
-    for n in set(NAMES) - set(space.LIBRARY_MOVES):  # e.g. split_k, stages, BK, persistent
+    for n in set(NAMES) - set(space_matmul.LIBRARY_MOVES):  # e.g. split_k, stages, BK, persistent
         assert templates.move(n, plan.initial()["groups"][0], f) is None, n
     for s in load_catalog():  # the tuner masks those arms at the library start
-        wanted = s.id.rsplit("/", 1)[-1] in space.LIBRARY_MOVES
+        wanted = s.id.rsplit("/", 1)[-1] in space_matmul.LIBRARY_MOVES
         assert realizer.can_realize(request(t, s.id)) == wanted, s.id
 
 

@@ -1,0 +1,189 @@
+"""The matmul template's parameter space: heuristic start, moves, size.
+
+The Triton GEMM (tiles ``BM x BN x BK``, grouped order, warps, stages, persistent or
+split-K, TF32 where opted in) and the library point (``library=1``: the product from
+PyTorch, one generated kernel for the epilogue). The facts and the move helpers shared
+with the other templates are `strategies.graph.space`'s.
+"""
+
+from __future__ import annotations
+
+from strategies.graph.space import (
+    WARPS,
+    Facts,
+    Params,
+    clamp,
+    common_move,
+    fits,
+    pow2,
+    set_params,
+    step,
+)
+
+SPLIT_KS = (1, 2, 4, 8, 16)  # K ranges per output tile (partials summed in fp32)
+TILES = (16, 32, 64, 128, 256)  # BM and BN
+
+
+def initial_matmul(f: Facts) -> Params:
+    """The Triton GEMM start (`gemm_start`), or the library core (``library=1``) where the
+    Triton dot would run IEEE fp32 products (fp32 operands, TF32 not opted in: about half
+    of cuBLAS SGEMM) and the group has an epilogue to fuse."""
+    p = gemm_start(f)
+    return library_point(p, f) if f.fp32_dot and not f.tf32 and f.epilogue else p
+
+
+def gemm_start(f: Facts) -> Params:
+    """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
+    few columns (matrix-vector); split-K when the output tiles fill less than one wave of
+    SMs and K is long."""
+    small = f.rows <= 64
+    if f.itemsize <= 2:
+        bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
+    else:
+        bm, bn, bk, warps = (32 if small else 64), 64, 32, 4
+    bn = clamp(pow2(f.cols), 16, bn)
+    p = {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
+         "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
+    tiles = matmul_tiles(p, f)
+    if tiles < f.sms:
+        best = 1
+        for s in SPLIT_KS:
+            if tiles * s <= 2 * f.sms and _split_ok(p, f, s, min_steps=4):
+                best = s
+        p["split_k"] = best
+    return p
+
+
+# ``library`` (matmul): 1 runs the group's GEMM core as a PyTorch call (cuBLAS) into a
+# temporary and one generated kernel reads it for the whole epilogue. The key is present
+# only when on (absent: off), so every kernel written before it existed keeps its source.
+OPTIONAL = ("library",)
+# GEMM-only parameters: the library point's source does not depend on them (the epilogue
+# kernel tiles by BM x BN with num_warps, streams with evict, walks tiles row-major).
+GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split_k")
+
+
+def library_point(p: Params, f: Facts) -> Params:
+    """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
+    each library kernel has one parameter set (one source), and leaving it goes back there."""
+    start = gemm_start(f)
+    return {**p, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
+
+
+def _batch(f: Facts) -> int:
+    return max(1, f.numel // max(1, f.rows * f.cols))
+
+
+def matmul_tiles(p: Params, f: Facts) -> int:
+    """Output tiles (programs without split-K) of a matmul group."""
+    return _batch(f) * -(-f.rows // p["BM"]) * -(-f.cols // p["BN"])
+
+
+def _split_ok(p: Params, f: Facts, split: int, min_steps: int) -> bool:
+    """Each split walks at least ``min_steps`` BK steps; the fp32 workspace of partial tiles
+    stays under the operands' bytes and int32 offsets."""
+    steps = -(-f.depth // p["BK"])
+    operands = _batch(f) * (f.rows + f.cols) * f.depth * f.itemsize
+    ws = split * f.numel
+    return split == 1 or (steps >= split * min_steps and ws * 4 <= operands and ws < 2**31)
+
+
+def tf32_allowed(f: Facts) -> bool:
+    """TF32 tensor-core products: only for fp32 operands, and only when opted in."""
+    return f.fp32_dot and f.tf32
+
+
+def size_matmul(f: Facts) -> int:
+    """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
+    (BM, BN, num_warps) whose epilogue tile fits (`_fits`), times ``evict``."""
+    tf32 = 2 if tf32_allowed(f) else 1
+    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
+    if not f.epilogue:
+        return gemm
+    start = gemm_start(f)
+    library = sum(_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
+                  for m in TILES for n in TILES for w in WARPS)  # fmt: skip
+    return gemm + 2 * library
+
+
+def _fits(p: Params, f: Facts) -> bool:
+    smem = p["num_stages"] * (p["BM"] + p["BN"]) * p["BK"] * f.itemsize
+    regs = p["BM"] * p["BN"] // (p["num_warps"] * 32)
+    return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
+
+
+# the moves that change a library point's source (the others change GEMM-only parameters)
+LIBRARY_MOVES = ("fuse_epilogue", "block_size_up", "block_size_down", "tile_aspect",
+                 "warps_up", "warps_down", "streaming_eviction")  # fmt: skip
+
+
+def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
+    new: Params | None = None
+    library = bool(p.get("library"))
+    if library and name not in LIBRARY_MOVES:
+        return None
+    if name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
+        if not f.epilogue:
+            return None
+        new = {k: v for k, v in p.items() if k != "library"} if library else library_point(p, f)
+    elif name in ("block_size_up", "block_size_down"):
+        up = name.endswith("up")
+        bm, bn = step(p["BM"], up, 16, 256), step(p["BN"], up, 16, 256)
+        new = None if bm is None or bn is None else set_params(p, BM=bm, BN=bn)
+    elif name == "tile_aspect":
+        new = _next_aspect(p, f)
+    elif name == "block_2d_k_loop" and tf32_allowed(f) and not p["tf32"]:
+        new = set_params(p, tf32=True, BK=max(p["BK"], 32))  # tensor cores on fp32 (opted in)
+    elif name == "block_2d_k_loop":
+        bk = step(p["BK"], True, 16, 128)
+        new = None if bk is None else set_params(p, BK=bk)
+    elif name == "grouped_order":
+        order = (1, 4, 8, 16)
+        i = order.index(p["GROUP_M"]) if p["GROUP_M"] in order else 0
+        new = (
+            set_params(p, GROUP_M=order[i + 1]) if i + 1 < len(order) else set_params(p, GROUP_M=1)
+        )
+    elif name in ("warps_up", "warps_down"):
+        nw = step(p["num_warps"], name.endswith("up"), 1, 16)
+        new = None if nw is None else set_params(p, num_warps=nw)
+    elif name in ("stages_up", "stages_down"):
+        ns = p["num_stages"] + (1 if name.endswith("up") else -1)
+        new = set_params(p, num_stages=ns) if 1 <= ns <= 5 else None
+    elif name == "persistent":
+        new = set_params(p, persistent=1) if not p["persistent"] and p["split_k"] == 1 else None
+    elif name == "split_k":
+        new = _split_k(p, f)
+    elif name == "wider_vectors":  # longer contiguous K runs per operand load
+        bk = step(p["BK"], True, 16, 128)
+        new = None if bk is None else set_params(p, BK=bk)
+    elif name in ("alignment_hints", "streaming_eviction"):
+        new = common_move(name, p, looped=True)
+    return new if new is not None and _fits(new, f) else None
+
+
+def _next_aspect(p: Params, f: Facts) -> Params | None:
+    """The next tile shape of the same area that fits, taller first, wrapping round to the
+    widest: applied again and again, the move visits every aspect (16 x 256 ... 256 x 16)."""
+    area = p["BM"] * p["BN"]
+    shapes = [(m, area // m) for m in TILES if TILES[0] <= area // m <= TILES[-1]]
+    i = shapes.index((p["BM"], p["BN"])) if (p["BM"], p["BN"]) in shapes else -1
+    for k in range(1, len(shapes)):
+        bm, bn = shapes[(i + k) % len(shapes)]
+        new = set_params(p, BM=bm, BN=bn)
+        if new is not None and _fits(new, f):
+            return new
+    return None
+
+
+def _split_k(p: Params, f: Facts) -> Params | None:
+    """The next split of K while the split grid stays under 8 waves and each split keeps two
+    BK steps; past the last useful split, back to one program per tile."""
+    cur = p["split_k"]
+    nxt = SPLIT_KS[SPLIT_KS.index(cur) + 1] if cur in SPLIT_KS[:-1] else None
+    if nxt and matmul_tiles(p, f) * nxt <= 8 * f.sms and _split_ok(p, f, nxt, min_steps=2):
+        return set_params(p, split_k=nxt, persistent=0)
+    return set_params(p, split_k=1) if cur > 1 else None
+
+
+def move_matmul(name: str, p: Params, f: Facts) -> Params | None:
+    return fits(_move_matmul(name, p, f), f)
