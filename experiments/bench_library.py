@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments import TASKS_DIR
+from experiments import KERNELBENCH_DIR, TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
@@ -32,8 +32,7 @@ from strategies.graph.realizer import GraphRealizer, render_plan
 from strategies.graph.space_matmul import LIBRARY_MOVES
 from strategies.types import RealizeRequest
 
-KB = Path(__file__).resolve().parent.parent / "tests" / "strategies" / "kernelbench"
-DEFAULT = [str(KB / f"{n}.py") for n in
+DEFAULT = [str(KERNELBENCH_DIR / f"{n}.py") for n in
            ("36_bmm_scale", "38_linear_gelu_scale", "39_linear_layernorm_relu")]  # fmt: skip
 BUNDLED = ["matmul_bias_gelu"]  # bf16 at its default size (the bench size names no preset)
 
@@ -41,9 +40,10 @@ BUNDLED = ["matmul_bias_gelu"]  # bf16 at its default size (the bench size names
 def variants(task: Task) -> list[tuple[str, str]]:
     """(label, source): the Triton GEMM start, the library start, one-move library variants."""
     plan = plan_for(task)
-    i = plan.templates.index("matmul")
-    if not plan.facts[i].epilogue:
+    found = [i for i, f in enumerate(plan.facts) if f.template == "matmul" and f.epilogue]
+    if not found:
         return []
+    i = found[0]
     groups = [dict(p) for p in plan.initial()["groups"]]
     gemm = [dict(p) for p in groups]
     gemm[i].pop("library", None)
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             if not found:
                 print(
-                    f"{task.name} ({task.size}): the matmul group has no epilogue, no library point"
+                    f"{task.name} ({task.size}): no epilogue, no library point (no matmul group with work after the product)"
                 )
                 continue
             print(f"\n{task.name} ({task.size})")

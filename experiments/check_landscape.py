@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from experiments import TASKS_DIR
+from experiments import KERNELBENCH_DIR, TASKS_DIR
 from experiments.rederive import Check, find_task, rederive
 from profiling.landscape import (
     Landscape,
@@ -42,7 +42,6 @@ from strategies.types import Realizer
 
 EXIT_STALE = 1
 EXIT_USER_ERROR = 2
-KERNELBENCH_DIR = Path(__file__).resolve().parent.parent / "tests" / "strategies" / "kernelbench"
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

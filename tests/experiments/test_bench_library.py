@@ -29,3 +29,9 @@ def test_bench_library_on_the_interpreter(tmp_path: Path, capsys: pytest.Capture
 def test_unknown_problem_is_one_line_and_exit_2(capsys: pytest.CaptureFixture) -> None:
     assert bench_library.main(["--problems", "no_such_problem_here"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_a_problem_without_a_matmul_has_no_variants() -> None:
+    from profiling.tasks import load_task
+
+    assert bench_library.variants(load_task(str(KB / "13_softmax.py"))) == []
