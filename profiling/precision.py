@@ -12,7 +12,7 @@ tolerance, fp32's range, so the wide-range probe still runs), ``"bf16"`` or ``"f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -25,9 +25,14 @@ PRECISIONS = {"tf32": TF32, "bf16": TOLERANCES[torch.bfloat16], "fp16": TOLERANC
 FULL_RANGE = frozenset({"tf32"})  # opted precisions that keep fp32's exponent range
 
 
+def named_precision(constants: Mapping[str, Any]) -> str:
+    """The ``PRECISION`` among a task's module constants ("fp32" when absent)."""
+    return str(constants.get("PRECISION", "fp32"))
+
+
 def precision_name(module: ModuleType) -> str:
-    """The task's ``PRECISION`` constant ("fp32" when absent)."""
-    return str(getattr(module, "PRECISION", "fp32"))
+    """The task module's ``PRECISION`` constant ("fp32" when absent)."""
+    return named_precision(vars(module))
 
 
 def opted_precision(module: ModuleType) -> Tolerance | None:

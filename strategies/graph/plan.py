@@ -12,7 +12,7 @@ from typing import Any
 import sympy
 import torch
 
-from profiling.precision import PRECISIONS
+from profiling.precision import PRECISIONS, named_precision
 from profiling.tasks import Task
 from strategies.errors import RealizerError
 from strategies.graph import ops
@@ -65,7 +65,7 @@ def evaluate(expr: str, hints: dict[str, int]) -> int:
 def task_allows_tf32(task: Task) -> bool:
     """A task whose ``PRECISION`` opts into tf32 or lower (:data:`profiling.precision.PRECISIONS`,
     the harness's one list) accepts TF32 products for its fp32 matmuls."""
-    return str(task.constants.get("PRECISION", "fp32")) in PRECISIONS
+    return named_precision(task.constants) in PRECISIONS
 
 
 def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False) -> Facts:
