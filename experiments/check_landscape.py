@@ -130,16 +130,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_STALE if any(c.verdict == "stale" for c in checks) else 0
 
 
+RESTAMPED = "restamped "
+
+
 def _restamp(check: Check, note: str) -> str:
-    """Rewrite `check`'s file header with the current version; returns the line noted."""
+    """Rewrite `check`'s file header with the current version; returns the line noted. The
+    note keeps one restamp line, from the version the kernels were recorded with: a file
+    restamped again replaces it (the versions in between say nothing about the kernels)."""
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    parts = [p for p in note.split("; ") if p]
+    earlier = [p for p in parts if p.startswith(RESTAMPED)]
+    recorded = earlier[0][len(RESTAMPED) :].split("->", 1)[0] if earlier else check.recorded_version
     line = (
-        f"restamped {check.recorded_version}->{check.current_version} {date}: "
+        f"{RESTAMPED}{recorded}->{check.current_version} {date}: "
         f"{check.count('same')} same, {check.count('masked')} masked"
     )
     assert check.path is not None
+    kept = [p for p in parts if not p.startswith(RESTAMPED)]
     rewrite_header(
-        check.path, realizer_version=check.current_version, note=f"{note}; {line}" if note else line
+        check.path, realizer_version=check.current_version, note="; ".join([*kept, line])
     )
     return line
 

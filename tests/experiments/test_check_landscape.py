@@ -116,6 +116,17 @@ def test_another_version_writing_the_same_kernels_is_restamped_header_only(
     assert "restamped 0ldversion00->" in capsys.readouterr().out
 
 
+def test_restamping_again_keeps_one_line_from_the_recorded_version(base, current, tmp_path):
+    path = _copy(base, tmp_path)
+    rewrite_header(path, realizer_version="0ldversion00", note="recorded for a test")
+    _check(path, tmp_path, "--restamp")
+    rewrite_header(path, realizer_version="midversion00")  # the code changed once more
+    _check(path, tmp_path, "--restamp")
+    note = json.loads(path.read_bytes().partition(b"\n")[0])["header"]["note"]
+    assert note.startswith("recorded for a test; restamped 0ldversion00->" + current)
+    assert note.count("restamped") == 1 and "midversion00" not in note
+
+
 def test_a_move_that_writes_another_source_makes_the_file_stale_and_never_restamped(
     base, tmp_path, capsys
 ):
