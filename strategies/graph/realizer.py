@@ -3,7 +3,7 @@
 It captures the task's reference (`strategies.graph.capture`), partitions the graph
 into template groups (`strategies.graph.partition`), and renders a ``ModelNew``
 module (`strategies.graph.render`) from per-group parameters. A catalog strategy
-is a move in one group's parameter space (`strategies.graph.space`). Generated
+is a move in one group's parameter space (`strategies.graph.space`, `strategies.graph.space_matmul`). Generated
 files carry their parameters in a header line, so any of them can be a parent; any
 other parent (the reference, an LLM's kernel) starts from the size heuristic.
 """
