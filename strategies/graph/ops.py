@@ -173,6 +173,7 @@ _FORMULAS: dict[str, Callable[..., str | None]] = {
     "minimum.default": lambda a, b: f"tl.minimum({a}, {b})",
     "clamp.default": _clamp, "clamp.Tensor": _clamp,
     "clamp_min.default": lambda a, lo: _clamp(a, lo), "clamp_max.default": lambda a, hi: _clamp(a, None, hi),
+    "clamp_min.Tensor": lambda a, lo: _clamp(a, lo), "clamp_max.Tensor": lambda a, hi: _clamp(a, None, hi),
     "where.self": lambda c, a, b: f"tl.where({c}, {a}, {b})",
     # torch.xlogy: NaN where y is NaN, else 0 where x == 0 (even at y == 0), else x * log(y)
     "xlogy.Tensor": lambda a, b: (f"tl.where({b} != {b}, {b}, "
@@ -221,11 +222,41 @@ def _float_or_bool(node: fx.Node) -> bool:
     return isinstance(v, torch.Tensor) and (v.dtype in FLOATS or v.dtype == torch.bool)
 
 
+INTS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+# ops exact on integer values in Triton too (no division, no overflow-prone arithmetic):
+# cross-entropy's ignore_index handling (ne, where) and integer-to-float casts
+INT_EXACT = frozenset(
+    {f"{op}.{ov}" for op in _COMPARE for ov in ("Tensor", "Scalar")}
+    | {"where.self", "clone.default", "alias.default", "detach.default", "_to_copy.default",
+       "prims.convert_element_type.default", "to.dtype"}
+)  # fmt: skip
+
+
+def _dtype_ok(node: fx.Node, name: str) -> bool:
+    """Float and bool values always; integer values only through the exact ops."""
+    v = val(node)
+    if not isinstance(v, torch.Tensor):
+        return False
+    return v.dtype in FLOATS or v.dtype == torch.bool or (v.dtype in INTS and name in INT_EXACT)
+
+
+def constant_scalar(node: Any) -> bool | int | float | None:
+    """The number a ``scalar_tensor(c)`` node holds (inlined as a literal), else None."""
+    if not isinstance(node, fx.Node) or node.op != "call_function":
+        return None
+    if op_name(node) != "scalar_tensor.default" or not node.args:
+        return None
+    c = node.args[0]
+    return c if isinstance(c, bool | int | float) else None
+
+
 def pointwise(node: fx.Node) -> Formula | None:
     """The node's formula, or None when it is not a pointwise op this package can emit."""
-    if node.op != "call_function" or not _float_or_bool(node):
+    if node.op != "call_function":
         return None
     name = op_name(node)
+    if not _dtype_ok(node, name):
+        return None
     fn = _FORMULAS.get(name)
     if fn is None and name in _UNARY:
         fn = (lambda t: lambda a, *rest: t.format(a))(_UNARY[name])
@@ -234,12 +265,15 @@ def pointwise(node: fx.Node) -> Formula | None:
     inputs: list[fx.Node] = []
     args: list[Any] = []
     for a in normalized_args(node):
+        if (c := constant_scalar(a)) is not None:  # a 0-d constant: its literal
+            args.append(lit(c) if name not in _RAW_SCALARS else c)
+            continue
         if isinstance(a, fx.Node):
             if not (
                 is_tensor(a) or isinstance(val(a), torch.SymInt | torch.SymFloat | int | float)
             ):
                 return None
-            if is_tensor(a) and not _float_or_bool(a):
+            if is_tensor(a) and not _dtype_ok(a, name):
                 return None
             if a not in inputs:
                 inputs.append(a)
@@ -277,8 +311,10 @@ def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
         return None
     args = normalized_args(node)
     x = args[0]
-    if not is_tensor(x) or val(x).dtype not in FLOATS:
-        return None
+    if not is_tensor(x) or not (
+        val(x).dtype in FLOATS or (kind == "sum" and val(x).dtype == torch.bool)
+    ):
+        return None  # a count (sum of a bool) accumulates in fp32: exact below 2**24
     rank = val(x).dim()
     dims = args[1] if len(args) > 1 else None
     if kind in ("argmax", "argmin"):

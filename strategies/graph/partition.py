@@ -137,6 +137,13 @@ def partition(gm: fx.GraphModule) -> Partition:
                     continue  # after a reduction to one value: a separate, parallel kernel
                 target = g
                 break
+            if target is None and not cands:  # from outside values only, over the space
+                # or the rows of a reduction (cosine's second input, cross-entropy's target
+                # mask): computed inside that kernel, sharing its launch
+                for g in reversed(groups):
+                    if g.template == "reduction" and g.space(node) and dep_ok(node, g):
+                        target = g
+                        break
             if target is None:  # a sibling over the same space (shares loads and a launch)
                 for g in reversed(groups):
                     if g.template == "pointwise" and g.shape == shape_key(node) and dep_ok(node, g):

@@ -11,6 +11,7 @@ from typing import Any
 
 import sympy
 import torch
+from torch import fx
 
 from profiling.precision import PRECISIONS, named_precision
 from profiling.tasks import Task
@@ -101,6 +102,11 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
                  transposed=transposed)  # fmt: skip
 
 
+def _inlined(n: fx.Node, part: Partition) -> bool:
+    """A constant every user of which is in a group (its literal is in the kernels)."""
+    return ops.constant_scalar(n) is not None and all(u in part.group_of for u in n.users)
+
+
 def describe(part: Partition) -> str:
     parts = []
     for g in part.groups:
@@ -113,6 +119,7 @@ def describe(part: Partition) -> str:
         and n not in part.group_of
         and ops.is_tensor(n)
         and ops.op_name(n) not in ops.VIEWS
+        and not _inlined(n, part)
     )
     if rest:
         parts.append(f"torch({', '.join(rest)})")

@@ -112,6 +112,47 @@ def test_reduction_modes_sweep(name: str) -> None:
     assert check_modes(task(name)) >= 3
 
 
+CE_IGNORE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch_size = 37
+num_classes = 300
+
+
+class Model(nn.Module):
+    def forward(self, logits, targets):
+        return F.cross_entropy(logits, targets)
+
+
+def get_inputs():
+    logits = torch.randn(batch_size, num_classes)
+    targets = torch.randint(0, num_classes, (batch_size,))
+    targets[::3] = -100  # ignored rows: out of the sum and out of the count
+    return [logits, targets]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_cross_entropy_target_handling_runs_in_the_kernels(tmp_path: Path) -> None:
+    """ignore_index (ne, where on int64 targets), the count of kept rows (a bool sum) and
+    the scalar_tensor constants all live inside the two reduction kernels: nothing is left
+    as a PyTorch step, and every mode matches F.cross_entropy with ignored rows."""
+    path = tmp_path / "ce_ignore.py"
+    path.write_text(CE_IGNORE)
+    t = load_task(str(path))
+    plan = plan_for(t)
+    assert plan.summary.count("reduction(") == 2 and "torch(" not in plan.summary, plan.summary
+    src = render_plan(plan, plan.initial())
+    forward = src[src.index("def forward"):]
+    assert "torch.ops." not in forward, forward  # no ATen step left, not even a constant
+    assert check_modes(t) >= 6
+
+
 def test_reduction_modes_random_graph(tmp_path: Path) -> None:
     t = next(t for s in SEEDS if (t := property_task(s, tmp_path)) is not None)
     assert check_modes(t) >= 3
@@ -208,12 +249,21 @@ def test_reduction_blocks_never_exceed_triton_limit(f: Facts) -> None:
 def test_tall_tiles_widen_along_the_contiguous_rows() -> None:
     """Reducing a non-innermost axis, the rows are contiguous: wider vectors grow ROWS (not the
     strided BLOCK_C, which an H200 measured 15x slower at 128 x 512 with 4 warps)."""
-    f = Facts("reduction", 2**26, rows=2**20, cols=64, innermost=False)
+    f = Facts("reduction", 2**29, rows=2**20, cols=512, innermost=False)
     start = templates.initial(f)
-    assert (start["ROWS"], start["BLOCK_C"], start["num_warps"]) == (128, 16, 4)
+    assert (start["mode"], start["ROWS"], start["BLOCK_C"], start["num_warps"]) == (
+        "loop", 128, 16, 4)  # fmt: skip
     wide = templates.move("wider_vectors", start, f)
     assert wide is not None and (wide["ROWS"], wide["BLOCK_C"]) == (512, 16)
     assert templates.move("wider_vectors", wide, f) is None
+    # whole strided columns in registers keep the contiguous rows: one row per program
+    # would read one element per 2 MB stride (25_rmsnorm measured 1.66 ms against 0.20)
+    regs = templates.move("row_in_registers", wide, f)
+    assert regs is not None and regs["mode"] == "single" and regs["ROWS"] == 16
+    # short columns (RMS norm over 64 channels) start there: x is read once, not twice
+    short = templates.initial(Facts("reduction", 2**26, rows=2**20, cols=64, innermost=False))
+    assert (short["mode"], short["ROWS"], short["BLOCK_C"], short["num_warps"]) == (
+        "single", 128, 64, 8)  # fmt: skip
     inner = Facts("reduction", 2**20, rows=2**10, cols=2**10)
     loop = {**templates.initial(inner), "mode": "loop", "BLOCK_C": 128, "num_warps": 8}
     assert templates.move("wider_vectors", loop, inner)["BLOCK_C"] == 1024  # capped at the row
@@ -251,11 +301,15 @@ def test_tall_tile_points_are_correct(name: str, size: str) -> None:
     (i,) = reduction_groups(plan)
     f = plan.facts[i]
     start = plan.initial()["groups"][i]
-    assert not f.innermost and start["ROWS"] == 128 and start["mode"] == "loop"
-    points = [start, {**start, "BLOCK_C": 4}, {**start, "ROWS": 512, "BLOCK_C": 8}]
-    wide = templates.move("wider_vectors", start, f)
+    assert not f.innermost and start["ROWS"] == 128
+    loop = {**start, "mode": "loop", "BLOCK_C": 16, "num_warps": 4, "num_stages": 2}
+    points = [start, loop, {**loop, "BLOCK_C": 4}, {**loop, "ROWS": 512, "BLOCK_C": 8}]
+    wide = templates.move("wider_vectors", loop, f)
     assert wide is not None
     points.append(wide)
+    regs = templates.move("row_in_registers", wide, f)
+    assert regs is not None and regs["ROWS"] > 1
+    points.append(regs)
     for p in points:
         src = render_plan(plan, {"groups": [p]})
         assert not undefined_names(src), undefined_names(src)
