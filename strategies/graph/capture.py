@@ -168,6 +168,39 @@ def _forward_args(model: torch.nn.Module, n: int) -> tuple[str, ...]:
     return tuple(names[:n])
 
 
+def _fresh(node: fx.Node) -> bool:
+    """A value with storage of its own: an op result that is not a view or alias."""
+    t = node.target
+    if node.op != "call_function" or not isinstance(t, torch._ops.OpOverload):
+        return False
+    return all(r.alias_info is None for r in t._schema.returns)
+
+
+def _out_of_place(gm: fx.GraphModule) -> None:
+    """An in-place op whose target is a private temporary (cosine_similarity's
+    ``clamp_min_`` on a ``clone``: a fresh value read by nothing else) becomes its
+    out-of-place form, which the partitioner can fuse. Same values: nothing else can
+    see the mutation. In-place ops on inputs, parameters or views stay as they are."""
+    changed = False
+    for node in gm.graph.nodes:
+        t = node.target
+        if node.op != "call_function" or not isinstance(t, torch._ops.OpOverload):
+            continue
+        name = t._schema.name.split("::")[-1]
+        if not name.endswith("_") or name.startswith("_") or not t._schema.is_mutable:
+            continue
+        base = node.args[0] if node.args else None
+        if not isinstance(base, fx.Node) or not _fresh(base) or len(base.users) != 1:
+            continue
+        packet = getattr(getattr(torch.ops, t.namespace), name[:-1], None)
+        pure = getattr(packet, t._overloadname, None) if packet is not None else None
+        if isinstance(pure, torch._ops.OpOverload) and not pure._schema.is_mutable:
+            node.target = pure
+            changed = True
+    if changed:
+        gm.recompile()
+
+
 def capture(task: Task) -> Captured:
     """Trace the task's reference at its own sizes (on the meta device); RealizerError on failure."""
     try:
@@ -209,6 +242,7 @@ def capture(task: Task) -> Captured:
             f"cannot capture {task.name}'s forward as an ATen graph ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}); use realizer=openai for this task"
         ) from e
+    _out_of_place(gm)
     args = _forward_args(model, len(inputs))
     exprs = [f"self.get_parameter({n!r})" for n, _ in model.named_parameters()]
     exprs += [f"self.get_buffer({n!r})" for n, _ in model.named_buffers()]
