@@ -92,7 +92,11 @@ def initial_reduction(f: Facts) -> Params:
 def _initial_reduction(f: Facts) -> Params:
     c = pow2(f.cols)
     if not f.innermost and f.rows >= 256:  # rows run along the contiguous axis: tall tiles
-        return {"mode": "loop" if c > 32 else "single", "ROWS": 128, "BLOCK_C": min(c, 16),
+        if c <= 128:  # whole strided columns in registers: x read once, ~32 values a thread
+            return {"mode": "single", "ROWS": 128, "BLOCK_C": c,
+                    "num_warps": clamp(128 * c // 1024, 4, 16), "num_stages": 1, "evict": False,
+                    "persistent": 0, "split": 1, "even": False, "online": False}  # fmt: skip
+        return {"mode": "loop", "ROWS": 128, "BLOCK_C": 16,
                 "num_warps": 4, "num_stages": 2, "evict": False, "persistent": 0, "split": 1,
                 "even": False, "online": False}  # fmt: skip
     if c * f.itemsize <= 65536:
@@ -220,6 +224,10 @@ def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
     if name == "row_in_registers":
         if single or c * f.itemsize > 131072:
             return None
+        if tall:  # keep rows along the contiguous axis (one row would read a strided column)
+            rows = clamp(min(p["ROWS"], 8192 // c), 1, p["ROWS"])
+            warps = clamp(rows * c // 1024, 4, 16)
+            return set_params(p, mode="single", ROWS=rows, num_warps=warps, split=1)
         return set_params(p, mode="single", ROWS=1, num_warps=clamp(c // 1024, 4, 16), split=1)
     if name == "chunked_loop":
         return (
