@@ -2,10 +2,12 @@
 
 `measure_gpu_facts` runs inside the evaluation worker, once per GPU model: it
 reads the device properties and measures device-to-device copy bandwidth
-(counting bytes read and written) and large-matmul throughput (bf16, and fp32
-with TF32). The result is cached as JSON under ``~/.cache/kernel-bandit/``
-(``$XDG_CACHE_HOME`` respected), keyed by GPU name. This module imports torch
-only inside the functions that need it.
+(counting bytes read and written) and large-matmul throughput: bf16, fp32 with
+TF32 allowed, and IEEE fp32 (TF32 off). The result is cached as JSON under
+``~/.cache/kernel-bandit/`` (``$XDG_CACHE_HOME`` respected), keyed by GPU name.
+An entry written before a fact was measured loads with that fact at 0.0
+(unmeasured); `gpu_facts` then measures what is missing and saves it back. This
+module imports torch only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class GpuFacts:
     peak_tflops: float = 0.0  # measured bf16 matmul peak
     compute_capability: str = ""
     peak_tflops_tf32: float = 0.0  # measured fp32 matmul peak with TF32 allowed
+    peak_tflops_fp32: float = 0.0  # measured IEEE fp32 matmul peak (TF32 off); 0: unmeasured
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,10 +88,27 @@ def gpu_facts(device_index: int = 0, use_cache: bool = True) -> GpuFacts:
     if use_cache:
         cached = load_cached_facts(name)
         if cached is not None:
-            return cached
+            return _completed(cached, device_index)
     facts = measure_gpu_facts(device_index)
     if use_cache and facts.dram_gbps > 0 and facts.peak_tflops > 0:  # never cache a failed probe
         save_cached_facts(facts)
+    return facts
+
+
+def _completed(cached: GpuFacts, device_index: int) -> GpuFacts:
+    """A cached entry from an older version, with the facts it lacks measured and saved
+    (today: the IEEE fp32 matmul peak); unchanged when nothing is missing."""
+    if cached.peak_tflops_fp32 > 0:
+        return cached
+    import torch
+
+    dev = torch.device("cuda", device_index)
+    fp32 = _safely(lambda: _matmul_tflops(dev, torch.float32, tf32=False))
+    torch.cuda.empty_cache()
+    if fp32 <= 0:
+        return cached  # still unmeasured: the floor falls back (see profiling.roofline)
+    facts = replace(cached, peak_tflops_fp32=fp32)
+    save_cached_facts(facts)
     return facts
 
 
@@ -131,6 +151,7 @@ def measure_gpu_facts(device_index: int = 0) -> GpuFacts:
         dram_gbps=_safely(lambda: _copy_bandwidth_gbps(dev)),
         peak_tflops=_safely(lambda: _matmul_tflops(dev, torch.bfloat16)),
         peak_tflops_tf32=_safely(lambda: _matmul_tflops(dev, torch.float32)),
+        peak_tflops_fp32=_safely(lambda: _matmul_tflops(dev, torch.float32, tf32=False)),
     )
     torch.cuda.empty_cache()  # the probes' buffers go back to the driver
     return facts
@@ -172,11 +193,16 @@ def _copy_bandwidth_gbps(dev: Any, nbytes: int = 1 << 30) -> float:
     return 2 * nbytes / (best * 1e-3) / 1e9  # read + write
 
 
-def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192) -> float:
+def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192, tf32: bool = True) -> float:
+    """``torch.mm`` throughput at n x n x n; fp32 with TF32 allowed or (``tf32=False``) as
+    IEEE fp32, the flags restored afterwards."""
     import torch
 
     old = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = True
+    old_precision = torch.get_float32_matmul_precision()
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    if not tf32:
+        torch.set_float32_matmul_precision("highest")
     try:
         g = torch.Generator(device=dev).manual_seed(0)
         a = torch.randn(n, n, device=dev, dtype=dtype, generator=g)
@@ -184,6 +210,8 @@ def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192) -> float:
         times = _time_ms(lambda: torch.mm(a, b), reps=10)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = old
+        if torch.get_float32_matmul_precision() != old_precision:
+            torch.set_float32_matmul_precision(old_precision)
     times.sort()
     best = times[len(times) // 4]  # a low quantile: the peak, robust to one fast outlier
     return 2 * n**3 / (best * 1e-3) / 1e12
