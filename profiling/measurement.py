@@ -72,10 +72,14 @@ class RooflineFloor:
 
     ms: float  # max(memory_ms, compute_ms)
     bytes: int  # bytes that must cross DRAM at least once
-    flops: int | None  # the task's ``get_flops()``, when it declares one
+    flops: int | None  # the arithmetic the compute term counts (None: no compute term)
     bound: str  # "memory" or "compute": the term that sets ``ms``
     memory_ms: float | None = None
     compute_ms: float | None = None
+    # where ``flops`` came from: "task" (its get_flops()) or "graph analysis" (None: older
+    # records, or no FLOPs)
+    flops_source: str | None = None
+    peak: str | None = None  # the matmul peak of the compute term: "bf16", "tf32" or "fp32"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RooflineFloor:
@@ -86,6 +90,8 @@ class RooflineFloor:
             bound=str(d.get("bound", "memory")),
             memory_ms=d.get("memory_ms"),
             compute_ms=d.get("compute_ms"),
+            flops_source=d.get("flops_source"),
+            peak=d.get("peak"),
         )
 
 

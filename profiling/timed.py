@@ -30,7 +30,8 @@ from profiling.correctness import Tolerance, compare_outputs, fingerprint, stora
 from profiling.errors import Verdict
 from profiling.measurement import RooflineFloor, Status, Timing
 from profiling.memory import MAX_SETS, available_bytes, timing_sets
-from profiling.roofline import compute_floor, floor_violation, task_flops
+from profiling.precision import precision_name
+from profiling.roofline import compute_floor, floor_flops, floor_violation
 from profiling.state import listify, seed_all
 
 if TYPE_CHECKING:
@@ -171,9 +172,13 @@ class TimedStage:
         params = (
             list(ref.parameters()) + list(ref.buffers()) if isinstance(ref, torch.nn.Module) else []
         )
+        flops, source = floor_flops(self.mod, ev.task.analysed_flops)
         floor = compute_floor(
-            self.sets[0], self.expected(0), params, task_flops(self.mod), ev.state.facts
-        )
+            self.sets[0], self.expected(0), params, flops, ev.state.facts,
+            flops_source=source,
+            precision=precision_name(self.mod),
+            tf32_admitted=any(t.name == "tf32" for t in self.tols),
+        )  # fmt: skip
         if floor is None:
             return None
         err = floor_violation(timings["candidate"].median_ms, timings["reference"].median_ms, floor)

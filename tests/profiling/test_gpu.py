@@ -26,6 +26,7 @@ def test_gpu_facts_are_measured(gpu_ev):
     f = gpu_ev.gpu_facts()
     assert f.name != "cpu-interpreter" and f.sm_count > 0 and f.l2_bytes > 0
     assert f.dram_gbps > 100 and f.peak_tflops > 10 and f.peak_tflops_tf32 > 5
+    assert 0 < f.peak_tflops_fp32 < f.peak_tflops_tf32  # IEEE fp32: no tensor cores
     assert f.compute_capability
 
 
@@ -132,3 +133,48 @@ def test_candidate_using_torch_compile_is_not_tampering():
     with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=300)) as ev:
         m = ev.evaluate(task("row_softmax", SOFTMAX_MID), candidate("compiled_ok"))
         assert m.status is Status.OK, m.error
+
+
+def test_an_fp32_matmul_is_floored_at_the_ieee_peak_and_a_tf32_kernel_still_passes(gpu_ev):
+    """No PRECISION: the floor is IEEE fp32; the precision policy admits TF32 error for this
+    TF32-sensitive reference, so an honest TF32 kernel is not rejected as too fast."""
+    m = gpu_ev.evaluate(task("matmul_fp32", "big"), candidate("matmul_tl_dot"))
+    assert m.status is Status.OK, m.error
+    assert m.floor.peak == "fp32" and m.floor.flops_source == "task"
+    assert m.floor.bound == "compute"
+
+
+MATMUL_NO_FLOPS = """
+import torch
+import torch.nn as nn
+
+M = K = N = 4096
+
+
+class Model(nn.Module):
+    def forward(self, a, b):
+        return a @ b
+
+
+def get_inputs():
+    return [torch.randn(M, K), torch.randn(K, N)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_analysed_flops_give_a_task_without_get_flops_a_compute_floor(gpu_ev, tmp_path):
+    from dataclasses import replace
+
+    from profiling.tasks import load_task
+
+    path = tmp_path / "matmul_no_flops.py"
+    path.write_text(MATMUL_NO_FLOPS)
+    t = replace(load_task(str(path)), analysed_flops=2 * 4096**3)  # as bandit.flops counts it
+    m = gpu_ev.evaluate(t, reference_candidate_source(t))
+    assert m.status is Status.OK, m.error
+    assert m.floor.flops == 2 * 4096**3 and m.floor.flops_source == "graph analysis"
+    assert m.floor.bound == "compute" and m.floor.peak == "fp32"
+    assert 0.5 < m.roofline_fraction <= 1.05  # cuBLAS SGEMM runs near the measured IEEE peak

@@ -69,3 +69,14 @@ def test_old_run_logs_still_load():
     assert m.diagnostics.tf32_reference_error == 0.01 and m.diagnostics.n_regs == 64.0
     assert m.resources == {"n_regs": 64.0, "n_spills": 0.0}
     assert m.speedup == 2.0
+
+
+def test_the_floor_says_where_its_flops_and_peak_came_from():
+    floor = RooflineFloor(ms=2.0, bytes=64, flops=10**9, bound="compute", memory_ms=0.1,
+                          compute_ms=2.0, flops_source="graph analysis", peak="fp32")  # fmt: skip
+    m = Measurement(status=Status.OK, floor=floor)
+    again = Measurement.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert again.floor == floor
+    older = {"ms": 2.0, "bytes": 64, "flops": 10**9, "bound": "compute"}  # before the fields
+    assert RooflineFloor.from_dict(older).flops_source is None
+    assert RooflineFloor.from_dict(older).peak is None

@@ -1,7 +1,15 @@
+from dataclasses import replace
+
 import torch
 
 from profiling.hardware import GpuFacts
-from profiling.roofline import compute_floor, floor_violation
+from profiling.roofline import (
+    FLOPS_FROM_ANALYSIS,
+    FLOPS_FROM_TASK,
+    compute_floor,
+    floor_flops,
+    floor_violation,
+)
 
 FACTS = GpuFacts(
     name="fake", l2_bytes=1 << 20, dram_gbps=1000.0, peak_tflops=100.0, peak_tflops_tf32=50.0
@@ -41,3 +49,75 @@ def test_floor_violation_with_margin_and_reference_sanity():
     assert floor_violation(0.5 * ms, 0.5 * ms, f) is None  # the floor does not hold for this task
     assert floor_violation(0.5 * ms, None, None) is None
     assert compute_floor([], None, [], None, GpuFacts()) is None
+
+
+# -- the peak follows the task's precision; FLOPs from the task or the analysis --------
+
+PEAKS = GpuFacts(
+    name="fake", dram_gbps=1000.0, peak_tflops=100.0, peak_tflops_tf32=50.0,
+    peak_tflops_fp32=10.0,
+)  # fmt: skip
+FLOPS = 10**12  # 10 ms at 100 TFLOP/s, 20 ms at 50, 100 ms at 10
+
+
+def _floor(dtype, precision="fp32", facts=PEAKS, **kw):
+    a = torch.empty(16, dtype=dtype)
+    return compute_floor([a], a.clone(), [], FLOPS, facts, precision=precision, **kw)
+
+
+def test_fp32_without_opt_in_is_floored_at_the_ieee_fp32_peak():
+    f = _floor(torch.float32)
+    assert abs(f.compute_ms - 100.0) < 1e-9 and f.peak == "fp32"
+    assert f.record().peak == "fp32" and f.record().compute_ms == f.compute_ms
+
+
+def test_fp32_opted_into_tf32_keeps_the_tf32_peak():
+    f = _floor(torch.float32, precision="tf32")
+    assert abs(f.compute_ms - 20.0) < 1e-9 and f.peak == "tf32"
+
+
+def test_fp32_opted_into_bf16_and_bf16_data_use_the_bf16_peak():
+    for f in (_floor(torch.float32, precision="bf16"), _floor(torch.bfloat16),
+              _floor(torch.float16)):  # fmt: skip
+        assert abs(f.compute_ms - 10.0) < 1e-9 and f.peak == "bf16"
+
+
+def test_an_unmeasured_fp32_peak_falls_back_to_the_tf32_one():
+    old = replace(PEAKS, peak_tflops_fp32=0.0)  # facts cached before the fp32 peak existed
+    f = _floor(torch.float32, facts=old)
+    assert abs(f.compute_ms - 20.0) < 1e-9 and f.peak == "tf32"
+    assert f.admitted_compute_ms is None
+
+
+def test_a_tf32_kernel_the_precision_policy_admits_is_not_rejected():
+    """The reported floor is IEEE; the rejection uses the TF32 peak when TF32 error passes."""
+    admitted = _floor(torch.float32, tf32_admitted=True)
+    strict = _floor(torch.float32)
+    assert admitted.ms == strict.ms == 100.0  # reported: IEEE fp32
+    assert abs(admitted.check_ms - 20.0) < 1e-9 and strict.check_ms == strict.ms
+    tf32_speed = 25.0  # faster than 0.8 x the IEEE floor, slower than 0.8 x the TF32 one
+    assert floor_violation(tf32_speed, 500.0, admitted) is None
+    assert "roofline" in floor_violation(tf32_speed, 500.0, strict)
+    assert floor_violation(10.0, 500.0, admitted) is not None  # below even the TF32 floor
+
+
+class _Module:
+    def __init__(self, flops=None):
+        if flops is not None:
+            self.get_flops = lambda: flops
+
+
+def test_the_task_get_flops_wins_over_the_analysed_count():
+    assert floor_flops(_Module(123), 456) == (123, FLOPS_FROM_TASK)
+    assert floor_flops(_Module(), 456) == (456, FLOPS_FROM_ANALYSIS)
+    assert floor_flops(_Module(0), 456) == (456, FLOPS_FROM_ANALYSIS)  # not positive: ignored
+    assert floor_flops(_Module(), None) == (None, None)
+
+
+def test_the_floor_records_where_its_flops_came_from():
+    f = _floor(torch.float32, flops_source=FLOPS_FROM_ANALYSIS)
+    assert f.flops == FLOPS and f.record().flops_source == "graph analysis"
+    a = torch.empty(16)
+    none = compute_floor([a], a.clone(), [], None, PEAKS, flops_source=FLOPS_FROM_TASK)
+    assert none.compute_ms is None and none.record().flops_source is None
+    assert none.record().peak is None
