@@ -33,6 +33,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from bandit.flops import with_analysed_flops
 from bandit.observer import Observer
 from bandit.policies import make_policy
 from bandit.records import TuneResult
@@ -122,6 +123,8 @@ def run_app(
         task, device, note = _task_and_device(settings)
         if note:
             _say(err, note)
+        if device != "replay":  # a replay's floors are recorded ones
+            task = with_analysed_flops(task)  # the roofline floor's FLOPs (bandit.flops)
         plain = _effective(plain, task, device, settings)
         settings = TuneSettings.from_plain(plain)
         policy = make_policy(settings.policy.name, settings.seed, **settings.policy.options)

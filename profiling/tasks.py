@@ -11,7 +11,10 @@ Bundled tasks may add optional module-level metadata:
   the ``default`` size;
 - ``DTYPE = "float32"``: the dtype name ``get_inputs`` uses (overridable like any
   constant, e.g. ``DTYPE=float32`` for the interpreter);
-- ``def get_flops() -> int``: arithmetic work, for the roofline floor.
+- ``def get_flops() -> int``: arithmetic work, for the roofline floor. A task
+  without one may carry a count made above the harness (``Task.analysed_flops``:
+  the graph analysis of its reference, attached by the tune entry point); the
+  module's own ``get_flops`` wins (:func:`profiling.roofline.floor_flops`).
 
 Module constants (:mod:`profiling.constants`) are resolved once, when the
 `Task` is made: ``task.constants`` (with the size overrides applied) and
@@ -81,7 +84,13 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class Task:
-    """A KernelBench task at one size. ``constants``: the module's constants at this size."""
+    """A KernelBench task at one size. ``constants``: the module's constants at this size.
+
+    ``analysed_flops``: the arithmetic of the reference at this size as counted outside
+    the module (the graph analysis, :mod:`bandit.flops`), for the roofline floor of a
+    task whose module defines no ``get_flops``; None when not counted. It belongs to
+    the size: `with_size` drops it.
+    """
 
     name: str
     path: str
@@ -90,6 +99,7 @@ class Task:
     size: str = "default"
     overrides: Mapping[str, Constant] = field(default_factory=dict)
     presets: Mapping[str, Mapping[str, Constant]] = field(default_factory=dict)
+    analysed_flops: int | None = None
     constants: Mapping[str, Constant] = field(init=False, repr=False, compare=False)
     _module_source: str = field(init=False, repr=False, compare=False)
 
@@ -110,10 +120,10 @@ class Task:
         """The same task at another size (preset name or ``k=v,...``)."""
         known = consts_mod.resolve(parse_python(self.source, filename=self.path))
         overrides = resolve_size(self.presets, spec, known)
-        return replace(self, size=spec or "default", overrides=overrides)
+        return replace(self, size=spec or "default", overrides=overrides, analysed_flops=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "path": self.path,
             "source": self.source,
@@ -122,6 +132,9 @@ class Task:
             "overrides": dict(self.overrides),
             "presets": {k: dict(v) for k, v in self.presets.items()},
         }
+        if self.analysed_flops is not None:  # absent when None: the dict is as before
+            d["analysed_flops"] = self.analysed_flops
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Task:

@@ -377,3 +377,28 @@ def test_refused_key_stops_cleanly_and_resume_continues(tmp_path, store):
     steps = sorted(x.step for x in client.get_metric_history(run.info.run_id, "headline/reward"))
     assert steps == [1, 2, 3, 4]
     assert not (tmp_path / "ignored").exists()
+
+
+@pytest.mark.parametrize("name, size, analysed", [
+    (str(ROOT / "tests" / "strategies" / "kernelbench" / "34_matmul.py"), "default",
+     2 * 48 * 36 * 40),
+    ("matmul", "smoke", None),  # a bundled task declares get_flops: its own count is the floor's
+])  # fmt: skip
+def test_the_evaluated_task_carries_its_analysed_flops(
+    tmp_path, monkeypatch, name, size, analysed
+):
+    """The entry point attaches the graph analysis's FLOPs to the task the harness gets."""
+    import experiments.evaluation as evaluation
+    from profiling.errors import UserError
+
+    seen = []
+
+    def capture(settings, task, device, realizer):
+        seen.append(task)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(evaluation, "open_evaluation", capture)
+    code, _, err = app(tmp_path / "run", f"task.name={name}", f"task.size={size}",
+                       "device=interpret", "tracking=none")  # fmt: skip
+    assert code == 2 and "stop here" in err
+    assert len(seen) == 1 and seen[0].analysed_flops == analysed

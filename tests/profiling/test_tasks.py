@@ -89,3 +89,14 @@ def test_profiling_knows_no_tasks_folder_of_its_own(tmp_path):
     assert bundled_task_names(tmp_path) == ["mine"]
     with pytest.raises(TaskError, match=r"unknown task 'softmax' \(bundled tasks: mine\)"):
         load_task("softmax", None, tmp_path)
+
+
+def test_an_analysed_flop_count_travels_with_the_task_and_belongs_to_its_size():
+    from dataclasses import replace
+
+    task = kb("conv_bias")
+    assert "analysed_flops" not in task.to_dict()  # a task without one serializes as before
+    counted = replace(task, analysed_flops=12345)
+    again = Task.from_dict(counted.to_dict())  # what the worker receives
+    assert again.analysed_flops == 12345 and again == counted
+    assert counted.with_size(None).analysed_flops is None  # another size: not counted
