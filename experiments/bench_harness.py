@@ -103,9 +103,12 @@ def render(rows: list[dict[str, Any]], facts: dict[str, Any]) -> None:
 
     title = f"harness benchmark on {facts.get('name', '?')}"
     if facts.get("dram_gbps"):
-        title += (
-            f" ({facts['dram_gbps']:.0f} GB/s copy, {facts.get('peak_tflops', 0):.0f} TFLOP/s bf16)"
-        )
+        peaks = ", ".join(
+            f"{facts.get(k, 0):.0f} {name}"
+            for k, name in (("peak_tflops", "bf16"), ("peak_tflops_tf32", "tf32"),
+                            ("peak_tflops_fp32", "fp32"))
+        )  # fmt: skip
+        title += f" ({facts['dram_gbps']:.0f} GB/s copy; TFLOP/s {peaks})"
     t = Table(title=title)
     for col in (
         "task",

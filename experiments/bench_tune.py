@@ -14,7 +14,9 @@ as failed whatever files it left. The table reads the run directories back:
 
 - eager / compile ms: the reference and ``torch.compile(reference)`` as timed by
   the harness in the first evaluation;
-- floor ms: the roofline floor (min bytes / measured copy bandwidth, FLOPs / peak);
+- floor ms: the roofline floor (min bytes / measured copy bandwidth, FLOPs / matmul
+  peak for the task's precision; the JSON rows say which term binds, whether the
+  FLOPs are the task's ``get_flops`` or the graph analysis, and which peak);
 - best ms, x eager, x compile, % floor: the best kernel found (x eager is its
   `Measurement.speedup`: reference / candidate, timed interleaved in one worker);
 - same-kernel ratio: reference timed as a candidate against itself (1.000 = the
@@ -105,6 +107,9 @@ def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
         "eager_ms": eager,
         "compile_ms": comp,
         "floor_ms": rm.get("floor_ms"),
+        # what sets the floor: its binding term, where its FLOPs came from (task or graph
+        # analysis) and the matmul peak of its compute term (profiling.roofline)
+        **{f"floor_{k}": (rm.get("floor") or {}).get(k) for k in ("bound", "flops_source", "peak")},
         "best_ms": bm["runtime_ms"],
         # Measurement.speedup: reference / candidate, timed interleaved in the same worker
         "x_eager": best.get("speedup"),
