@@ -148,7 +148,12 @@ def render(m: Measurement, task: Task) -> None:
                 f"{m.speedup_vs_compile:.3g}x" if m.speedup_vs_compile else "-",
             )
     if m.floor is not None:
-        t.add_row("roofline floor", f"{_fmt_ms(m.floor.ms)} ({m.floor.bound}-bound)")
+        f = m.floor
+        compute = (
+            f"; {f.flops:.3g} FLOPs from the {f.flops_source or 'task'} at the {f.peak} peak"
+            if f.flops and f.peak else ""
+        )
+        t.add_row("roofline floor", f"{_fmt_ms(f.ms)} ({f.bound}-bound{compute})")
         if m.roofline_fraction is not None:
             t.add_row("fraction of floor", f"{m.roofline_fraction:.2f}")
     for s in m.shapes[1:]:
