@@ -73,12 +73,50 @@ class Partition:
         return [n for n in g.members if any(self.group_of.get(u) is not g for u in n.users)]
 
     def inputs(self, g: Group) -> list[fx.Node]:
+        """Values the group's kernel reads from outside it (`reads`)."""
         seen: list[fx.Node] = []
         for n in g.members:
-            for a in n.all_input_nodes:
+            for a in reads(n):
                 if self.group_of.get(a) is not g and a not in seen:
                     seen.append(a)
         return seen
+
+    def torch_steps(self) -> list[fx.Node]:
+        """The nodes ``forward`` runs with PyTorch, in graph order: those outside every
+        group whose value the output, a kernel or another such step reads, and every
+        mutating op. A step nothing reads (a constant inlined into each kernel that used
+        it) is not run."""
+        read = {a for g in self.groups for a in self.inputs(g)}
+        live: list[fx.Node] = []
+        for n in reversed(self.nodes):
+            if n.op == "output":
+                read.update(n.all_input_nodes)
+            elif (n.op == "call_function" and n not in self.group_of
+                  and (n in read or _mutating(n))):  # fmt: skip
+                live.append(n)
+                read.update(n.all_input_nodes)
+        return live[::-1]
+
+
+def reads(n: fx.Node) -> list[fx.Node]:
+    """The values a group member's code reads: a formula's inputs (constants such as
+    ``scalar_tensor(0)`` are inlined), a view's source (not its size arguments), a
+    reduction's operand, a row gather's operand and index, a matmul's operands."""
+    f = ops.pointwise(n)
+    if f is not None:
+        return list(f.inputs)
+    if ops.op_name(n) in ops.VIEWS:
+        return [n.args[0]]
+    if ops.row_gather(n) is not None:
+        return [n.args[0], n.args[2]]
+    if ops.reduction(n) is not None:
+        return [n.args[0]]
+    return list(n.all_input_nodes)
+
+
+def _mutating(n: fx.Node) -> bool:
+    t = n.target
+    return isinstance(t, torch._ops.OpOverload) and t._schema.is_mutable
 
 
 def _row_view(node: fx.Node, g: Group, src: fx.Node) -> bool:

@@ -11,7 +11,6 @@ from typing import Any
 
 import sympy
 import torch
-from torch import fx
 
 from profiling.precision import PRECISIONS, named_precision
 from profiling.tasks import Task
@@ -102,11 +101,6 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
                  transposed=transposed)  # fmt: skip
 
 
-def _inlined(n: fx.Node, part: Partition) -> bool:
-    """A constant every user of which is in a group (its literal is in the kernels)."""
-    return ops.constant_scalar(n) is not None and all(u in part.group_of for u in n.users)
-
-
 def describe(part: Partition) -> str:
     parts = []
     for g in part.groups:
@@ -114,12 +108,8 @@ def describe(part: Partition) -> str:
         parts.append(f"{g.template}({', '.join(names)})")
     rest = Counter(
         ops.op_name(n).split(".")[0]
-        for n in part.nodes
-        if n.op == "call_function"
-        and n not in part.group_of
-        and ops.is_tensor(n)
-        and ops.op_name(n) not in ops.VIEWS
-        and not _inlined(n, part)
+        for n in part.torch_steps()
+        if ops.is_tensor(n) and ops.op_name(n) not in ops.VIEWS
     )
     if rest:
         parts.append(f"torch({', '.join(rest)})")

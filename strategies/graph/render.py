@@ -14,7 +14,6 @@ import ast
 import json
 import math
 import operator
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -137,27 +136,6 @@ def _order(part: Partition) -> list[Group | fx.Node]:
     return out
 
 
-_NAME = re.compile(r"\bv_\w+")
-
-
-def _live(steps: list[tuple[fx.Node | None, list[str]]], ret: str) -> list[str]:
-    """The forward lines without PyTorch steps whose value nothing reads any more (a
-    constant inlined into every kernel that used it, e.g. ``scalar_tensor(0)``).
-    Mutating ops always stay."""
-    read = set(_NAME.findall(ret))
-    kept: list[list[str]] = []
-    for node, lines in reversed(steps):
-        pure = isinstance(node, fx.Node) and isinstance(node.target, torch._ops.OpOverload) and (
-            not node.target._schema.is_mutable
-        )
-        if pure and fwd(node) not in read:
-            continue
-        kept.append(lines)
-        for ln in lines:
-            read.update(_NAME.findall(ln))
-    return [ln for lines in reversed(kept) for ln in lines] + [ret]
-
-
 def kernels(part: Partition, params: Sequence[Mapping[str, Any]]) -> list[Kernel]:
     out = []
     for g, p in zip(part.groups, params, strict=True):
@@ -178,17 +156,17 @@ def render(
         body.append(f"{fwd(node)} = {expr}")
     for sym, expr in cap.symbols.items():
         body.append(f"{sym} = {expr}")
-    steps: list[tuple[fx.Node | None, list[str]]] = []
+    live = set(part.torch_steps())
     for step in _order(part):
         if isinstance(step, Group):
-            steps.append((None, by_group[step.gid].launch))
-        elif step.op == "call_function":
-            steps.append((step, [torch_line(step)]))
+            body += by_group[step.gid].launch
+        elif step in live:
+            body.append(torch_line(step))
     out_node = next(n for n in part.nodes if n.op == "output")
     outs = out_node.args[0]
     outs = outs if isinstance(outs, list | tuple) else [outs]
     ret = ", ".join(arg(o) for o in outs)
-    body += _live(steps, f"return ({ret},)" if cap.out_tuple else f"return {ret}")
+    body.append(f"return ({ret},)" if cap.out_tuple else f"return {ret}")
     header = PARAMS_MARKER + json.dumps({"kind": "graph", **params}, sort_keys=True)
     sig = ", ".join(["self", *cap.arg_names])
     kernel_src = "\n\n\n".join(k.source for k in ks)
