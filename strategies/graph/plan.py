@@ -135,8 +135,13 @@ def graph_plan(task: Task) -> Plan:
     """Capture and partition a task (cached); RealizerError (one line) when it cannot be
     captured. The plan may hold no group (only library calls)."""
     src = task.module_source()
+    # the key leaves out the roofline's FLOPs count (bandit.flops attaches it after a first
+    # capture of the same task): the graph does not depend on it
+    d = task.to_dict()
+    d.pop("analysed_flops", None)
+    key = json.dumps(d, sort_keys=True)
     with _CAPTURE_LOCK:  # tracing uses process-wide dispatch state: one capture at a time
-        return _plan(task.name, src, task.path, json.dumps(task.to_dict(), sort_keys=True))
+        return _plan(task.name, src, task.path, key)
 
 
 def plan_for(task: Task) -> Plan:
