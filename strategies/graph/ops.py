@@ -217,11 +217,6 @@ class Formula:
     inputs: tuple[fx.Node, ...]  # tensor inputs and symbolic scalars, in placeholder order
 
 
-def _float_or_bool(node: fx.Node) -> bool:
-    v = val(node)
-    return isinstance(v, torch.Tensor) and (v.dtype in FLOATS or v.dtype == torch.bool)
-
-
 INTS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 # ops exact on integer values in Triton too (no division, no overflow-prone arithmetic):
 # cross-entropy's ignore_index handling (ne, where) and integer-to-float casts
@@ -303,7 +298,8 @@ _RAW_SCALARS = {
 
 
 def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
-    """(kind, normalized dims, keepdim) for a reduction over a float tensor, else None."""
+    """(kind, normalized dims, keepdim) for a reduction over a float tensor (or a sum of a
+    bool tensor: a count), else None."""
     if node.op != "call_function":
         return None
     kind = REDUCTIONS.get(op_name(node))

@@ -92,12 +92,12 @@ def initial_reduction(f: Facts) -> Params:
 def _initial_reduction(f: Facts) -> Params:
     c = pow2(f.cols)
     if not f.innermost and f.rows >= 256:  # rows run along the contiguous axis: tall tiles
-        if c <= 128:  # whole strided columns in registers: x read once, ~32 values a thread
-            return {"mode": "single", "ROWS": 128, "BLOCK_C": c,
-                    "num_warps": clamp(128 * c // 1024, 4, 16), "num_stages": 1, "evict": False,
-                    "persistent": 0, "split": 1, "even": False, "online": False}  # fmt: skip
-        return {"mode": "loop", "ROWS": 128, "BLOCK_C": 16,
-                "num_warps": 4, "num_stages": 2, "evict": False, "persistent": 0, "split": 1,
+        # short columns whole in registers (x read once, ~32 values a thread), else a
+        # loop over 16-column chunks
+        whole = c <= 128
+        return {"mode": "single" if whole else "loop", "ROWS": 128, "BLOCK_C": c if whole else 16,
+                "num_warps": clamp(128 * c // 1024, 4, 16) if whole else 4,
+                "num_stages": 1 if whole else 2, "evict": False, "persistent": 0, "split": 1,
                 "even": False, "online": False}  # fmt: skip
     if c * f.itemsize <= 65536:
         rows = clamp(4096 // c, 1, 64)
