@@ -144,35 +144,16 @@ def test_an_fp32_matmul_is_floored_at_the_ieee_peak_and_a_tf32_kernel_still_pass
     assert m.floor.bound == "compute"
 
 
-MATMUL_NO_FLOPS = """
-import torch
-import torch.nn as nn
-
-M = K = N = 4096
-
-
-class Model(nn.Module):
-    def forward(self, a, b):
-        return a @ b
-
-
-def get_inputs():
-    return [torch.randn(M, K), torch.randn(K, N)]
-
-
-def get_init_inputs():
-    return []
-"""
-
-
 def test_analysed_flops_give_a_task_without_get_flops_a_compute_floor(gpu_ev, tmp_path):
     from dataclasses import replace
 
     from profiling.tasks import load_task
 
-    path = tmp_path / "matmul_no_flops.py"
-    path.write_text(MATMUL_NO_FLOPS)
-    t = replace(load_task(str(path)), analysed_flops=2 * 4096**3)  # as bandit.flops counts it
+    path = tmp_path / "matmul_no_flops.py"  # the fp32 matmul fixture without its get_flops
+    path.write_text(task("matmul_fp32").source.split("\n\ndef get_flops")[0] + "\n")
+    t = replace(load_task(str(path), "M=4096,K=4096,N=4096"),
+                analysed_flops=2 * 4096**3)  # as bandit.flops counts it  # fmt: skip
+    assert not hasattr(t.load_module(), "get_flops")
     m = gpu_ev.evaluate(t, reference_candidate_source(t))
     assert m.status is Status.OK, m.error
     assert m.floor.flops == 2 * 4096**3 and m.floor.flops_source == "graph analysis"
