@@ -57,6 +57,7 @@ class Builder:
         self.scalars: dict[fx.Node, str] = {}
         self.stores: list[tuple[fx.Node, Access]] = []
         self.evict = False  # streaming loads and stores (evict_first)
+        self.suffix = ""  # while set: full-space registers and loads get it (a point evaluation)
         for i, out in enumerate(part.outputs(g)):
             shape = shape_key(out)
             space = g.space(out) or "full"
@@ -65,6 +66,11 @@ class Builder:
 
     def space(self, node: fx.Node) -> str:
         return self.g.space(node) or "full"
+
+    def name(self, node: fx.Node) -> str:
+        """A member's register: `reg`, plus ``suffix`` for full-space values while a
+        point evaluation (one column a row) runs beside the full tiles."""
+        return reg(node) + self.suffix if self.suffix and self.space(node) == "full" else reg(node)
 
     def access(self, node: fx.Node, space: str) -> Access:
         key = (node, space)
@@ -78,13 +84,13 @@ class Builder:
     def operand(self, a: fx.Node, space: str, scope: Scope, addr: Callable[[Access], str],
                 mask: str | None) -> str:  # fmt: skip
         if a in self.members:
-            return reg(a)
+            return self.name(a)
         if not ops.is_tensor(a):
             if a not in self.scalars:
                 self.scalars[a] = f"scalar{len(self.scalars)}"
             return self.scalars[a]
         acc = self.access(a, space)
-        var = f"x_{acc.ptr}"
+        var = f"x_{acc.ptr}{self.suffix}"
         if var not in scope.loaded:
             scope.loaded.add(var)
             dtype = ops.val(a).dtype
@@ -98,11 +104,11 @@ class Builder:
         f = ops.pointwise(node)
         if f is not None:
             args = [self.operand(a, space, scope, addr, mask) for a in f.inputs]
-            scope.lines.append(f"{reg(node)} = {f.template.format(*args)}")
+            scope.lines.append(f"{self.name(node)} = {f.template.format(*args)}")
             return
         if ops.op_name(node) in ops.VIEWS:  # a row value re-viewed: same registers
             src = node.args[0]
-            scope.lines.append(f"{reg(node)} = {self.operand(src, space, scope, addr, mask)}")
+            scope.lines.append(f"{self.name(node)} = {self.operand(src, space, scope, addr, mask)}")
             return
         raise ValueError(f"node {node.name} ({ops.op_name(node)}) is not pointwise")
 

@@ -9,6 +9,8 @@ layer/group/batch norm decompositions) is a mean pass plus a centred sum-of-squa
 pass, the numerically safe two-pass form; with ``online`` in loop mode it is one
 pass of per-lane Welford updates (count, mean, M2) combined across lanes after the
 loop (layer/group/instance norm read the row twice instead of three times).
+A row gather (cross-entropy's target logit) is no pass: its operand's chain is
+evaluated at the gathered column once the reductions it reads are done.
 Accumulators are fp32 vectors reduced once after the loop. ``persistent`` loops a
 program over row blocks.
 
@@ -63,7 +65,6 @@ class _Emitter:
         self.welford = bool(on) and any(red_kind(n) == "var" for n in b.g.members)
         self.avail = levels(b, self.online, self.welford)
         self.done: set[fx.Node] = set()
-        self._scope = Scope()
 
     def addr(self, a: Access) -> str:
         if a.dense:
@@ -74,12 +75,52 @@ class _Emitter:
         """Compute the row values whose inputs are all defined by now."""
         members = self.b.members
         for n in self.b.g.members:
-            if n in self.done or self.b.space(n) != "row" or red_kind(n) or self.avail[n] > upto:
+            if n in self.done or self.avail[n] > upto:
+                continue
+            if red_kind(n) == "gather":
+                if not self.point_deps(n) - self.done:
+                    self.point(n, scope)
+                    self.done.add(n)
+                continue
+            if self.b.space(n) != "row" or red_kind(n):
                 continue
             if any(a in members and a not in self.done for a in n.all_input_nodes):
                 continue
             self.b.compute(n, scope, self.addr, "rmask")
             self.done.add(n)
+
+    def point_deps(self, n: fx.Node) -> set[fx.Node]:
+        """Row values a gather's point evaluation reads: its index and the row inputs of
+        the full-space chain under its operand."""
+        chain = ancestors(self.b, [n.args[0]])
+        ins = {a for m in chain for a in m.all_input_nodes} | {n.args[0], n.args[2]}
+        return {a for a in ins - chain if a in self.b.members}
+
+    def point(self, n: fx.Node, scope: Scope) -> None:
+        """``gather(x, d, index)`` as one element a row: the full-space chain under ``x``
+        evaluated at column ``index`` (one load a row, no pass over the row); an index
+        outside [0, C) (an ignored target) gives 0, as a masked sum over the row would."""
+        b, r = self.b, reg(n)
+        idx = b.operand(n.args[2], "row", scope, self.addr, "rmask")
+        scope.lines += [f"{r}_i = {idx}", f"{r}_ok = rmask & ({r}_i >= 0) & ({r}_i < C)"]
+        if self.strided and self.red:  # g.red_dims == (d,): one reduced coordinate
+            scope.lines.append(f"{r}_p0 = {r}_i")
+
+        def addr(a: Access) -> str:
+            if a.space != "full":
+                return self.addr(a)
+            return f"row * C + {r}_i" if a.dense else address(a, self.dims, "k", f"{r}_p")
+
+        chain = ancestors(b, [n.args[0]])
+        b.suffix = f"_at_{n.name}"
+        try:
+            for m in b.g.members:
+                if m in chain:
+                    b.compute(m, scope, addr, f"{r}_ok")
+            x = b.operand(n.args[0], "full", scope, addr, f"{r}_ok")
+        finally:
+            b.suffix = ""
+        scope.lines.append(f"{r} = tl.where({r}_ok, {x}, 0.0)")
 
     def after(self, finished: list[fx.Node], upto: int, scope: Scope) -> None:
         """What follows reductions in every mode (single, loop, online, split phase 1):
@@ -112,15 +153,18 @@ class _Emitter:
         b = self.b
         scope = Scope(lines=self.chunk_head("0"))
         top = max(self.avail.values(), default=0)
+        reds = [n for n in b.g.members if red_kind(n) not in (None, "gather")]
+        needed = ancestors(
+            b, [n.args[0] for n in reds] + [n for n, a in b.stores if a.space == "full"]
+        )
         self.rows_ready(0, scope)
         for n in b.g.members:
             kind = red_kind(n)
-            if kind is None:
-                if b.space(n) == "full":
+            if kind in (None, "gather"):
+                if n in needed:
                     b.compute(n, scope, self.addr, "mask")
-                continue  # row values: computed by ``after`` once their reductions are done
+                continue  # row values and gathers: by ``after`` once their reductions are done
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
-            self._scope = scope
             scope.lines += self._singlered_kind(n, kind, x)
             self.after([n], top, scope)
         return scope.lines
@@ -134,11 +178,6 @@ class _Emitter:
                 f"{r}_d = tl.where(mask, {x} - {r}_m, 0.0)",
                 f"{r} = tl.sum({r}_d * {r}_d, axis=1, keep_dims=True) / (C - {corr})",
             ]
-        if kind == "gather":
-            idx = self.b.operand(n.args[2], "row", self._scope, self.addr, "rmask")
-            return [
-                f"{r} = tl.sum(tl.where(mask & (col == {idx}), {x}, 0.0), axis=1, keep_dims=True)"
-            ]
         if kind.startswith("arg"):
             return [f"{r}_a = tl.where(mask, {x}, {INIT[kind]})", f"{r}_a_i = col + 0 * row",
                     *final(kind, f"{r}_a", r)]  # fmt: skip
@@ -146,7 +185,7 @@ class _Emitter:
 
     def looped(self) -> list[str]:
         b, lines = self.b, []
-        reds = [n for n in b.g.members if red_kind(n)]
+        reds = [n for n in b.g.members if red_kind(n) not in (None, "gather")]
         full_out = [n for n, a in b.stores if a.space == "full"]
         last = max((self.avail[n] for n in full_out), default=-1) + 1 if full_out else 0
         passes = max([*(self.avail[n] for n in reds), last])
@@ -192,10 +231,6 @@ class _Emitter:
                 x = b.operand(n.args[0], "full", scope, self.addr, "mask")
                 if kind == "welford":
                     scope.lines += welford_fold(acc, x)
-                    continue
-                if kind == "gather":
-                    idx = b.operand(n.args[2], "row", scope, self.addr, "rmask")
-                    scope.lines.append(f"{acc} += tl.where(mask & (col == {idx}), {x}, 0.0)")
                     continue
                 if acc.endswith("_1") and red_kind(n) == "var":
                     x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"

@@ -9,7 +9,7 @@ from strategies.graph import ops
 from strategies.graph.builder import Builder
 from strategies.graph.partition import Group
 
-INIT = {"sum": "0.0", "gather": "0.0", "max": "float('-inf')", "min": "float('inf')",
+INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
          "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
 BIG = "2147483647"
 
@@ -17,7 +17,7 @@ BIG = "2147483647"
 def red_kind(node: fx.Node) -> str | None:
     r = ops.reduction(node)
     if r is None and ops.row_gather(node) is not None:
-        return "gather"  # a masked sum: the element whose column equals the row's index
+        return "gather"  # the element whose column is the row's index: evaluated at that point
     return r[0] if r else None
 
 
@@ -26,7 +26,8 @@ def levels(
 ) -> dict[fx.Node, int]:
     """Pass after which each member is available (0: needs no reduction). A sum that
     runs online with its max (``online``: sum -> max) finishes in the max's pass; a
-    variance takes two passes (mean, centred squares), one with ``welford``."""
+    variance takes two passes (mean, centred squares), one with ``welford``; a row
+    gather takes none (its operand is evaluated at the one gathered column)."""
     avail: dict[fx.Node, int] = {}
     for n in b.g.members:
         if online and n in online:
@@ -35,6 +36,8 @@ def levels(
         ins = [avail.get(a, 0) for a in n.all_input_nodes if a in b.members]
         base = max(ins, default=0)
         kind = red_kind(n)
+        if kind == "gather":
+            kind = None
         avail[n] = base + (2 if kind == "var" and not welford else 1) if kind else base
     return avail
 
@@ -103,8 +106,6 @@ def fold(kind: str, acc: str, v: str, col: str) -> list[str]:
 
 
 def final(kind: str, acc: str, out: str) -> list[str]:
-    if kind == "gather":
-        kind = "sum"
     if kind in ("sum", "max", "min"):
         return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
     op = "max" if kind == "argmax" else "min"

@@ -153,6 +153,26 @@ def test_cross_entropy_target_handling_runs_in_the_kernels(tmp_path: Path) -> No
     assert check_modes(t) >= 6
 
 
+def test_cross_entropy_target_logit_is_one_load_not_a_pass(tmp_path: Path) -> None:
+    """gather(log_softmax(x), target) is evaluated at the target column: in loop mode
+    with the online max/sum the first kernel walks the row once (a masked sum over the
+    row would be a second walk), and an ignored target (-100) loads nothing."""
+    path = tmp_path / "ce_ignore.py"
+    path.write_text(CE_IGNORE)
+    t = load_task(str(path))
+    plan = plan_for(t)
+    i = reduction_groups(plan)[0]
+    start = plan.initial()["groups"]
+    for online, walks in ((True, 1), (False, 2)):
+        p = {**modes(plan.facts[i])["loop"], "online": online}
+        src = render_plan(plan, {"groups": [*start[:i], p, *start[i + 1 :]]})
+        first = src[src.index("@triton.jit"):]
+        first = first[: first.index("@triton.jit", 1)]
+        assert first.count("for c0 in range") == walks, first
+        assert "col ==" not in first and "_ok = rmask & (" in first, first
+        assert_correct(t, src)
+
+
 def test_reduction_modes_random_graph(tmp_path: Path) -> None:
     t = next(t for s in SEEDS if (t := property_task(s, tmp_path)) is not None)
     assert check_modes(t) >= 3
