@@ -208,25 +208,35 @@ class _Emitter:
             stores = full_out if p == last else []
             roots = [self.online[n].args[0] if k == "online" else n.args[0] for n, k, *_ in work]
             needed = ancestors(b, roots + stores)
-            for _, kind, _, acc in work:
+            paired = {self.online[n] for n, kind, *_ in work if kind == "online"}
+            for n, kind, _, acc in work:
                 if kind == "welford":
                     lines += welford_init(acc)
+                    continue
+                if n in paired:  # the online sum's max: one running value a row
+                    lines.append(f"{acc} = tl.full([ROWS, 1], {INIT['max']}, tl.float32)")
                     continue
                 lines += init("sum" if kind == "online" else kind, acc)
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
             self.full_nodes(scope, needed)
             for n, kind, _, acc in sorted(work, key=lambda w: w[1] != "online"):
-                if kind == "online":  # rescale the running sum to the running max (first:
-                    # it reads the max accumulator before this chunk updates it)
+                if kind == "online":  # rescale the running sum to the row's running max
+                    # (first: it reads the max accumulator before this chunk updates it);
+                    # one exp an element, one a row and chunk for the rescale
                     m_acc = f"acc_{self.online[n].name}"
                     x = b.operand(self.online[n].args[0], "full", scope, self.addr, "mask")
                     scope.lines += [
-                        f"{acc}_m = tl.maximum({m_acc}, tl.where(mask, {x}, float('-inf')))",
+                        f"{acc}_m = tl.maximum({m_acc}, tl.max(tl.where(mask, {x}, "
+                        "float('-inf')), axis=1, keep_dims=True))",
                         f"{acc}_k = tl.where({acc}_m == float('-inf'), 0.0, "
                         f"tl.exp({m_acc} - {acc}_m))",
                         f"{acc} = {acc} * {acc}_k + tl.where(mask, tl.exp({x} - {acc}_m), 0.0)",
                     ]
+                    continue
+                if n in paired:  # the chunk's max is already folded in by its online sum
+                    partner = next(s for s, m in self.online.items() if m is n)
+                    scope.lines.append(f"{acc} = acc_{partner.name}_m")
                     continue
                 x = b.operand(n.args[0], "full", scope, self.addr, "mask")
                 if kind == "welford":
@@ -253,16 +263,14 @@ class _Emitter:
                         post.lines.append(
                             f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"
                         )
-                elif kind == "online":
+                elif kind == "online":  # the sum is relative to the running max; the
+                    # reference subtracts its shift (the max, or a row function of it)
                     m_acc = f"acc_{self.online[n].name}"
-                    m_reg = f"{acc}_M"
                     shift = reg(n.args[0].args[0].args[1])
                     post.lines += [
-                        f"{m_reg} = tl.max({m_acc}, axis=1, keep_dims=True)",
-                        f"{acc}_w = tl.where({m_acc} == float('-inf'), 0.0, tl.exp({m_acc} - {m_reg}))",
-                        f"{reg(n)} = tl.sum({acc} * {acc}_w, axis=1, keep_dims=True)",
-                        f"{reg(n)} = {reg(n)} * tl.where({m_reg} == float('-inf'), 1.0, "
-                        f"tl.exp({m_reg} - {shift}))",
+                        f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True)",
+                        f"{reg(n)} = {reg(n)} * tl.where({m_acc} == float('-inf'), 1.0, "
+                        f"tl.exp({m_acc} - {shift}))",
                     ]
                 else:
                     post.lines += final(kind, acc, reg(n))

@@ -170,6 +170,9 @@ def test_cross_entropy_target_logit_is_one_load_not_a_pass(tmp_path: Path) -> No
         first = first[: first.index("@triton.jit", 1)]
         assert first.count("for c0 in range") == walks, first
         assert "col ==" not in first and "_ok = rmask & (" in first, first
+        if online:  # a running max a row: one exp an element (the rescale is per row)
+            assert "acc_amax = tl.full([ROWS, 1]" in first, first
+            assert sum("tl.exp(x_in0" in line for line in first.splitlines()) == 1, first
         assert_correct(t, src)
 
 
