@@ -93,6 +93,10 @@ def describe_gpu(gpu: GpuFacts) -> str:
         facts.append(f"- measured DRAM bandwidth: {gpu.dram_gbps:.0f} GB/s")
     if gpu.peak_tflops:
         facts.append(f"- measured bf16 matmul peak: {gpu.peak_tflops:.0f} TFLOP/s")
+    if gpu.peak_tflops_tf32:
+        facts.append(f"- measured fp32 matmul peak with TF32: {gpu.peak_tflops_tf32:.0f} TFLOP/s")
+    if gpu.peak_tflops_fp32:
+        facts.append(f"- measured IEEE fp32 matmul peak: {gpu.peak_tflops_fp32:.0f} TFLOP/s")
     return "\n".join(facts)
 
 
@@ -133,12 +137,15 @@ def describe_measurement(m: Measurement | None, limits: PromptLimits = DEFAULT_L
 def graph_analysis(request: RealizeRequest) -> str:
     """The op list with shapes and dtypes, bytes, FLOPs and the floor; "" when the
     reference cannot be captured (the prompt then goes without it)."""
+    from profiling.precision import named_precision
     from strategies.errors import RealizerError
     from strategies.graph.analysis import analyze
     from strategies.graph.plan import graph_plan
 
     try:
-        return analyze(graph_plan(request.task)).text(request.gpu)
+        return analyze(graph_plan(request.task)).text(
+            request.gpu, named_precision(request.task.constants)
+        )
     except RealizerError:
         return ""
 

@@ -13,6 +13,7 @@ import torch
 from torch import fx
 
 from profiling.hardware import GpuFacts
+from profiling.roofline import matmul_peak
 from strategies.graph import ops
 from strategies.graph.plan import Plan, evaluate
 
@@ -25,26 +26,34 @@ class Analysis:
     bytes: int  # inputs, parameters and outputs, each once
     flops: int
     templates: str  # the partition summary
+    dtype: torch.dtype | None = None  # the floating dtype holding the most input bytes
 
-    def floor_ms(self, gpu: GpuFacts) -> tuple[float | None, float | None]:
-        """(memory floor, compute floor) in ms on this GPU; None where a fact is missing."""
+    def floor_ms(
+        self, gpu: GpuFacts, precision: str = "fp32"
+    ) -> tuple[float | None, float | None, str | None]:
+        """(memory floor, compute floor, peak name) on this GPU, in ms; None where a fact
+        is missing. The compute floor divides by the peak the harness floors the task at
+        (`profiling.roofline.matmul_peak`: IEEE fp32 unless ``precision`` opts into TF32,
+        bf16/fp16 for half-precision data), so the prompt and the harness agree."""
         mem = self.bytes / (gpu.dram_gbps * 1e6) if gpu.dram_gbps else None
-        comp = self.flops / (gpu.peak_tflops * 1e9) if gpu.peak_tflops else None
-        return mem, comp
+        peak, name = matmul_peak(self.dtype, precision, gpu) if self.flops else (0.0, None)
+        comp = self.flops / (peak * 1e9) if peak > 0 else None
+        return mem, comp, name
 
-    def text(self, gpu: GpuFacts | None = None) -> str:
+    def text(self, gpu: GpuFacts | None = None, precision: str = "fp32") -> str:
         lines = [f"- partition: {self.templates}"]
         lines.append(
             f"- minimum DRAM traffic: {self.bytes / 1e6:.3f} MB (inputs, weights, outputs once)"
         )
         lines.append(f"- arithmetic: {self.flops / 1e9:.4f} GFLOP")
         if gpu is not None:
-            mem, comp = self.floor_ms(gpu)
+            mem, comp, peak = self.floor_ms(gpu, precision)
             if mem is not None:
                 bound = "compute" if comp is not None and comp > mem else "memory"
                 floor = max(mem, comp or 0.0)
+                at = "" if comp is None else f", compute {comp:.4g} ms at the {peak} peak"
                 lines.append(f"- roofline floor: {floor:.4g} ms ({bound}-bound; memory "
-                             f"{mem:.4g} ms{'' if comp is None else f', compute {comp:.4g} ms'})")  # fmt: skip
+                             f"{mem:.4g} ms{at})")  # fmt: skip
         shown = self.ops[:MAX_OPS]
         more = len(self.ops) - len(shown)
         lines.append("- ATen ops at this size:\n" + "\n".join(f"    {o}" for o in shown))
@@ -109,8 +118,14 @@ def analyze(plan: Plan) -> Analysis:
     outs = next(n for n in nodes if n.op == "output").args[0]
     outs = outs if isinstance(outs, list | tuple) else [outs]
     seen: set[str] = set()
+    by_dtype: dict[torch.dtype, int] = {}
     for n in [*(n for n in nodes if n.op == "placeholder"), *outs]:
         if isinstance(n, fx.Node) and n.name not in seen and ops.is_tensor(n):
             seen.add(n.name)
-            total += _numel(_shape(n, hints)) * ops.val(n).dtype.itemsize
-    return Analysis(tuple(lines), total, flops, plan.summary)
+            dt = ops.val(n).dtype
+            size = _numel(_shape(n, hints)) * dt.itemsize
+            total += size
+            if n.op == "placeholder" and dt.is_floating_point:
+                by_dtype[dt] = by_dtype.get(dt, 0) + size
+    dtype = max(by_dtype, key=lambda d: by_dtype[d]) if by_dtype else None
+    return Analysis(tuple(lines), total, flops, plan.summary, dtype)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement, Status
 from profiling.probes.counters import Counters
+from profiling.tasks import load_task
 from strategies.prompt import (
     PromptLimits,
     describe_gpu,
@@ -120,3 +124,54 @@ def test_prompt_carries_the_parents_counters_and_bottleneck(task, strategy):
     assert "bottleneck: DRAM-bound" in section
     assert section.count("of the physical floor") == 1  # said once, by the roofline line
     assert len(section) < 1_000
+
+
+MATMUL = """
+import torch
+import torch.nn as nn
+
+N = 256
+{extra}
+
+class Model(nn.Module):
+    def forward(self, a, b):
+        return a @ b
+
+
+def get_inputs():
+    return [torch.randn(N, N), torch.randn(N, N)]
+
+
+def get_init_inputs():
+    return []
+"""
+PEAKS = GpuFacts(name="H", dram_gbps=4000.0, peak_tflops=800.0, peak_tflops_tf32=400.0,
+                 peak_tflops_fp32=50.0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "floor"),
+    [
+        # 2 * 256**3 FLOP at the IEEE fp32 peak (50 TFLOP/s) outweighs 786 KB at 4000 GB/s
+        ("", "roofline floor: 0.0006711 ms (compute-bound; memory 0.0001966 ms, "
+             "compute 0.0006711 ms at the fp32 peak)"),
+        # opted into TF32: 400 TFLOP/s, the memory term binds
+        ('PRECISION = "tf32"', "roofline floor: 0.0001966 ms (memory-bound; memory "
+                               "0.0001966 ms, compute 8.389e-05 ms at the tf32 peak)"),
+    ],
+)  # fmt: skip
+def test_prompt_floor_uses_the_peak_the_harness_floors_the_task_at(
+    tmp_path: Path, catalog, extra: str, floor: str
+) -> None:
+    """The prompt's analysis divides the FLOPs by the same peak as the harness's floor
+    (`profiling.roofline.matmul_peak`): IEEE fp32 for an fp32 task, TF32 where it opts in
+    (it once divided every task by the bf16 peak)."""
+    path = tmp_path / "mm.py"
+    path.write_text(MATMUL.format(extra=extra))
+    task = load_task(str(path))
+    req = RealizeRequest(task=task, strategy=catalog.get("tiling/block_size_up"),
+                         parent_source=task.module_source(), gpu=PEAKS)  # fmt: skip
+    user = realize_messages(req)[1]["content"]
+    assert floor in user, user
+    assert "mm = mm.default(arg0_1[256, 256], arg1_1[256, 256]) -> [256, 256] float32" in user
+    assert "IEEE fp32 matmul peak: 50 TFLOP/s" in user and "with TF32: 400 TFLOP/s" in user
