@@ -339,7 +339,11 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     qsz = [f"Q{i}" for i in range(1, len(e.red))] if e.strided else []
     split = int(p.get("split", 1))
     extra = ["ws", "CS"] if split > 1 else []
-    sig = [a for a, _ in args] + extra + ["R", "C"] + ksz + qsz + [s for s, _ in strides]
+    # the coordinate sizes are compile-time constants: the index split (// and %) is then a
+    # multiply and shift, not a run-time integer division an element (a flat reduction
+    # with a broadcast operand, ROWS=1, splits every column index)
+    sizes = [f"{k}: tl.constexpr" for k in ksz + qsz]
+    sig = [a for a, _ in args] + extra + ["R", "C"] + sizes + [s for s, _ in strides]
     consts = ", SPLIT: tl.constexpr, PHASE: tl.constexpr" if split > 1 else ""
     src = (
         "@triton.jit\n"

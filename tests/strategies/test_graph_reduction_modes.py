@@ -148,7 +148,7 @@ def test_cross_entropy_target_handling_runs_in_the_kernels(tmp_path: Path) -> No
     plan = plan_for(t)
     assert plan.summary.count("reduction(") == 2 and "torch(" not in plan.summary, plan.summary
     src = render_plan(plan, plan.initial())
-    forward = src[src.index("def forward"):]
+    forward = src[src.index("def forward") :]
     assert "torch.ops." not in forward, forward  # no ATen step left, not even a constant
     assert check_modes(t) >= 6
 
@@ -166,7 +166,7 @@ def test_cross_entropy_target_logit_is_one_load_not_a_pass(tmp_path: Path) -> No
     for online, walks in ((True, 1), (False, 2)):
         p = {**modes(plan.facts[i])["loop"], "online": online}
         src = render_plan(plan, {"groups": [*start[:i], p, *start[i + 1 :]]})
-        first = src[src.index("@triton.jit"):]
+        first = src[src.index("@triton.jit") :]
         first = first[: first.index("@triton.jit", 1)]
         assert first.count("for c0 in range") == walks, first
         assert "col ==" not in first and "_ok = rmask & (" in first, first
@@ -337,3 +337,12 @@ def test_tall_tile_points_are_correct(name: str, size: str) -> None:
         src = render_plan(plan, {"groups": [p]})
         assert not undefined_names(src), undefined_names(src)
         assert_correct(t, src)
+
+
+def test_coordinate_sizes_are_compile_time_constants() -> None:
+    """A flat reduction with a broadcast operand (hinge: targets [B, 1] against [B, F])
+    splits every column index into coordinates; with the sizes constexpr that is a
+    multiply and shift, not a run-time integer division an element."""
+    plan = plan_for(task("28_hinge", "bench"))
+    src = render_plan(plan, plan.initial())
+    assert "q1 = q_t % Q1" in src and "Q1: tl.constexpr" in src, src
