@@ -2,13 +2,15 @@
 
 Parameters: ``BLOCK`` (elements per program), ``num_warps``, ``even`` (a mask-free
 path for full blocks with contiguity hints), ``evict`` (streaming cache policy),
-``persistent`` (0: one program per block; k: k programs per SM looping over blocks).
+``persistent`` (0: one program per block; k: k programs per SM looping over blocks);
+``target="cuda"`` renders the group as CUDA C++ instead (`strategies.graph.emit_cuda`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from strategies.graph import emit_cuda
 from strategies.graph.builder import Builder, Scope, kernel_args, store
 from strategies.graph.layout import (
     Access,
@@ -51,6 +53,8 @@ def has_transpose(b: Builder) -> bool:
 
 
 def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
+    if p.get("target") == "cuda":
+        return emit_cuda.emit(b, p, name)
     g = b.g
     b.evict = bool(p.get("evict"))
     dims = _prepare(b)

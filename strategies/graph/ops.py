@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import fx
 
+from strategies.graph import ops_c
+
 FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -215,6 +217,7 @@ VIEWS = (
 class Formula:
     template: str  # Triton expression over {0}, {1}, ... (the tensor/symbolic inputs)
     inputs: tuple[fx.Node, ...]  # tensor inputs and symbolic scalars, in placeholder order
+    c: str | None = None  # the CUDA C expression over the same placeholders (`ops_c`), if any
 
 
 INTS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -259,9 +262,12 @@ def pointwise(node: fx.Node) -> Formula | None:
         return None
     inputs: list[fx.Node] = []
     args: list[Any] = []
+    cargs: list[Any] = []  # the same arguments for the C form (C literals)
+    raw = name in _RAW_SCALARS
     for a in normalized_args(node):
         if (c := constant_scalar(a)) is not None:  # a 0-d constant: its literal
-            args.append(lit(c) if name not in _RAW_SCALARS else c)
+            args.append(c if raw else lit(c))
+            cargs.append(c if raw else ops_c.lit(c))
             continue
         if isinstance(a, fx.Node):
             if not (
@@ -273,12 +279,16 @@ def pointwise(node: fx.Node) -> Formula | None:
             if a not in inputs:
                 inputs.append(a)
             args.append("{" + str(inputs.index(a)) + "}")
+            cargs.append(args[-1])
         elif isinstance(a, torch.dtype) or a is None or isinstance(a, str):
             args.append(a)
+            cargs.append(a)
         elif isinstance(a, bool | int | float):
-            args.append(lit(a) if name not in _RAW_SCALARS else a)
+            args.append(a if raw else lit(a))
+            cargs.append(a if raw else ops_c.lit(a))
         elif isinstance(a, list | tuple | torch.device | torch.layout | torch.memory_format):
             args.append(a)
+            cargs.append(a)
         else:
             return None
     try:
@@ -287,7 +297,7 @@ def pointwise(node: fx.Node) -> Formula | None:
         return None
     if text is None or not inputs:
         return None
-    return Formula(text, tuple(inputs))
+    return Formula(text, tuple(inputs), ops_c.formula(name, cargs))
 
 
 # ops whose scalar arguments the formula needs as numbers, not source text

@@ -15,7 +15,7 @@ import torch
 from profiling.precision import PRECISIONS, named_precision
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-from strategies.graph import ops
+from strategies.graph import emit_cuda, ops
 from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
@@ -98,7 +98,7 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
                      welford=any(red_kind(n) == "var" for n in g.members))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
-                 transposed=transposed)  # fmt: skip
+                 transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)))  # fmt: skip
 
 
 def describe(part: Partition) -> str:

@@ -21,6 +21,7 @@ from strategies.errors import RealizerError
 from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
+from strategies.graph.space import CUDA_START
 from strategies.graph.space_matmul import OPTIONAL
 from strategies.types import BaseRealizer, Realization, RealizeRequest
 
@@ -47,11 +48,12 @@ def parent_params(plan: Plan, source: str, given: Mapping[str, Any]) -> dict[str
     if found is None and given.get("kind") == "graph":
         found = dict(given)
     groups = (found or {}).get("groups")
+    optional = {*OPTIONAL, *CUDA_START}  # keys present only once their move is on
     if not isinstance(groups, list) or len(groups) != len(start["groups"]):
         return start
     merged = []
     for init, got in zip(start["groups"], groups, strict=True):
-        if not isinstance(got, dict) or set(got) - set(OPTIONAL) != set(init) - set(OPTIONAL):
+        if not isinstance(got, dict) or set(got) - optional != set(init) - optional:
             return start
         merged.append(got)
     return {"groups": merged}

@@ -13,8 +13,9 @@ from strategies.graph import ops
 @dataclass(frozen=True)
 class Kernel:
     name: str
-    source: str  # the @triton.jit function
+    source: str  # module-level source: the @triton.jit function (or a CUDA source string)
     launch: list[str]  # forward() lines: allocate outputs, launch
+    prelude: str = ""  # module-level helpers the launch needs, written once per module
 
 
 def indent(lines: list[str], n: int) -> list[str]:

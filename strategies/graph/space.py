@@ -24,6 +24,10 @@ SPLITS = (1, 4, 16, 64, 256)
 PERSISTENT = (0, 1, 2, 4, 8)
 MAX_NUMEL = 2**20  # Triton's largest block (TRITON_MAX_TENSOR_NUMEL); the interpreter skips it
 MAX_PER_THREAD = 128  # reduction: block elements a thread holds (registers, not spills)
+THREADS = (64, 128, 256, 512, 1024)  # pointwise CUDA: threads a block
+# a pointwise group's CUDA C++ rendering (``vectorization/cuda_vec4``): these keys are
+# present only once it is on, so every kernel written before it existed keeps its source
+CUDA_START: Params = {"target": "cuda", "threads": 256, "streaming": False}
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Facts:
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
     epilogue: bool = False  # matmul: the group has pointwise work beyond the bare product
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
+    cuda: bool = False  # pointwise: the group has a CUDA C++ rendering (`emit_cuda.analyse`)
 
 
 def pow2(n: int) -> int:
@@ -118,7 +123,8 @@ def _initial_reduction(f: Facts) -> Params:
 def size_pointwise(f: Facts) -> int:
     """Distinct kernels in a pointwise group's space."""
     tiles = 4 * 4 * len(WARPS) * 2 * 2 * 2 * len(PERSISTENT) if f.transposed else 0
-    return 9 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4) + tiles
+    cuda = len(THREADS) * 2 if f.cuda else 0
+    return 9 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4) + tiles + cuda
 
 
 def size_reduction(f: Facts) -> int:
@@ -177,7 +183,22 @@ def _tiled(name: str, p: Params) -> Params | None:
     return common_move(name, p, looped=p["persistent"] > 0)
 
 
+def _move_cuda(name: str, p: Params) -> Params | None:
+    """Moves of a group rendered as CUDA C++: threads a block and streaming accesses; the
+    Triton knobs mean nothing there."""
+    if name in ("block_size_up", "block_size_down"):
+        t = step(p["threads"], name.endswith("up"), THREADS[0], THREADS[-1])
+        return None if t is None else set_params(p, threads=t)
+    if name == "streaming_eviction":
+        return set_params(p, streaming=True)
+    return None
+
+
 def _move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
+    if p.get("target") == "cuda":
+        return _move_cuda(name, p)
+    if name == "cuda_vec4":
+        return set_params(p, **CUDA_START) if f.cuda else None
     if f.transposed and name == "coalesced_tiles":
         return set_params(p, tile2d=True)
     if p.get("tile2d"):
@@ -261,7 +282,8 @@ def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
 
 
 def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
-    return fits(_move_pointwise(name, p, f), f)
+    new = _move_pointwise(name, p, f)
+    return new if new is not None and new.get("target") == "cuda" else fits(new, f)
 
 
 def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
