@@ -31,15 +31,15 @@ def lit(x: Any) -> str:
     would be), ints and bools as ints."""
     if isinstance(x, bool):
         return "1" if x else "0"
-    if isinstance(x, float):
+    if isinstance(x, float):  # inf/NaN by their bits: NVRTC has no <math.h> macros
         if math.isnan(x):
-            return "NAN"
+            return "__int_as_float(0x7fc00000)"
         try:
             struct.pack("f", x)  # OverflowError: no finite fp32 holds it
         except OverflowError:
             x = math.copysign(math.inf, x)
         if math.isinf(x):
-            return "INFINITY" if x > 0 else "(-INFINITY)"
+            return "__int_as_float(0x7f800000)" if x > 0 else "(-__int_as_float(0x7f800000))"
         return f"{x!r}f"
     return str(x)
 

@@ -35,6 +35,7 @@ static const kb_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = 
 template <class T> static inline T __ldcs(const T* p) { return *p; }
 template <class T> static inline void __stcs(T* p, T v) { *p = v; }
 static inline float rsqrtf(float a) { return 1.0f / sqrtf(a); }
+static inline float __int_as_float(unsigned bits) { float f; __builtin_memcpy(&f, &bits, 4); return f; }
 """
 _DIR = Path(tempfile.mkdtemp(prefix="kb_cuda_emulation_"))
 _LIBS: dict[tuple[str, bool], ctypes.CDLL] = {}

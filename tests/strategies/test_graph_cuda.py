@@ -53,6 +53,30 @@ def get_init_inputs():
 """
 
 
+# infinities as literals (NVRTC has no INFINITY macro), a leaky slope, NaN through relu
+SPECIALS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+n = 4 * 9 + 3
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        y = torch.where(x > 1.0, float("inf"), F.leaky_relu(x, 0.2))
+        return torch.relu(y.masked_fill(x < -1.0, float("-inf")) + x.log())
+
+
+def get_inputs():
+    return [torch.randn(n)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
 @functools.cache
 def task(name: str, size: str | None = None) -> Task:
     return load_task(str(PROBLEMS / f"{name}.py"), size)
@@ -278,6 +302,21 @@ def test_scalar_tensor_and_column_bias(tmp_path: Path) -> None:
 
 
 @needs_cxx
+def test_infinities_and_nan_on_the_host(tmp_path: Path) -> None:
+    t = inline_task(tmp_path, SPECIALS, "specials")
+    plan = plan_for(t)
+    src = render_plan(plan, cuda_params(plan))
+    c = kernel_sources(src)[0]
+    assert "__int_as_float(0x7f800000)" in c and "(-__int_as_float(0x7f800000))" in c
+    assert "INFINITY" not in c and "inf" not in c.replace("kb_", "")
+    mod = exec_module(src, "cuda_specials")
+    cuda_emulation.install(mod)
+    check_module(t, mod)  # NaN (log of a negative) through relu as torch.relu keeps it
+    got = mod.ModelNew()(torch.tensor([2.0, -2.0, -0.5, 0.5, 3.0]))
+    assert got[0] == got[4] == float("inf") and got[1].isnan() and got[2].isnan() and got[3] == 0
+
+
+@needs_cxx
 def test_mixed_plan_is_correct_on_the_host() -> None:
     """One group CUDA (host-compiled), one Triton (interpreter), and a reduction group in
     Triton before a CUDA pointwise group."""
@@ -322,8 +361,9 @@ def test_every_unary_c_form_matches_torch() -> None:
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="no nvcc")
 def test_sources_compile_with_nvcc(tmp_path: Path) -> None:
     """The generated sources are valid CUDA C++ (compiled, not run: no GPU needed)."""
-    for name in ("06_mish", "12_bias_residual", "40_conv_bias_ops"):
-        plan = plan_for(task(name))
+    specials = inline_task(tmp_path, SPECIALS, "specials")
+    for t in (task("06_mish"), task("12_bias_residual"), task("40_conv_bias_ops"), specials):
+        plan = plan_for(t)
         for moves in ((), ("streaming_eviction",)):
             for c in kernel_sources(render_plan(plan, cuda_params(plan, *moves))):
                 (tmp_path / "k.cu").write_text(c)
