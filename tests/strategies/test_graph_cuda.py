@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 import re
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from strategies.graph.plan import Plan, plan_for
 from strategies.graph.realizer import apply, parent_params, render_plan
 from strategies.graph.space import CUDA_START, size_pointwise
 from tests.strategies import cuda_emulation
+from tests.strategies.test_graph_property import draw
 
 PROBLEMS = Path(__file__).parent / "kernelbench"
 CUDA = "vectorization/cuda_vec4"
@@ -329,6 +331,27 @@ def test_mixed_plan_is_correct_on_the_host() -> None:
         runner = cuda_emulation.install(mod)
         check_module(t, mod, atol=1e-4, rtol=1e-4)
         assert runner.calls
+
+
+@needs_cxx
+@pytest.mark.parametrize("seed", range(12))
+def test_random_pointwise_graphs_on_the_host(seed: int, tmp_path: Path) -> None:
+    """The property test's random graphs (dense, column, row and one-element biases): each
+    CUDA-able group as CUDA, host-compiled, against the reference."""
+    rng = random.Random(seed)
+    for attempt in range(50):  # the first draw with a group the CUDA kernel takes
+        t = inline_task(tmp_path, draw(rng), f"rand_{seed}_{attempt}")
+        plan = plan_for(t)
+        p = apply(plan, CUDA, plan.initial())
+        if p is not None:
+            break
+    assert p is not None
+    while (more := apply(plan, CUDA, p)) is not None:
+        p = more
+    mod = exec_module(render_plan(plan, p), f"cuda_rand_{seed}")
+    runner = cuda_emulation.install(mod)
+    check_module(t, mod, atol=1e-4, rtol=1e-4)
+    assert runner.calls
 
 
 UNARY_VALUES = [-30.0, -4.5, -3.0, -1.0, -0.3, -1e-6, 0.0, 1e-6, 0.25, 0.5, 1.0, 2.5, 3.0,
