@@ -4,7 +4,8 @@ The module embeds the reference ``Model`` class (imports and constants included,
 ``get_inputs``/``get_init_inputs`` dropped) and defines ``class ModelNew(Model)``:
 same constructor, same parameter names (the harness copies the reference's weights
 by name), and a ``forward`` that runs the graph step by step — generated Triton
-(or, for a pointwise group with ``target="cuda"``, CUDA C++) kernels for the groups, the ATen call itself for every other node. Sizes come from
+kernels for the groups (CUDA C++ through CuPy for a pointwise group with
+``target="cuda"``), the ATen call itself for every other node. Sizes come from
 the inputs at run time: shape symbols are read from the arguments first thing.
 """
 

@@ -1,7 +1,7 @@
 """The template classes, in one explicit list.
 
-A template is an emitter (one group's Triton kernel and launch lines, from its
-parameters) and a parameter space (a heuristic start, the catalog strategies as
+A template is an emitter (one group's kernel and launch lines, from its parameters:
+Triton, or CUDA C++ for a pointwise group with ``target="cuda"``) and a parameter space (a heuristic start, the catalog strategies as
 moves, the number of distinct kernels). Adding a template class is one emitter
 module, its space functions, an entry in `TEMPLATES`, and the partition rule that
 forms its groups (`strategies.graph.partition`).
