@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from profiling.static_check import check_source
 from profiling.tasks import Task, exec_module, load_task
 from strategies.graph import ops_c
 from strategies.graph import plan as plan_mod
@@ -144,6 +145,7 @@ def test_renders_the_group_as_cuda(name: str, exprs: list[str], inputs: int) -> 
     assert floats and all(suffix == "f" for _, suffix in floats), floats  # no double literal
     assert "_cuda_pointwise(_k0_pointwise, " in src and "import cupy" in src
     assert "@triton.jit" not in src
+    assert check_source(src) is None  # the harness's static check accepts it (cupy, numpy)
     mod = exec_module(src, f"cuda_{name}")  # imports without cupy or a GPU
     with pytest.raises(TypeError, match="float32 CUDA tensors"):
         mod.ModelNew()(*task(name).load_module().get_inputs())
@@ -301,6 +303,45 @@ def test_scalar_tensor_and_column_bias(tmp_path: Path) -> None:
     torch.manual_seed(3)
     check_module(t, mod, [torch.randn(5, 7), torch.tensor(-2.0), torch.randn(7)])  # 7 % 4
     assert runner.calls[-1]["n4"] == 0
+
+
+TWO_OUTPUTS = """
+import torch
+import torch.nn as nn
+
+n = 50
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        y = torch.relu(x) * 3.0
+        return y, torch.sigmoid(y) + x{extra}
+
+
+def get_inputs():
+    return [torch.randn(n, 3)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+@needs_cxx
+def test_several_outputs_and_a_bool_output(tmp_path: Path) -> None:
+    t = inline_task(tmp_path, TWO_OUTPUTS.format(extra=""), "two_outputs")
+    plan = plan_for(t)
+    src = render_plan(plan, cuda_params(plan))
+    c = kernel_sources(src)[0]
+    assert "float& y_out0, float& y_out1" in c
+    assert "reinterpret_cast<float4*>(out1) + i) = y_out1" in c
+    mod = exec_module(src, "cuda_two_outputs")
+    cuda_emulation.install(mod)
+    check_module(t, mod)
+    # a bool output (a mask a caller keeps) is not an fp32 store: the group stays Triton
+    masked = inline_task(tmp_path, TWO_OUTPUTS.format(extra=", x > 0"), "bool_output")
+    plan = plan_for(masked)
+    assert [f.cuda for f in plan.facts] == [False] and apply(plan, CUDA, plan.initial()) is None
 
 
 @needs_cxx
