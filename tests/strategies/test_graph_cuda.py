@@ -422,6 +422,34 @@ def test_every_unary_c_form_matches_torch() -> None:
         torch.testing.assert_close(got, want, rtol=2e-6, atol=1e-7, equal_nan=True, msg=n)
 
 
+BINARY = ["add.Tensor", "sub.Tensor", "mul.Tensor", "div.Tensor", "maximum.default",
+          "minimum.default", "pow.Tensor_Tensor", "xlogy.Tensor", "gt.Tensor", "ge.Tensor",
+          "lt.Tensor", "le.Tensor", "eq.Tensor", "ne.Tensor", "logical_and.default",
+          "logical_or.default", "clamp_min.Tensor", "clamp_max.Tensor"]  # fmt: skip
+
+
+@needs_cxx
+def test_binary_c_forms_match_torch() -> None:
+    """Two-input C forms on every pair of edge values (NaN, infinities, zeros, negatives)
+    against the ATen op: NaN propagation of maximum/minimum/clamp, xlogy at 0, pow."""
+    vals = [-2.5, -1.0, -0.0, 0.0, 0.5, 1.0, 3.0, float("inf"), float("-inf"), float("nan")]
+    a = torch.tensor(vals).repeat_interleave(len(vals))
+    b = torch.tensor(vals).repeat(len(vals))
+    body = "\n".join(
+        f'extern "C" float f{i}(float a, float b) {{ return {ops_c.formula(n, ["{0}", "{1}"]).format("a", "b")}; }}'
+        for i, n in enumerate(BINARY)
+    )
+    lib = cuda_emulation.compile_source(ops_c.PRELUDE + body, wide=False)
+    c_float = cuda_emulation.ctypes.c_float
+    for i, n in enumerate(BINARY):
+        fn = getattr(lib, f"f{i}")
+        fn.restype, fn.argtypes = c_float, [c_float, c_float]
+        got = torch.tensor([fn(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)])
+        op, ov = n.split(".")
+        want = getattr(getattr(torch.ops.aten, op), ov)(a, b).float()
+        torch.testing.assert_close(got, want, rtol=2e-6, atol=1e-7, equal_nan=True, msg=n)
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="no nvcc")
 def test_sources_compile_with_nvcc(tmp_path: Path) -> None:
     """The generated sources are valid CUDA C++ (compiled, not run: no GPU needed)."""
