@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from profiling.evaluator import EvalSettings, WorkerEvaluator
+from profiling.measurement import Status
 from profiling.static_check import check_source
 from profiling.tasks import Task, exec_module, load_task
 from strategies.graph import ops_c
@@ -489,3 +491,16 @@ def test_cuda_on_gpu(name: str, offset: int) -> None:
         want = ref(*xs)
         got = cand(*xs)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_cuda_candidates_pass_the_harness() -> None:
+    """Through the worker evaluator (correctness trials, its odd-size probe, timing): gelu
+    and mish (float4 bulk + tail), the per-channel bias at 5 x 5 (the scalar kernel), and
+    the convolution's epilogue (its output made contiguous, the bias a row operand)."""
+    with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=180)) as ev:
+        for name in ("03_gelu", "06_mish", "12_bias_residual", "40_conv_bias_ops"):
+            plan = plan_for(task(name))
+            m = ev.evaluate(task(name), render_plan(plan, cuda_params(plan, "streaming_eviction")))
+            assert m.status is Status.OK, (name, m.error)
+            assert m.runtime_ms and m.runtime_ms > 0
