@@ -346,6 +346,42 @@ def test_several_outputs_and_a_bool_output(tmp_path: Path) -> None:
     assert [f.cuda for f in plan.facts] == [False] and apply(plan, CUDA, plan.initial()) is None
 
 
+SYMBOLIC = """
+import torch
+import torch.nn as nn
+
+rows = 5
+cols = 12
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        return torch.relu(x) / x.shape[-1] + x.shape[0]
+
+
+def get_inputs():
+    return [torch.randn(rows, cols)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+@needs_cxx
+def test_symbolic_sizes_are_float_arguments(tmp_path: Path) -> None:
+    t = inline_task(tmp_path, SYMBOLIC, "symbolic")
+    plan = plan_for(t)
+    src = render_plan(plan, cuda_params(plan))
+    c = kernel_sources(src)[0]
+    assert "float scalar0, float scalar1" in c and "(r_relu / scalar0)" in c
+    mod = exec_module(src, "cuda_symbolic")
+    runner = cuda_emulation.install(mod)
+    check_module(t, mod)
+    check_module(t, mod, [torch.randn(7, 9)])  # other sizes: the arguments follow
+    assert runner.calls[-1]["n"] == 63 and runner.calls[-1]["n4"] == 15
+
+
 @needs_cxx
 def test_infinities_and_nan_on_the_host(tmp_path: Path) -> None:
     t = inline_task(tmp_path, SPECIALS, "specials")
