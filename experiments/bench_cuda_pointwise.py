@@ -2,8 +2,8 @@
 
 For each problem with a pointwise group that can be CUDA (`strategies.graph.emit_cuda`):
 the Triton heuristic start, the Triton start with its mask-free path (``alignment_hints``),
-then ``vectorization/cuda_vec4`` (256 threads), with ``streaming_eviction`` and with 128 and
-512 threads; and the CUDA kernel once more at the problem's own small, odd default size
+then ``vectorization/cuda_vec4`` (256 threads), with ``streaming_eviction`` and with 512
+threads; and the CUDA kernel once more at the problem's own small, odd default size
 (correctness where the scalar tail or kernel takes over). Every variant goes through
 `profiling.evaluator.WorkerEvaluator` (correctness trials against the reference, eager
 timed interleaved). Prints a table per problem and, with ``--json``, writes the rows.
@@ -37,7 +37,6 @@ VARIANTS = [
     ("triton + alignment_hints", ("vectorization/alignment_hints",)),
     ("cuda (256 threads)", ("vectorization/cuda_vec4",)),
     ("cuda + streaming", ("vectorization/cuda_vec4", "memory_layout/streaming_eviction")),
-    ("cuda 128 threads", ("vectorization/cuda_vec4", "tiling/block_size_down")),
     ("cuda 512 threads", ("vectorization/cuda_vec4", "tiling/block_size_up")),
 ]
 
