@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from experiments import TASKS_DIR
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.measurement import Status
 from profiling.static_check import check_source
@@ -189,9 +190,7 @@ def test_groups_the_kernel_cannot_address_do_not_offer_the_move(monkeypatch) -> 
         plan = plan_for(task(name))  # strided input, reduction, matmul (epilogue in its group)
         assert not any(f.cuda for f in plan.facts)
         assert apply(plan, CUDA, plan.initial()) is None, name
-    bf16 = load_task(
-        "gelu", "smoke,DTYPE=bfloat16", tasks_dir=PROBLEMS.parents[2] / "experiments" / "tasks"
-    )
+    bf16 = load_task("gelu", "smoke,DTYPE=bfloat16", tasks_dir=TASKS_DIR)
     plan = plan_for(bf16)
     assert apply(plan, CUDA, plan.initial()) is None  # not fp32
 
