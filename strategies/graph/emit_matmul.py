@@ -32,7 +32,9 @@ Only ``BM``, ``BN``, ``num_warps`` and ``evict`` shape that kernel.
 
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
 ``persistent`` (0: one program per tile; k: k programs per SM; only without
-split-K), ``tf32``, ``split_k``, ``library`` (present only when 1).
+split-K), ``tf32``, ``split_k``, ``library`` and ``tma`` (each present only when 1;
+``tma``: operand tiles through TMA tensor descriptors, `strategies.graph.emit_matmul_tma`,
+the pointer kernel kept as the launch-time fallback).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import torch
 
 from strategies.graph import ops
 from strategies.graph.builder import Builder, Scope, fwd, kernel_args, reg, store
+from strategies.graph.emit_matmul_tma import TMA_HELPER, tma_k_loop, tma_launch
 from strategies.graph.layout import Access
 from strategies.graph.render_util import Kernel, indent, out_alloc
 
@@ -105,24 +108,11 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     fp32 = ops.val(a).dtype == torch.float32
     prec = f', input_precision="{"tf32" if p.get("tf32") else "ieee"}"' if fp32 else ""
     split = int(p.get("split_k", 1))
-    tile = _tile_lines()
-    loop = _k_loop(prec, split > 1)
+    part = _program(_k_loop(prec, split > 1), split, bool(p.get("persistent")), scope.lines)
     if split > 1:
-        part = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", "sid = tl.program_id(2)",
-                *tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)",
-                "ws = ws_ptr + ((sid * tl.num_programs(1) + bid) * M + rm[:, None]) * N + rn[None, :]",
-                "tl.store(ws, acc, mask=omask)"]  # fmt: skip
         reduce = ["acc = tl.zeros((BM, BN), dtype=tl.float32)",
                   "for s in range(0, SPLIT_K):  # a fixed order: deterministic",
                   "    acc += tl.load(ws + s * tl.num_programs(1) * M * N, mask=omask, other=0.0)"]  # fmt: skip
-    else:
-        body = [*tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)", *scope.lines]
-        if p.get("persistent"):
-            part = ["bid = tl.program_id(1)",
-                    "for tile in range(tl.program_id(0), tl.cdiv(M, BM) * tl.cdiv(N, BN), "
-                    "tl.num_programs(0)):", *indent(body, 4)]  # fmt: skip
-        else:
-            part = ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *body]
     args = kernel_args(b)
     operands = ["a_ptr", "b_ptr", "M", "N", "K", "sab", "sam", "sak", "sbb", "sbk", "sbn"]
     epilogue = [x for x, _ in args] + ["M", "N"] + [s for s, _ in strides]
@@ -139,6 +129,19 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
             f"@triton.jit\ndef {name}({', '.join(sig)}, {consts}, EVEN_K: tl.constexpr):\n"
             + "\n".join(indent(part, 4))
         )
+    tma = bool(p.get("tma"))
+    if tma:  # the descriptor kernel first; the pointer kernel stays as the fallback
+        tpart = _program(tma_k_loop(prec, split > 1, batched), split, bool(p.get("persistent")),
+                         scope.lines)  # fmt: skip
+        head = ["a_desc", "b_desc"]
+        if split == 1:
+            head += [x for x, _ in args]
+        head += ["M", "N", "K"] + (["ws_ptr", "KI"] if split > 1 else [s for s, _ in strides])
+        src = (
+            f"{TMA_HELPER}\n\n\n@triton.jit\ndef {name}_tma({', '.join(head)}, {consts}, "
+            "A_T: tl.constexpr, B_T: tl.constexpr):\n" + "\n".join(indent(tpart, 4)) + "\n\n\n"
+            + src
+        )  # fmt: skip
     av, wv = fwd(a), fwd(w)
     launch = [out_alloc(node) for node, _ in b.stores]
     if batched:
@@ -157,24 +160,52 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     even = f"K % {bk} == 0" if p.get("even") else "False"
     warps = f"num_warps={p['num_warps']}"
     ops_call = [av, wv, "M", "N", "K", "sab", "sam", "sak", "sbb", "sbk", "sbn"]
+    stages = f"num_stages={p['num_stages']}"
     if split > 1:  # partial tiles to an fp32 workspace, then one program per tile sums them
         ws = f"{name}_ws"
-        launch += [
-            f"{ws} = torch.empty(({split}, B, M, N), dtype=torch.float32, device=_dev)",
-            f"{name}[({tiles}, B, {split})]({', '.join(ops_call)}, {ws}, "
-            f"triton.cdiv(triton.cdiv(K, {bk}), {split}), {blocks}, EVEN_K={even}, "
-            f"{warps}, num_stages={p['num_stages']})",
+        ki = f"triton.cdiv(triton.cdiv(K, {bk}), {split})"
+        first = (f"{name}[({tiles}, B, {split})]({', '.join(ops_call)}, {ws}, {ki}, {blocks}, "
+                 f"EVEN_K={even}, {warps}, {stages})")  # fmt: skip
+        launch.append(f"{ws} = torch.empty(({split}, B, M, N), dtype=torch.float32, device=_dev)")
+        if tma:
+            launch += tma_launch(name, (av, wv), p, f"{name}_tma[({tiles}, B, {split})](@A@, @B@, "
+                                 f"M, N, K, {ws}, {ki}, {blocks}, A_T=@A_T@, B_T=@B_T@, {warps}, "
+                                 f"{stages})", first)  # fmt: skip
+        else:
+            launch.append(first)
+        launch.append(
             f"{name}_sum[{grid}]({ws}, {', '.join(e for _, e in args)}, M, N, "
             f"{''.join(e + ', ' for _, e in strides)}BM={bm}, BN={bn}, GROUP_M={p['GROUP_M']}, "
-            f"SPLIT_K={split}, {warps})",
-        ]
+            f"SPLIT_K={split}, {warps})"
+        )
         return Kernel(name, src, launch)
-    call = [av, wv, *(e for _, e in args), *ops_call[2:], *(e for _, e in strides)]
-    launch.append(
-        f"{name}[{grid}]({', '.join(call)}, {blocks}, EVEN_K={even}, {warps}, "
-        f"num_stages={p['num_stages']})"
-    )
+    rest = [*(e for _, e in args), "M", "N", "K"]
+    call = [av, wv, *rest[:-3], *ops_call[2:], *(e for _, e in strides)]
+    pointer = f"{name}[{grid}]({', '.join(call)}, {blocks}, EVEN_K={even}, {warps}, {stages})"
+    if tma:
+        tcall = ["@A@", "@B@", *rest, *(e for _, e in strides)]
+        launch += tma_launch(name, (av, wv), p, f"{name}_tma[{grid}]({', '.join(tcall)}, {blocks}, "
+                             f"A_T=@A_T@, B_T=@B_T@, {warps}, {stages})", pointer)  # fmt: skip
+    else:
+        launch.append(pointer)
     return Kernel(name, src, launch)
+
+
+def _program(loop: list[str], split: int, persistent: bool, epilogue: list[str]) -> list[str]:
+    """A GEMM kernel's body around its K ``loop``: a split program's store of its partial
+    tile, or one tile's (a persistent program's tiles') epilogue ``lines``."""
+    tile = _tile_lines()
+    if split > 1:
+        return ["bid = tl.program_id(1)", "tile = tl.program_id(0)", "sid = tl.program_id(2)",
+                *tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)",
+                "ws = ws_ptr + ((sid * tl.num_programs(1) + bid) * M + rm[:, None]) * N + rn[None, :]",
+                "tl.store(ws, acc, mask=omask)"]  # fmt: skip
+    body = [*tile, *loop, "omask = (rm[:, None] < M) & (rn[None, :] < N)", *epilogue]
+    if persistent:
+        return ["bid = tl.program_id(1)",
+                "for tile in range(tl.program_id(0), tl.cdiv(M, BM) * tl.cdiv(N, BN), "
+                "tl.num_programs(0)):", *indent(body, 4)]  # fmt: skip
+    return ["bid = tl.program_id(1)", "tile = tl.program_id(0)", *body]
 
 
 def _tile_kernel(name: str, args: list[str], body: list[str], consts: str = "") -> str:

@@ -80,9 +80,12 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         k = evaluate(str(ops.val(a).shape[-1]), hints)
         m = sizes[-2]
         fp32 = ops.val(a).dtype == torch.float32
+        args = ops.normalized_args(g.anchor)
+        pair = args[1:3] if ops.op_name(g.anchor) == "addmm.default" else args[:2]
         return Facts("matmul", numel, rows=m, cols=sizes[-1], depth=k, itemsize=item,
                      weight=2.0 * numel * k / 50, fp32_dot=fp32, tf32=tf32,
-                     epilogue=len(g.members) > 1)  # fmt: skip
+                     epilogue=len(g.members) > 1,
+                     tma=all(_tma_fits(x, hints) for x in pair))  # fmt: skip
     if g.template == "reduction":
         c = 1
         for d in g.red_dims:
@@ -99,6 +102,20 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
                  transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)))  # fmt: skip
+
+
+def _tma_fits(node: Any, hints: dict[str, int]) -> bool:
+    """A matmul operand a TMA descriptor can describe at its captured strides: a unit stride
+    on one of its last two axes (the other read by the transposed descriptor) and every
+    other stride a positive multiple of 16 bytes (the generated `_tma_desc` checks the same
+    and the base's alignment at run time, and falls back to the pointer kernel)."""
+    v = ops.val(node)
+    if not isinstance(v, torch.Tensor) or v.dim() < 2:
+        return False
+    strides = [evaluate(str(s), hints) for s in v.stride()]
+    inner = -1 if strides[-1] == 1 else -2 if strides[-2] == 1 else 0
+    rest = [s for d, s in enumerate(strides) if d != len(strides) + inner]
+    return inner != 0 and all(s > 0 and s * v.dtype.itemsize % 16 == 0 for s in rest)
 
 
 def describe(part: Partition) -> str:

@@ -49,6 +49,7 @@ class Facts:
     fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
     epilogue: bool = False  # matmul: the group has pointwise work beyond the bare product
+    tma: bool = False  # matmul: both operands' strides fit TMA descriptors (`plan._tma_fits`)
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
     cuda: bool = False  # pointwise: the group has a CUDA C++ rendering (`emit_cuda.analyse`)
 

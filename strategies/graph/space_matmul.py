@@ -2,8 +2,11 @@
 
 The Triton GEMM (tiles ``BM x BN x BK``, grouped order, warps, stages, persistent or
 split-K, TF32 where opted in) and the library point (``library=1``: the product from
-PyTorch, one generated kernel for the epilogue). The facts and the move helpers shared
-with the other templates are `strategies.graph.space`'s.
+PyTorch, one generated kernel for the epilogue). ``tma=1`` (`alignment_hints`, with
+``even``) reads the operand tiles through TMA tensor descriptors
+(`strategies.graph.emit_matmul_tma`; the pointer kernel is the launch-time fallback).
+The facts and the move helpers shared with the other templates are
+`strategies.graph.space`'s.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def initial_matmul(f: Facts) -> Params:
 def gemm_start(f: Facts) -> Params:
     """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
     few columns (matrix-vector); split-K when the output tiles fill less than one wave of
-    SMs and K is long."""
+    SMs and K is long. A large bf16/fp16 GEMM starts on the Hopper tile 128 x 256 x 64 (8
+    warps, 3 stages, GROUP_M 8: Triton's first tutorial config, the retired per-kind
+    kernel's best at 727-755 TFLOP/s on an H200 with TMA) where it fits and its tiles
+    fill every SM at least once."""
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
@@ -44,6 +50,10 @@ def gemm_start(f: Facts) -> Params:
     bn = clamp(pow2(f.cols), 16, bn)
     p = {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
          "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
+    wide = {**p, "BN": 256}
+    big = f.itemsize <= 2 and bm == 128 and f.cols >= 256
+    if big and _fits(wide, f) and matmul_tiles(wide, f) >= f.sms:
+        return wide
     tiles = matmul_tiles(p, f)
     if tiles < f.sms:
         best = 1
@@ -55,9 +65,10 @@ def gemm_start(f: Facts) -> Params:
 
 
 # ``library`` (matmul): 1 runs the group's GEMM core as a PyTorch call (cuBLAS) into a
-# temporary and one generated kernel reads it for the whole epilogue. The key is present
-# only when on (absent: off), so every kernel written before it existed keeps its source.
-OPTIONAL = ("library",)
+# temporary and one generated kernel reads it for the whole epilogue; ``tma``: 1 loads the
+# operand tiles through TMA descriptors. Each key is present only when on (absent: off),
+# so every kernel written before it existed keeps its source.
+OPTIONAL = ("library", "tma")
 # GEMM-only parameters: the library point's source does not depend on them (the epilogue
 # kernel tiles by BM x BN with num_warps, streams with evict, walks tiles row-major).
 GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split_k")
@@ -67,7 +78,8 @@ def library_point(p: Params, f: Facts) -> Params:
     """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
     each library kernel has one parameter set (one source), and leaving it goes back there."""
     start = gemm_start(f)
-    return {**p, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
+    kept = {k: v for k, v in p.items() if k != "tma"}  # a GEMM-only key, absent at the start
+    return {**kept, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
 
 
 def _batch(f: Facts) -> int:
@@ -97,7 +109,8 @@ def size_matmul(f: Facts) -> int:
     """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
     (BM, BN, num_warps) whose epilogue tile fits (`_fits`), times ``evict``."""
     tf32 = 2 if tf32_allowed(f) else 1
-    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * 2 * 2 * (2 + len(SPLIT_KS) - 1) * tf32
+    aligned = 3 if f.tma else 2  # masked loads, even K steps, TMA descriptors (+ even K)
+    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * tf32
     if not f.epilogue:
         return gemm
     start = gemm_start(f)
@@ -156,7 +169,9 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     elif name == "wider_vectors":  # longer contiguous K runs per operand load
         bk = step(p["BK"], True, 16, 128)
         new = None if bk is None else set_params(p, BK=bk)
-    elif name in ("alignment_hints", "streaming_eviction"):
+    elif name == "alignment_hints":  # mask-free K steps; TMA tiles where descriptors fit
+        new = set_params(p, even=True, **({"tma": 1} if f.tma else {}))
+    elif name == "streaming_eviction":
         new = common_move(name, p, looped=True)
     return new if new is not None and _fits(new, f) else None
 
