@@ -52,7 +52,7 @@ def gemm_start(f: Facts) -> Params:
          "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
     wide = {**p, "BN": 256}
     big = f.itemsize <= 2 and bm == 128 and f.cols >= 256
-    if big and _fits(wide, f) and matmul_tiles(wide, f) >= f.sms:
+    if big and gemm_fits(wide, f) and matmul_tiles(wide, f) >= f.sms:
         return wide
     tiles = matmul_tiles(p, f)
     if tiles < f.sms:
@@ -107,19 +107,20 @@ def tf32_allowed(f: Facts) -> bool:
 
 def size_matmul(f: Facts) -> int:
     """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
-    (BM, BN, num_warps) whose epilogue tile fits (`_fits`), times ``evict``."""
+    (BM, BN, num_warps) whose epilogue tile fits (`gemm_fits`), times ``evict``."""
     tf32 = 2 if tf32_allowed(f) else 1
     aligned = 3 if f.tma else 2  # masked loads, even K steps, TMA descriptors (+ even K)
     gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * tf32
     if not f.epilogue:
         return gemm
     start = gemm_start(f)
-    library = sum(_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
+    library = sum(gemm_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
                   for m in TILES for n in TILES for w in WARPS)  # fmt: skip
     return gemm + 2 * library
 
 
-def _fits(p: Params, f: Facts) -> bool:
+def gemm_fits(p: Params, f: Facts) -> bool:
+    """The K loop's stages fit shared memory, the accumulator fits registers."""
     smem = p["num_stages"] * (p["BM"] + p["BN"]) * p["BK"] * f.itemsize
     regs = p["BM"] * p["BN"] // (p["num_warps"] * 32)
     return smem <= 196608 and regs <= 256 and p["BM"] * p["BN"] >= p["num_warps"] * 32
@@ -173,7 +174,7 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
         new = set_params(p, even=True, **({"tma": 1} if f.tma else {}))
     elif name == "streaming_eviction":
         new = common_move(name, p, looped=True)
-    return new if new is not None and _fits(new, f) else None
+    return new if new is not None and gemm_fits(new, f) else None
 
 
 def _next_aspect(p: Params, f: Facts) -> Params | None:
@@ -185,7 +186,7 @@ def _next_aspect(p: Params, f: Facts) -> Params | None:
     for k in range(1, len(shapes)):
         bm, bn = shapes[(i + k) % len(shapes)]
         new = set_params(p, BM=bm, BN=bn)
-        if new is not None and _fits(new, f):
+        if new is not None and gemm_fits(new, f):
             return new
     return None
 
