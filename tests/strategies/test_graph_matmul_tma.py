@@ -143,6 +143,16 @@ def test_descriptor_loads_have_no_masks_and_transpose_where_needed() -> None:
     assert "tl.trans(tl.reshape(b_desc.load([bid, pid_n * BN, k * BK]), (BN, BK)))" in tma
 
 
+@pytest.mark.parametrize("kw", [{}, {"split_k": 2, "BK": 16}, {"persistent": 2}])
+def test_the_fallback_is_the_pointer_kernel_of_the_same_parameters(kw: dict[str, Any]) -> None:
+    t = task("38_linear_gelu_scale")
+    off, on = forced(t, even=True, **kw), tma_source(t, even=True, **kw)
+    pointer = off[off.index("@triton.jit") : off.index("class ModelNew")]
+    assert pointer in on  # byte for byte, the split-K sum kernel included
+    launch = next(ln for ln in off.splitlines() if ln.strip().startswith("_k0_matmul["))
+    assert "    " + launch in on.splitlines()  # under the else of the descriptor check
+
+
 def test_fallback_when_an_operand_has_no_descriptor() -> None:
     """K = 41 fp32: rows of 164 bytes, no descriptor; the launch takes the pointer kernel."""
     t = task("34_matmul", "K=41")
