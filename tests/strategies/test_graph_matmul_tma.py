@@ -191,7 +191,9 @@ GPU_CASES = [  # (problem, size, dtype note): ragged sizes (not multiples of any
 
 @pytest.fixture(scope="module")
 def gpu_ev() -> Iterator[WorkerEvaluator]:
-    with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=180)) as ev:
+    settings = EvalSettings(device="cuda", timeout_s=180, trials=2, baseline_compile=False,
+                            sanitize="off")  # probes on: an odd size, signed inputs  # fmt: skip
+    with WorkerEvaluator(settings) as ev:
         yield ev
 
 
