@@ -109,6 +109,9 @@ class Realizer(Protocol):
       `Realization` with ``source=None`` and an error text, its cost still counted.
       `RealizerError` is reserved for fatal, user-caused problems.
     - ``close()``: release connections; calling it twice is harmless.
+    - ``code_packages(task)``: the packages whose code writes this realizer's kernels
+      for `task` (a recorded landscape is fingerprinted by them); empty means the
+      class's own package.
     """
 
     name: str
@@ -127,6 +130,8 @@ class Realizer(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def code_packages(self, task: Task) -> tuple[str, ...]: ...
 
 
 class BaseRealizer:
@@ -150,3 +155,7 @@ class BaseRealizer:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def code_packages(self, task: Task) -> tuple[str, ...]:
+        """The class's own package writes every kernel."""
+        return ()

@@ -29,7 +29,7 @@ def task():
 
 @pytest.fixture(scope="module")
 def current(task):
-    return realizer_version(build_realizer("offline", {}))
+    return realizer_version(build_realizer("offline", {}), task)
 
 
 @pytest.fixture(scope="module")
