@@ -124,19 +124,10 @@ def _cast(a: str, dtype: Any = None, *rest: Any) -> str | None:
 
 
 def _binary(sym: str) -> Callable[..., str]:
-    def f(a: str, b: str, alpha: Any = 1) -> str:
-        if alpha not in (1, "1", None):
-            b = f"({b} * {lit(alpha) if not isinstance(alpha, str) else alpha})"
-        return f"({a} {sym} {b})"
-
-    return f
+    return ops_c.binary(sym, lit)
 
 
-def _infix(sym: str) -> Callable[..., str]:
-    def f(a: str, b: str, *_: Any) -> str:
-        return f"({a} {sym} {b})"
-
-    return f
+_infix = ops_c.infix
 
 
 _UNARY = {

@@ -97,16 +97,19 @@ def _cast(a: str, dtype: Any = None, *rest: Any) -> str | None:
     return None  # fp16/bf16 rounding: not expressed here (the CUDA kernels are fp32 only)
 
 
-def _binary(sym: str) -> Callable[..., str]:
+def binary(sym: str, literal: Callable[[Any], str] = lit) -> Callable[..., str]:
+    """``(a sym b)`` with add/sub's ``alpha`` scale on ``b``, a number written by ``literal``
+    (infix operators read the same in Triton and in C; `ops` passes its own literals)."""
+
     def f(a: str, b: str, alpha: Any = 1) -> str:
         if alpha not in (1, "1", None):
-            b = f"({b} * {alpha if isinstance(alpha, str) else lit(alpha)})"
+            b = f"({b} * {alpha if isinstance(alpha, str) else literal(alpha)})"
         return f"({a} {sym} {b})"
 
     return f
 
 
-def _infix(sym: str) -> Callable[..., str]:
+def infix(sym: str) -> Callable[..., str]:
     def f(a: str, b: str, *_: Any) -> str:
         return f"({a} {sym} {b})"
 
@@ -137,13 +140,13 @@ UNARY = {
 _COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
 
 FORMULAS: dict[str, Callable[..., str | None]] = {
-    **{f"{op}.{ov}": _binary(s) for op, s in (("add", "+"), ("sub", "-"))
+    **{f"{op}.{ov}": binary(s) for op, s in (("add", "+"), ("sub", "-"))
        for ov in ("Tensor", "Scalar")},
-    **{f"{op}.{ov}": _infix(s) for op, s in (("mul", "*"), ("div", "/"))
+    **{f"{op}.{ov}": infix(s) for op, s in (("mul", "*"), ("div", "/"))
        for ov in ("Tensor", "Scalar")},
-    **{f"{op}.{ov}": _infix(s) for op, s in _COMPARE.items() for ov in ("Tensor", "Scalar")},
-    "prims.add.default": _infix("+"), "prims.sub.default": _infix("-"),
-    "prims.mul.default": _infix("*"), "prims.div.default": _infix("/"),
+    **{f"{op}.{ov}": infix(s) for op, s in _COMPARE.items() for ov in ("Tensor", "Scalar")},
+    "prims.add.default": infix("+"), "prims.sub.default": infix("-"),
+    "prims.mul.default": infix("*"), "prims.div.default": infix("/"),
     "rsub.Scalar": lambda a, b, alpha=1: f"({lit(b)} - {a} * {lit(alpha)})",
     "div.Tensor_mode": lambda a, b, mode=None: f"({a} / {b})" if mode is None else None,
     "maximum.default": lambda a, b: f"kb_max({a}, {b})",
