@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from experiments import KERNELBENCH_DIR
-from profiling.evaluator import EvalSettings, WorkerEvaluator
+from experiments.variant_rows import bench_evaluator, cells, error_cell, measure
+from profiling.evaluator import WorkerEvaluator
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
 from strategies.graph.plan import plan_for
@@ -57,15 +58,10 @@ def variants(task: Task) -> list[tuple[str, str]]:
 
 
 def _row(ev: WorkerEvaluator, task: Task, label: str, src: str) -> dict[str, Any]:
-    m = ev.evaluate(task, src)
-    ms = f"{m.runtime_ms:9.4f}" if m.runtime_ms else f"{'-':>9}"
-    eager = f"{m.ref_runtime_ms:9.4f}" if m.ref_runtime_ms else f"{'-':>9}"
-    sp = f"{m.speedup:7.2f}x" if m.speedup else f"{'-':>8}"
-    err = f"  {(m.error or '')[:70]}" if not m.ok else ""
-    print(f"  {label:32} {m.status!s:10} {ms} {eager} {sp}{err}", flush=True)
-    return {"task": task.name, "size": task.size, "variant": label, "status": str(m.status),
-            "error": m.error, "ms": m.runtime_ms, "eager_ms": m.ref_runtime_ms,
-            "speedup": m.speedup}  # fmt: skip
+    row, m = measure(ev, task, label, src)
+    ms, eager, sp = cells(m)
+    print(f"  {label:32} {m.status!s:10} {ms} {eager} {sp}{error_cell(m, 70)}", flush=True)
+    return row
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    ev = WorkerEvaluator(EvalSettings(device=args.device, trials=args.trials, probes=False,
-                                      baseline_compile=False, sanitize="off", remeasure="best"))  # fmt: skip
+    ev = bench_evaluator(args.device, args.trials)
     rows: list[dict[str, Any]] = []
     try:
         print(f"device: {ev.gpu_facts().name}", flush=True)

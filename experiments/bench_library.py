@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from experiments import KERNELBENCH_DIR, TASKS_DIR
-from profiling.evaluator import EvalSettings, WorkerEvaluator
+from experiments.variant_rows import bench_evaluator, cells, error_cell, measure
+from profiling.evaluator import WorkerEvaluator
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
@@ -121,18 +122,14 @@ def tma_main(ev: WorkerEvaluator, tasks: list[Task], out: Path | None) -> None:
             if src is None:
                 print(f"  {label:34} {'-':10} (no TMA kernel: strides or shared memory)")
                 continue
-            m = ev.evaluate(task, src)
+            row, m = measure(ev, task, label, src)
             if m.ref_runtime_ms:
                 eager.append(m.ref_runtime_ms)
             tf = flops / (m.runtime_ms * 1e9) if m.runtime_ms else None
-            rows.append({"task": task.name, "size": task.size, "variant": label,
-                         "status": str(m.status), "error": m.error, "ms": m.runtime_ms,
-                         "eager_ms": m.ref_runtime_ms, "speedup": m.speedup, "tflops": tf})  # fmt: skip
-            ms = f"{m.runtime_ms:9.4f}" if m.runtime_ms else f"{'-':>9}"
-            sp = f"{m.speedup:7.2f}x" if m.speedup else f"{'-':>8}"
+            rows.append({**row, "tflops": tf})
+            ms, _, sp = cells(m)
             tfs = f"{tf:8.1f}" if tf else f"{'-':>8}"
-            print(f"  {label:34} {m.status!s:10} {ms} {sp} {tfs}"
-                  + (f"  {m.error[:60]}" if not m.ok else ""), flush=True)  # fmt: skip
+            print(f"  {label:34} {m.status!s:10} {ms} {sp} {tfs}{error_cell(m, 60)}", flush=True)
             if out:
                 out.write_text(json.dumps(rows, indent=1))
         if eager:
@@ -165,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    ev = WorkerEvaluator(EvalSettings(device=args.device, trials=args.trials, probes=False,
-                                      baseline_compile=False, sanitize="off", remeasure="best"))  # fmt: skip
+    ev = bench_evaluator(args.device, args.trials)
     rows: list[dict[str, Any]] = []
     try:
         print(f"device: {ev.gpu_facts().name}", flush=True)
@@ -187,15 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{task.name} ({task.size})")
             print(f"  {'variant':34} {'status':10} {'ms':>9} {'eager ms':>9} {'x eager':>8}")
             for label, src in found:
-                m = ev.evaluate(task, src)
-                rows.append({"task": task.name, "size": task.size, "variant": label,
-                             "status": str(m.status), "error": m.error, "ms": m.runtime_ms,
-                             "eager_ms": m.ref_runtime_ms, "speedup": m.speedup})  # fmt: skip
-                ms = f"{m.runtime_ms:9.4f}" if m.runtime_ms else f"{'-':>9}"
-                eager = f"{m.ref_runtime_ms:9.4f}" if m.ref_runtime_ms else f"{'-':>9}"
-                sp = f"{m.speedup:7.2f}x" if m.speedup else f"{'-':>8}"
-                print(f"  {label:34} {m.status!s:10} {ms} {eager} {sp}"
-                      + (f"  {m.error[:60]}" if not m.ok else ""), flush=True)  # fmt: skip
+                row, m = measure(ev, task, label, src)
+                rows.append(row)
+                ms, eager, sp = cells(m)
+                print(f"  {label:34} {m.status!s:10} {ms} {eager} {sp}{error_cell(m, 60)}",
+                      flush=True)  # fmt: skip
                 if args.json:
                     args.json.write_text(json.dumps(rows, indent=1))
     finally:
