@@ -1,4 +1,4 @@
-"""Tune every KernelBench problem file in a directory with the offline (graph) realizer.
+"""Tune every KernelBench problem file in a directory with the offline realizer.
 
     python -m experiments.bench_kernelbench DIR [--iterations 40] [--size bench]
         [--json PATH] [--deadline S] [--device cuda|interpret] [--realizer offline|graph]

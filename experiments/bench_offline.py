@@ -1,14 +1,14 @@
 """Benchmark the offline realizer: how fast are the kernels it can reach, per task?
 
-For each bundled task kind with an offline generator (or ``--tasks a,b``): the
-default kernel, every one-step strategy variant of it, and a greedy hill-climb
+For each bundled task (or ``--tasks a,b``, bundled names or KernelBench files): the
+heuristic start kernel of the graph templates, every one-step strategy variant of it, and a greedy hill-climb
 (each round applies every applicable strategy to the current best and keeps the
 best improvement) are evaluated through `profiling.evaluator.WorkerEvaluator`.
 A table per task shows the best variant's strategy chain, its runtime, eager
 PyTorch's runtime, the speedup, the achieved bandwidth (minimum bytes moved /
 runtime) and its fraction of the measured DRAM copy bandwidth.
 
-    python -m experiments.bench_offline                          # every kind, GPU
+    python -m experiments.bench_offline                          # every bundled task, GPU
     python -m experiments.bench_offline --tasks softmax,rmsnorm --rounds 2
     python -m experiments.bench_offline --device interpret --size smoke --json-out b.json
 """
@@ -28,7 +28,7 @@ from profiling.evaluator import Evaluator
 from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
-from strategies.offline.realizer import OfflineRealizer, default_source, offline_kinds
+from strategies.graph.realizer import GraphRealizer, initial_source
 from strategies.types import RealizeRequest, Strategy
 
 
@@ -106,7 +106,7 @@ def make_evaluator(device: str, trials: int) -> Evaluator:
 def bench_task(
     task: Task, evaluator: Evaluator, rounds: int, log: Callable[[str], None] = print
 ) -> TaskReport:
-    realizer = OfflineRealizer()
+    realizer = GraphRealizer()
     strategies = strategies_for(task.kind, evaluator.device)
     cache: dict[str, Measurement] = {}
 
@@ -129,7 +129,7 @@ def bench_task(
                 out.append(evaluate((*parent.chain, s.id), r.source))
         return out
 
-    default = evaluate((), default_source(task))
+    default = evaluate((), initial_source(task))
     report = TaskReport(task.name, task.size, min_bytes(task), default)
     report.one_step = children(default)
     best = min([default, *report.one_step], key=lambda v: v.ms)
@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--tasks",
-        help="comma-separated task names (default: every bundled kind with an offline generator)",
+        help="comma-separated task names or KernelBench files (default: every bundled task)",
     )
     ap.add_argument("--size", default=None, help="size preset or k=v,... for every task")
     ap.add_argument("--device", default="auto", choices=("auto", "cuda", "interpret"))
@@ -204,13 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
 
-    kinds = set(offline_kinds())
     try:
         if args.tasks:
             tasks = [load_task(t.strip(), args.size, TASKS_DIR) for t in args.tasks.split(",") if t.strip()]
         else:
             tasks = [load_task(n, args.size, TASKS_DIR) for n in bundled_task_names(TASKS_DIR)]
-            tasks = [t for t in tasks if t.kind in kinds]
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -220,9 +218,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         facts = evaluator.gpu_facts()
         print(f"device: {facts.name}, DRAM copy {facts.dram_gbps:.0f} GB/s", flush=True)
         for task in tasks:
-            if task.kind not in kinds:
-                print(f"skipping {task.name}: no offline generator for kind {task.kind}")
-                continue
             rep = bench_task(task, evaluator, args.rounds)
             reports.append(rep)
             print_report(rep, facts, args.all)

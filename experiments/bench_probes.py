@@ -1,11 +1,11 @@
 """Benchmark the hardware probes: what Nsight Compute says about each bundled task.
 
-For each bundled task with an offline generator (or ``--tasks a,b``): the
+For each bundled task (or ``--tasks a,b``): the
 reference program, the offline realizer's best known kernel (the fastest kernel of
 the task's committed landscape in experiments/landscapes, rebuilt from its strategy
 chain through the offline realizer; a one-step search where no landscape has a
-kernel faster than the reference, or with ``--search``; ``--default`` adds the default
-kernel) are evaluated by the worker (runtime,
+kernel faster than the reference, or with ``--search``; ``--default`` adds the heuristic
+start kernel) are evaluated by the worker (runtime,
 roofline floor) and profiled by the ncu probe (one forward in a short-lived
 child per task). The table shows SM %, DRAM %, L2 hit %, achieved occupancy, registers,
 the bottleneck class, the fraction of the roofline floor reached and the
@@ -37,9 +37,8 @@ from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
 from profiling.tasks import Task, TaskError, bundled_task_names, load_task
 from strategies.catalog import load_catalog
-from strategies.errors import RealizerError
 from strategies.factory import build_realizer
-from strategies.offline.realizer import default_source, offline_kinds
+from strategies.graph.realizer import initial_source
 from strategies.types import RealizeRequest
 
 
@@ -60,7 +59,7 @@ def landscape_best(task: Task) -> tuple[str, ...] | None:
 @dataclass(frozen=True)
 class Row:
     task: str
-    kernel: str  # "reference" | "default" | "best: <chain>"
+    kernel: str  # "reference" | "default" (the heuristic start) | "best: <chain>"
     status: str
     runtime_ms: float | None
     sm_pct: float | None
@@ -79,7 +78,7 @@ def chain_source(task: Task, chain: Sequence[str]) -> tuple[str, tuple[str, ...]
     """The offline kernel after applying ``chain``; stops at the first step that does not apply."""
     realizer = build_realizer("offline", {})
     by_id = {s.id: s for s in load_catalog().for_kind(task.kind)}
-    source, done = default_source(task), ()
+    source, done = initial_source(task), ()
     for sid in chain:
         strategy = by_id.get(sid)
         if strategy is None:
@@ -92,17 +91,14 @@ def chain_source(task: Task, chain: Sequence[str]) -> tuple[str, tuple[str, ...]
 
 
 def search_best(task: Task, evaluator: WorkerEvaluator) -> tuple[str, tuple[str, ...]]:
-    """The fastest of the default kernel and its one-step variants."""
+    """The fastest of the heuristic start kernel and its one-step variants."""
     realizer = build_realizer("offline", {})
-    default = default_source(task)
+    default = initial_source(task)
     best = (default, (), _ms(evaluator.evaluate(task, default)))
     for s in load_catalog().for_kind(task.kind):
         if s.target != "triton":
             continue
-        try:
-            r = realizer.realize(RealizeRequest(task=task, strategy=s, parent_source=default))
-        except RealizerError:
-            continue
+        r = realizer.realize(RealizeRequest(task=task, strategy=s, parent_source=default))
         if r.ok and r.source is not None:
             ms = _ms(evaluator.evaluate(task, r.source))
             if ms < best[2]:
@@ -150,7 +146,7 @@ def bench_task(
 ) -> list[Row]:
     kernels: list[tuple[str, str, bool]] = [("reference", reference_candidate_source(task), True)]
     if with_default:
-        kernels.append(("default", default_source(task), False))
+        kernels.append(("default", initial_source(task), False))
     recorded = None if search else landscape_best(task)
     if recorded is None:
         src, chain = search_best(task, evaluator)
@@ -196,9 +192,9 @@ def print_table(rows: Sequence[Row]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tasks", help="comma-separated task names (default: every offline kind)")
+    ap.add_argument("--tasks", help="comma-separated task names (default: every bundled task)")
     ap.add_argument("--size", default=None, help="size preset or k=v,... for every task")
-    ap.add_argument("--default", action="store_true", help="also profile the default kernel")
+    ap.add_argument("--default", action="store_true", help="also profile the heuristic start kernel")
     ap.add_argument("--search", action="store_true",
                     help="find the best kernel by a one-step search instead of the recorded chain")
     ap.add_argument("--ncu", default="ncu", help="the Nsight Compute executable")
@@ -214,7 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    kinds = set(offline_kinds())
     names = tuple(n.strip() for n in args.probes.split(",") if n.strip())
     try:
         settings = ProbeSettings(names=names, ncu=NcuSettings(executable=args.ncu))
@@ -232,9 +227,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         facts = evaluator.gpu_facts()
         print(f"device: {facts.name}", flush=True)
         for task in tasks:
-            if task.kind not in kinds:
-                print(f"skipping {task.name}: no offline generator for kind {task.kind}")
-                continue
             new = bench_task(task, evaluator, probes, args.default, args.search, args.device)
             for r in new:
                 print(f"  {r.task} {r.kernel}: {r.bottleneck}, profiled in {r.profile_s:.1f} s",

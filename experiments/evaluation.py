@@ -120,7 +120,7 @@ def _replay_notes(replay: ReplayEvaluator, realizer: Realizer, task: Task) -> li
             f"warning: the landscape holds kernels of the {h.realizer} realizer, this run uses "
             f"{realizer.name}: its kernels will be not_recorded misses"
         )
-    elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer, task)):
+    elif not h.synthetic and h.realizer_version != (now := realizer_version(realizer)):
         notes.append(
             f"warning: the landscape was recorded with realizer version {h.realizer_version}, "
             f"this is {now}: kernels it now writes differently are not_recorded misses "

@@ -118,7 +118,7 @@ def record_task(
         device=device,
         gpu=gpu,
         realizer=realizer.name,
-        realizer_version=realizer_version(realizer, task),
+        realizer_version=realizer_version(realizer),
         reference_hash=walker.root.hash,
         mode=walk.describe(),
         settings={k: v for k, v in vars(settings).items() if k != "device"},

@@ -155,7 +155,7 @@ def rederive(land: Landscape, task: Task, realizer: Realizer, catalog: Catalog) 
         h.task,
         h.size,
         h.realizer_version,
-        realizer_version(realizer, task),
+        realizer_version(realizer),
         tuple(result.values()),
         h.software.get("torch", ""),
     )

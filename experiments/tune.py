@@ -129,7 +129,7 @@ def run_app(
         settings = TuneSettings.from_plain(plain)
         policy = make_policy(settings.policy.name, settings.seed, **settings.policy.options)
         realizer = _realizer(settings)
-        realizer.check_task(task)  # e.g. the offline realizer knows only the bundled kinds
+        realizer.check_task(task)  # e.g. a lone convolution leaves the offline realizer nothing
         catalog = _catalog()
         offered = catalog.runnable(task.kind, device)  # the arms' strategies
     except (UserError, TaskError, ValueError, RealizerError) as e:

@@ -25,7 +25,7 @@ from strategies.cache import CACHE_MODES
 from strategies.catalog import Catalog, load_catalog
 from strategies.errors import CatalogError, RealizerError
 from strategies.factory import REALIZER_KINDS, build_realizer
-from strategies.offline.base import parse_params
+from strategies.graph.realizer import parse_params
 from strategies.types import Realization, RealizeRequest
 
 

@@ -12,7 +12,6 @@ sources. Walks: `breadth_first` (every kernel up to a depth) and `random_walks`
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,18 +36,14 @@ class Node:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def realizer_version(realizer: Realizer, task: Task) -> str:
-    """A fingerprint of the code that writes the realizer's kernels for `task`: every .py
-    file of the packages it names (``code_packages(task)``; default: the package its class
-    lives in) and the strategy catalog. A landscape recorded with another version may miss
-    kernels this one writes."""
+def realizer_version(realizer: Realizer) -> str:
+    """A fingerprint of the code that writes the realizer's kernels: every .py file of the
+    package its class lives in (the offline realizer's: `strategies.graph`) and the strategy
+    catalog. A landscape recorded with another version may miss kernels this one writes."""
     digest = hashlib.sha256()
-    if named := realizer.code_packages(task):
-        packages = [Path(importlib.import_module(p).__file__ or "").resolve().parent for p in named]
-    else:
-        packages = [Path(inspect.getfile(type(realizer))).resolve().parent]
+    package = Path(inspect.getfile(type(realizer))).resolve().parent
     catalog = Path(__file__).resolve().parent / "catalog.yaml"
-    files = [*(f for pkg in packages for f in sorted(pkg.rglob("*.py"))), catalog]
+    files = [*sorted(package.rglob("*.py")), catalog]
     for p in files:
         if "__pycache__" not in p.parts and p.is_file():
             digest.update(p.name.encode())

@@ -28,7 +28,6 @@ runs them all, so the kit can be used outside pytest. The contract checked:
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -83,10 +82,6 @@ def check_protocol(case: RealizerCase) -> None:
         assert isinstance(r.deterministic, bool), "deterministic must be a bool"
         for req in case.requests:
             assert isinstance(r.can_realize(req), bool)
-            packages = r.code_packages(req.task)
-            assert isinstance(packages, tuple), "code_packages(task) must be a tuple"
-            for name in packages:  # each one importable: landscapes fingerprint its files
-                assert importlib.util.find_spec(name) is not None, f"no package {name!r}"
     finally:
         r.close()
 

@@ -109,9 +109,6 @@ class Realizer(Protocol):
       `Realization` with ``source=None`` and an error text, its cost still counted.
       `RealizerError` is reserved for fatal, user-caused problems.
     - ``close()``: release connections; calling it twice is harmless.
-    - ``code_packages(task)``: the packages whose code writes this realizer's kernels
-      for `task` (a recorded landscape is fingerprinted by them); empty means the
-      class's own package.
     """
 
     name: str
@@ -130,8 +127,6 @@ class Realizer(Protocol):
         ...
 
     def close(self) -> None: ...
-
-    def code_packages(self, task: Task) -> tuple[str, ...]: ...
 
 
 class BaseRealizer:
@@ -155,7 +150,3 @@ class BaseRealizer:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def code_packages(self, task: Task) -> tuple[str, ...]:
-        """The class's own package writes every kernel."""
-        return ()

@@ -1,4 +1,5 @@
-"""The graph realizer: offline, deterministic kernels for any KernelBench problem.
+"""The offline realizer (``realizer=offline``, alias ``graph``): deterministic kernels for
+any KernelBench problem, the bundled tasks included, with no network and no API key.
 
 It captures the task's reference (`strategies.graph.capture`), partitions the graph
 into template groups (`strategies.graph.partition`), and renders a ``ModelNew``
@@ -28,6 +29,8 @@ _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MUL
 
 
 def parse_params(source: str) -> dict[str, Any] | None:
+    """The parameters in a generated module's ``# kernel-bandit-params:`` header, or None
+    (another source: the reference, an LLM's kernel, a header of another realizer)."""
     m = _PARAMS_RE.search(source)
     if not m:
         return None
@@ -71,7 +74,7 @@ def apply(plan: Plan, strategy_id: str, params: Mapping[str, Any]) -> dict[str, 
 class GraphRealizer(BaseRealizer):
     """Realizer over the graph templates (`strategies.graph`), for every task."""
 
-    name = "graph"
+    name = "offline"
     deterministic = True
 
     def __init__(self, allow_tf32: bool = False) -> None:

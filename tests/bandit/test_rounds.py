@@ -15,7 +15,7 @@ from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from tests.fakes.landscapes import synthetic_landscape
 
 
@@ -32,7 +32,7 @@ def landscape(task, tmp_path_factory):
 def _tuner(task, landscape, realizer=None, policy="hucb"):
     shared = ReplayEvaluator(landscape, noise="none")
     ex = LocalExecutor(lambda i: shared, workers=2)
-    tuner = Tuner(task, ex, realizer or OfflineRealizer(), make_policy(policy, 0),
+    tuner = Tuner(task, ex, realizer or GraphRealizer(), make_policy(policy, 0),
                   load_catalog(), parts=TunerParts(clock=VirtualClock()))
     return tuner, ex
 
@@ -65,7 +65,7 @@ def test_one_proposal_per_round_is_the_plain_loop(task, landscape):
 
 
 def test_a_realizer_error_stops_after_the_round_is_told(task, landscape):
-    class FailsThird(OfflineRealizer):
+    class FailsThird(GraphRealizer):
         calls = 0
 
         def realize(self, request):

@@ -12,7 +12,7 @@ from profiling.clock import VirtualClock
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from tests.fakes.landscapes import synthetic_landscape
 
 
@@ -29,7 +29,7 @@ def landscape(task, tmp_path_factory):
 def _tune(task, landscape, policy="hucb", seed=0, budget=None):
     clock = VirtualClock()
     ev = ReplayEvaluator(landscape, seed=seed)
-    tuner = Tuner(task, ev, OfflineRealizer(), make_policy(policy, seed), load_catalog(),
+    tuner = Tuner(task, ev, GraphRealizer(), make_policy(policy, seed), load_catalog(),
                   parts=TunerParts(clock=clock))
     return tuner.run(budget or Budget(iterations=12)), ev, clock
 

@@ -22,7 +22,7 @@ from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import Task, load_task
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.space import realizer_version
 from tests.fakes.landscapes import PROFILE_S, synthetic_counters, synthetic_landscape
 
@@ -109,7 +109,7 @@ def test_live_runs_record_measurements_and_counters_that_replay_the_same_runs(
         live = [one_run(task, ev, c, seed, 10) for c in ("hucb+hw", "hucb") for seed in (0, 1)]
     assert worker.profiles > 0 and sum(r.masked_rounds for r in live[:2]) > 0
     land = load_landscape(path)
-    assert land.header.realizer_version == realizer_version(OfflineRealizer(), task)
+    assert land.header.realizer_version == realizer_version(GraphRealizer())
     assert land.header.reference_hash == source_hash(reference_candidate_source(task))
     assert land.header.device == "cuda" and "device" not in land.header.settings
     assert set(land.entries) == set(ev.measured)  # every kernel measured, nothing else

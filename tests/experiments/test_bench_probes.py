@@ -8,7 +8,7 @@ import pytest
 from experiments import TASKS_DIR
 from experiments.bench_probes import chain_source, landscape_best, main
 from profiling.tasks import load_task
-from strategies.offline.realizer import default_source
+from strategies.graph.realizer import initial_source
 
 
 def test_the_landscape_best_rebuilds_to_its_recorded_kernel() -> None:
@@ -27,11 +27,11 @@ def test_the_landscape_best_rebuilds_to_its_recorded_kernel() -> None:
         land = load_landscape(landscape_path(LANDSCAPES_DIR, task.name, task.size))
         source, done = chain_source(task, chain)
         assert done == chain, f"{name}: only {done} of {chain} applied"
-        assert source_hash(source) in land and source != default_source(task)
+        assert source_hash(source) in land and source != initial_source(task)
         found += 1
     assert found >= 5  # softmax, layernorm, rmsnorm, cross_entropy, swiglu at least
     task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
-    assert chain_source(task, ("tiling/no_such_strategy",)) == (default_source(task), ())
+    assert chain_source(task, ("tiling/no_such_strategy",)) == (initial_source(task), ())
 
 
 def test_unknown_task_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,7 +29,7 @@ def task():
 
 @pytest.fixture(scope="module")
 def current(task):
-    return realizer_version(build_realizer("offline", {}), task)
+    return realizer_version(build_realizer("offline", {}))
 
 
 @pytest.fixture(scope="module")

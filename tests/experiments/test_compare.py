@@ -20,7 +20,7 @@ from profiling.clock import VirtualClock
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from tests.fakes.landscapes import synthetic_landscape
 
 POLICIES = ("hucb", "random")
@@ -43,7 +43,7 @@ def store(tmp_path_factory):
                 {"policy.name": policy},
                 {"seed": str(seed), "sweep": "s1"}, run_name=f"{policy}-{seed}",
             )
-            tuner = Tuner(task, ReplayEvaluator(land, seed=seed), OfflineRealizer(),
+            tuner = Tuner(task, ReplayEvaluator(land, seed=seed), GraphRealizer(),
                           make_policy(policy, seed), load_catalog(),
                           parts=TunerParts(observers=[tracker], clock=VirtualClock()))
             tuner.run(Budget(iterations=8))

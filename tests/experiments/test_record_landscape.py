@@ -12,7 +12,7 @@ from profiling.landscape import load_landscape
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.space import SpaceWalker
 from tests.fakes.landscapes import synthetic_landscape
 
@@ -31,7 +31,7 @@ def gpu(task, tmp_path_factory):
 
 def _record(task, gpu, walk, out, **kw):
     ev = ReplayEvaluator(gpu, noise="none")
-    return record_task(task, ev, OfflineRealizer(), load_catalog(), walk, out, **kw), ev
+    return record_task(task, ev, GraphRealizer(), load_catalog(), walk, out, **kw), ev
 
 
 def test_best_first_expands_the_fastest_kernels_first(task, gpu, tmp_path):
@@ -104,7 +104,7 @@ def test_tune_walk_records_what_tuning_runs_visit_and_replays_them(task, gpu, tm
     assert all(e.depth in (0, -1) for e in land.entries.values())
     for policy in ("hucb", "random"):  # the recorded runs replay without a miss
         ev = ReplayEvaluator(land, noise="none")
-        Tuner(task, ev, OfflineRealizer(), make_policy(policy, 0),
+        Tuner(task, ev, GraphRealizer(), make_policy(policy, 0),
               load_catalog(), parts=TunerParts(clock=VirtualClock())).run(Budget(iterations=10))
         assert ev.misses == 0 and ev.hits > 5
     small, _ = _record(task, gpu, Walk("tune", count=5, depth=10, seed=1), tmp_path / "s.jsonl")
@@ -121,7 +121,7 @@ def test_fast_recording_rescales_seconds_to_the_full_settings(task, gpu, tmp_pat
 
     ev = ReplayEvaluator(gpu, noise="none")
     out = tmp_path / "l.jsonl"
-    record_task(task, ev, OfflineRealizer(), load_catalog(), Walk("depth", depth=1), out,
+    record_task(task, ev, GraphRealizer(), load_catalog(), Walk("depth", depth=1), out,
                 full=Slower(gpu, noise="none"))
     land = load_landscape(out)
     assert land.header.seconds_scale == pytest.approx(3.0)
@@ -130,7 +130,7 @@ def test_fast_recording_rescales_seconds_to_the_full_settings(task, gpu, tmp_pat
     assert ref.wall_s == pytest.approx(3 * truth_ref.wall_s)  # the reference: measured in full
     kernel = next(e for e in land.entries.values() if e.depth == 1)
     served = ReplayEvaluator(land, noise="none")
-    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().for_kind("softmax"))
+    walker = SpaceWalker(GraphRealizer(), task, load_catalog().for_kind("softmax"))
     src = {n.hash: n.source for n in walker.breadth_first(1)}[kernel.hash]
     assert served.evaluate(task, src).wall_s == pytest.approx(3 * kernel.samples[0].wall_s)
 
@@ -182,7 +182,7 @@ def test_counters_parents_profiles_each_expanded_kernel_once_and_resumes_onto_ol
     assert all(len(land.get(h).samples) == 2 for h in profiled)
     # the replayed parents come back with their counters, whichever sample is drawn
     served = ReplayEvaluator(land, noise="recorded", seed=3)
-    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().for_kind("softmax"))
+    walker = SpaceWalker(GraphRealizer(), task, load_catalog().for_kind("softmax"))
     sources = {n.hash: n.source for n in walker.breadth_first(3)}
     for h in profiled:
         for _ in range(4):

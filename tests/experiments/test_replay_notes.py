@@ -12,7 +12,7 @@ from experiments.evaluation import _replay_notes
 from profiling.landscape import Landscape, minor_version, software_versions
 from profiling.replay import ReplayEvaluator
 from profiling.tasks import load_task
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.space import realizer_version
 from tests.fakes.landscapes import synthetic_landscape
 
@@ -25,8 +25,8 @@ def _replay(land: Landscape, **header) -> ReplayEvaluator:
 def test_torch_of_another_minor_version_is_named_and_the_same_is_silent(tmp_path) -> None:
     task = load_task("softmax", "smoke", TASKS_DIR)
     land = synthetic_landscape(task, tmp_path / "softmax@smoke.jsonl", depth=1)
-    realizer = OfflineRealizer()
-    measured = {"synthetic": False, "realizer_version": realizer_version(realizer, task)}
+    realizer = GraphRealizer()
+    measured = {"synthetic": False, "realizer_version": realizer_version(realizer)}
     running = software_versions()["torch"]
     assert running == torch.__version__.split("+")[0] and minor_version("2.11.0") == "2.11"
     same = _replay_notes(_replay(land, software={"torch": running}, **measured), realizer, task)

@@ -128,7 +128,7 @@ def test_presets_load(kind: str) -> None:
 
 
 class _FakeEvaluator:
-    """Runtime from the kernel's parameters: rows in registers fast, more warps faster."""
+    """Runtime from the kernel's parameters: evict-first streaming fast, more warps faster."""
 
     device = "interpret"
 
@@ -137,12 +137,12 @@ class _FakeEvaluator:
 
     def evaluate(self, task, source):  # type: ignore[no-untyped-def]
         from profiling.measurement import Measurement, ShapeResult, Status, Timing
-        from strategies.offline.base import parse_params
+        from strategies.graph.realizer import parse_params
 
         self.calls += 1
-        p = parse_params(source) or {}
-        ms = 1.0 if p.get("variant") == "row" else 3.0
-        ms /= 1 + 0.01 * p.get("num_warps", 4)
+        (p,) = (parse_params(source) or {"groups": [{}]})["groups"]
+        ms = 1.0 if p.get("evict") else 3.0
+        ms /= 1 + 0.1 * p.get("num_warps", 4)
         t = Timing(ms, ms, ms, 1)
         return Measurement(Status.OK, shapes=(ShapeResult(task.size, t, Timing(2, 2, 2, 1)),))
 
@@ -152,8 +152,8 @@ def test_bench_hill_climb_with_fake_evaluator() -> None:
 
     ev = _FakeEvaluator()
     rep = bench_task(load_task("rmsnorm", "smoke", tasks_dir=TASKS_DIR), ev, rounds=3, log=lambda _: None)
-    assert rep.default.chain == () and len(rep.one_step) >= 10
-    assert rep.best is not None and rep.best.chain[0].endswith("row_in_registers")
+    assert rep.default.chain == () and len(rep.one_step) >= 5
+    assert rep.best is not None and rep.best.chain[0].endswith("streaming_eviction")
     assert any(s.endswith("warps_up") for s in rep.best.chain[1:])
     assert rep.best.ms < rep.default.ms and rep.evaluations == ev.calls
     assert rep.nbytes == 2 * 6 * 200 * 4 + 200 * 4  # x in, y out, weight

@@ -282,15 +282,15 @@ def test_auto_without_cuda_is_a_smoke_dry_run(tmp_path, monkeypatch):
 
 
 def _llm_sources(n: int) -> list[str]:
-    """Real Triton softmax kernels (from the offline generator) as the LLM's answers."""
+    """Real Triton softmax kernels (from the offline realizer) as the LLM's answers."""
     from profiling.tasks import load_task
     from strategies.catalog import load_catalog
-    from strategies.offline.realizer import OfflineRealizer, default_source
+    from strategies.graph.realizer import GraphRealizer, initial_source
     from strategies.types import RealizeRequest
 
     task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
-    realizer = OfflineRealizer()
-    sources = [default_source(task)]
+    realizer = GraphRealizer()
+    sources = [initial_source(task)]
     for strategy in load_catalog().for_kind("softmax", target="triton"):
         if len(sources) >= n:
             break

@@ -1,6 +1,6 @@
 """Synthetic landscapes for tests: generated here, labelled synthetic, never a GPU measurement.
 
-`synthetic_landscape` walks the real offline realizer's space for a task (every
+`synthetic_landscape` walks the real offline realizer's (the graph templates') space for a task (every
 kernel within `depth` moves of the reference) and gives each kernel a made-up
 but structured timing: each strategy move multiplies the runtime by a factor
 fixed per strategy (some help, some hurt), a few kernels are "incorrect", and
@@ -20,7 +20,7 @@ from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.probes.counters import Counters
 from profiling.tasks import Task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.space import SpaceWalker
 
 SYNTHETIC_GPU = GpuFacts(name="synthetic (tests/fakes/landscapes.py, not a measurement)")
@@ -80,7 +80,7 @@ def synthetic_landscape(task: Task, path: Path, depth: int = 2, device: str = "c
                         counters: bool = False) -> Landscape:
     """Write (and load) a synthetic landscape of `task` at `path` (``counters``: as if
     recorded with ``--counters``)."""
-    realizer = OfflineRealizer()
+    realizer = GraphRealizer()
     strategies = load_catalog().runnable(task.kind, device)
     walker = SpaceWalker(realizer, task, strategies, SYNTHETIC_GPU)
     header = LandscapeHeader(

@@ -59,10 +59,10 @@ def test_noise_is_seeded_per_kernel_and_serving_and_stays_near_the_record(task, 
     entry = _kernel(landscape)
     source_of = {landscape.header.reference_hash: reference_candidate_source(task)}
     from strategies.catalog import load_catalog
-    from strategies.offline.realizer import OfflineRealizer
+    from strategies.graph.realizer import GraphRealizer
     from strategies.space import SpaceWalker
 
-    walker = SpaceWalker(OfflineRealizer(), task, load_catalog().runnable("softmax", "cuda"))
+    walker = SpaceWalker(GraphRealizer(), task, load_catalog().runnable("softmax", "cuda"))
     source_of.update({n.hash: n.source for n in walker.breadth_first(1)})
     src = source_of[entry.hash]
     a, b = ReplayEvaluator(landscape, seed=1), ReplayEvaluator(landscape, seed=1)
@@ -139,10 +139,10 @@ class TestReplayEvaluatorConforms(EvaluatorConformance):
     @pytest.fixture
     def evaluator_case(self, task, landscape):
         from strategies.catalog import load_catalog
-        from strategies.offline.realizer import OfflineRealizer
+        from strategies.graph.realizer import GraphRealizer
         from strategies.space import SpaceWalker
 
-        walker = SpaceWalker(OfflineRealizer(), task, load_catalog().runnable("softmax", "cuda"))
+        walker = SpaceWalker(GraphRealizer(), task, load_catalog().runnable("softmax", "cuda"))
         expected = {n.source: landscape.get(n.hash).samples[0].status for n in walker.breadth_first(1)}
         assert Status.OK in expected.values()
         expected["class ModelNew: pass  # not recorded\n"] = Status.NOT_RECORDED

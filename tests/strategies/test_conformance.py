@@ -1,6 +1,6 @@
 """Every realizer passes the conformance kit (strategies.testing).
 
-The offline realizer, the OpenAI realizer against the local chat server (good
+The offline realizer (the graph templates), the OpenAI realizer against the local chat server (good
 replies, replies without code, HTTP errors), the same realizer replaying a
 recorded cache with the endpoint gone, and the scripted test fake.
 """
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from profiling.tasks import load_task
-from strategies.offline.realizer import OfflineRealizer
-from strategies.offline_realizer import OfflineRealizer as GraphOffline
+from strategies.graph.realizer import GraphRealizer
 from strategies.openai_realizer import OpenAIRealizer
 from strategies.testing import RealizerCase, RealizerConformance, check_realizer
 from strategies.types import RealizeRequest
@@ -37,45 +36,21 @@ def foreign_task():
     return load_task(str(FOREIGN))
 
 
-class TestOffline(RealizerConformance):
-    @pytest.fixture
-    def realizer_case(self, task, catalog, foreign_task):
-        return RealizerCase(
-            make=OfflineRealizer,
-            requests=_requests(task, catalog, ("tiling/rows_per_program", "parallelism/warps_up",
-                                               "fusion/single_pass_online")),
-            failing=_requests(task, catalog, ("tiling/split_k", "memory_layout/coalesced_tiles")),
-            rejected_task=foreign_task,
-        )
-
-
 LONE_CONV = Path(__file__).with_name("kernelbench") / "45_lone_conv.py"
 
 
-class TestOfflineTemplates(RealizerConformance):
-    """realizer=offline: per-kind generators for bundled kinds, graph templates otherwise."""
+class TestOffline(RealizerConformance):
+    """realizer=offline: the templates for every task, the bundled kinds and any file."""
 
     @pytest.fixture
     def realizer_case(self, task, catalog, foreign_task):
         return RealizerCase(
-            make=GraphOffline,
-            requests=_requests(task, catalog, ("tiling/rows_per_program", "parallelism/warps_up"))
-            + _requests(foreign_task, catalog, ("parallelism/warps_up", "parallelism/split_row")),
-            failing=_requests(foreign_task, catalog, ("tiling/split_k",)),
-            rejected_task=load_task(str(LONE_CONV)),
-        )
-
-
-class TestGraph(RealizerConformance):
-    """realizer=graph: the templates for every task, the bundled kinds included."""
-
-    @pytest.fixture
-    def realizer_case(self, task, catalog):
-        return RealizerCase(
-            make=lambda: GraphOffline(templates_only=True),
+            make=GraphRealizer,
             requests=_requests(task, catalog, ("tiling/rows_per_program", "parallelism/warps_up",
-                                               "pipelining/chunked_loop")),
-            failing=_requests(task, catalog, ("tiling/split_k", "tiling/grouped_order")),
+                                               "pipelining/chunked_loop"))
+            + _requests(foreign_task, catalog, ("parallelism/warps_up", "parallelism/split_row")),
+            failing=_requests(task, catalog, ("tiling/split_k", "tiling/grouped_order"))
+            + _requests(foreign_task, catalog, ("tiling/split_k",)),
             rejected_task=load_task(str(LONE_CONV)),
         )
 

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from strategies.errors import RealizerError
 from strategies.factory import build_realizer
-from strategies.offline_realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.openai_realizer import OpenAIConfig, OpenAIRealizer
 from tests.fakes.chat_server import FakeChatServer, Reply
 from tests.strategies.conftest import GOOD_SOURCE
@@ -51,15 +51,13 @@ def test_unknown_kind_and_options_are_one_line_errors():
         build_realizer("offline", {"name": "offline", "model": "x"})
 
 
-def test_offline_from_the_config_file():
-    options = OmegaConf.to_container(OmegaConf.load(CONF.format("offline")))
+@pytest.mark.parametrize("preset", ["offline", "graph"])
+def test_offline_from_the_config_file(preset):
+    """``graph`` is another name of the offline realizer (the graph templates for every task):
+    the same realizer, under the name its landscapes and runs record."""
+    options = OmegaConf.to_container(OmegaConf.load(CONF.format(preset)))
     realizer = build_realizer(options["name"], options)
-    assert isinstance(realizer, OfflineRealizer) and realizer.deterministic
-    assert realizer.name == "offline" and not realizer.templates_only
-
-
-def test_graph_from_the_config_file():
-    options = OmegaConf.to_container(OmegaConf.load(CONF.format("graph")))
-    realizer = build_realizer(options["name"], options)
-    assert isinstance(realizer, OfflineRealizer) and realizer.templates_only
-    assert realizer.name == "graph" and realizer.deterministic
+    assert isinstance(realizer, GraphRealizer) and realizer.deterministic
+    assert realizer.name == "offline" and not realizer.allow_tf32
+    with pytest.raises(RealizerError, match=f"the {preset} realizer takes no options"):
+        build_realizer(preset, {"name": preset, "model": "x"})

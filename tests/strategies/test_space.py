@@ -1,4 +1,5 @@
-"""The space walker over the offline realizer, and the realizer fingerprint."""
+"""The space walker over the offline realizer (the graph templates), and the realizer
+fingerprint."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from experiments import TASKS_DIR
 from profiling.landscape import source_hash
 from profiling.tasks import load_task
 from strategies.catalog import load_catalog
-from strategies.offline.realizer import OfflineRealizer
+from strategies.graph.realizer import GraphRealizer
 from strategies.space import SpaceWalker, realizer_version
 
 
 def _walker():
     task = load_task("softmax", None, TASKS_DIR)
-    return SpaceWalker(OfflineRealizer(), task, load_catalog().runnable(task.kind, "cuda"))
+    return SpaceWalker(GraphRealizer(), task, load_catalog().runnable(task.kind, "cuda"))
 
 
 def test_breadth_first_counts_and_chains():
@@ -41,35 +42,28 @@ def test_the_walker_offers_cuda_strategies_on_cuda_only():
 
 
 def test_the_fingerprint_is_stable_and_short():
-    task = load_task("softmax", None, TASKS_DIR)
-    v = realizer_version(OfflineRealizer(), task)
-    assert v == realizer_version(OfflineRealizer(), task) and len(v) == 12
+    v = realizer_version(GraphRealizer())
+    assert v == realizer_version(GraphRealizer()) and len(v) == 12
 
 
-def test_the_offline_fingerprint_follows_the_code_that_writes_the_task(monkeypatch):
-    """`realizer=offline` writes a bundled kind's kernels with its generator
-    (strategies/offline) and any other problem's with the templates (strategies/graph):
-    an edit to the templates changes the version of the second kind of landscape only."""
-    from pathlib import Path
-
+def test_the_offline_fingerprint_follows_the_templates_and_the_catalog(monkeypatch):
+    """`realizer=offline` (alias ``graph``) writes every task's kernels with the templates
+    (strategies/graph): an edit there or to the catalog changes its version, an edit to
+    code that writes no kernel (the LLM prompt) does not."""
     import strategies.space as space
     from strategies.factory import build_realizer
 
-    bundled = load_task("softmax", None, TASKS_DIR)
-    problem = load_task(str(Path(__file__).parent / "kernelbench" / "13_softmax.py"), None,
-                        TASKS_DIR)
     offline, graph = build_realizer("offline", {}), build_realizer("graph", {})
-    assert offline.code_packages(bundled) == ("strategies.offline",)
-    assert offline.code_packages(problem) == ("strategies.graph",)
-    assert graph.code_packages(bundled) == ("strategies.graph",)
-    before = {t.name: realizer_version(offline, t) for t in (bundled, problem)}
-    assert before[bundled.name] == realizer_version(OfflineRealizer(), bundled)
+    before = realizer_version(offline)
+    assert realizer_version(graph) == before == realizer_version(GraphRealizer())
     real_read = space.Path.read_bytes
+    edited_file = ""
 
     def edited(self):
         data = real_read(self)
-        return data + b"# edited" if self.name == "emit_pointwise.py" else data
+        return data + b"# edited" if self.name == edited_file else data
 
     monkeypatch.setattr(space.Path, "read_bytes", edited)
-    assert realizer_version(offline, bundled) == before[bundled.name]
-    assert realizer_version(offline, problem) != before[problem.name]
+    for edited_file, changes in (("prompt.py", False), ("emit_pointwise.py", True),
+                                 ("catalog.yaml", True)):  # fmt: skip
+        assert (realizer_version(offline) != before) == changes, edited_file

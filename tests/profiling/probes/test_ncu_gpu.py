@@ -37,18 +37,18 @@ def test_ncu_profiles_the_softmax_reference() -> None:
 def test_every_candidate_gets_counters_through_the_evaluator() -> None:
     from profiling.evaluator import EvalSettings, WorkerEvaluator
     from profiling.probes.registry import ProbeSettings
-    from strategies.offline.realizer import default_source
+    from strategies.graph.realizer import initial_source
 
     task = load_task("softmax", tasks_dir=TASKS_DIR)
     probes = ProbeSettings(names=("ncu", "triton"), every_candidate=True)
     with WorkerEvaluator(EvalSettings(device="cuda", trials=1), probes=probes) as ev:
-        m = ev.evaluate(task, default_source(task))
+        m = ev.evaluate(task, initial_source(task))
         assert m.ok, m.error
         assert m.counters is not None and m.counters.launches >= 1
         assert m.counters.excluded_launches >= 0 and m.counters.dram_pct is not None
-        report = ev.profile(task, default_source(task))
+        report = ev.profile(task, initial_source(task))
         assert report.cached  # the same source is never profiled twice
-        fresh = ev.profile(task, default_source(task) + "\n# another kernel\n")
+        fresh = ev.profile(task, initial_source(task) + "\n# another kernel\n")
         assert fresh.compiled is not None and fresh.compiled.n_regs, fresh.notes
         print(f"softmax default kernel: {m.counters.dram_pct:.0f}% DRAM, "
               f"{fresh.seconds:.1f} s to profile")

@@ -11,7 +11,7 @@ from profiling.probes.ncu import NcuSettings
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
 from profiling.tasks import load_task
-from strategies.offline.realizer import default_source
+from strategies.graph.realizer import initial_source
 from tests.profiling.probes.ncu_fakes import install_fake_ncu, raw_csv
 
 
@@ -25,13 +25,13 @@ def test_in_process_probes_run_in_a_real_child_on_the_interpreter() -> None:
     task = load_task("softmax", "smoke", tasks_dir=TASKS_DIR)
     said: list[str] = []
     session = ProbeSession(ProbeSettings(names=("triton",)), say=said.append)
-    report = session.profile(ProbeTarget(task, default_source(task), "interpret"))
+    report = session.profile(ProbeTarget(task, initial_source(task), "interpret"))
     # the child loaded task and candidate, warmed up and ran the forward: no failure;
     # under the interpreter Triton compiles nothing, and the probe says so
     assert not any("failed" in n for n in report.notes), report.notes
     assert report.compiled is None and any("no compiled Triton kernel" in n for n in report.notes)
     assert report.seconds > 0 and len(said) == 1
-    again = session.profile(ProbeTarget(task, default_source(task), "interpret"))
+    again = session.profile(ProbeTarget(task, initial_source(task), "interpret"))
     assert again.cached and again.seconds == 0.0 and len(said) == 1
 
 
