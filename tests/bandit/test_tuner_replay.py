@@ -23,7 +23,7 @@ def task():
 
 @pytest.fixture(scope="module")
 def landscape(task, tmp_path_factory):
-    return synthetic_landscape(task, tmp_path_factory.mktemp("land") / "softmax.jsonl", depth=2)
+    return synthetic_landscape(task, tmp_path_factory.mktemp("land") / "softmax.jsonl", depth=4)
 
 
 def _tune(task, landscape, policy="hucb", seed=0, budget=None):

@@ -35,10 +35,10 @@ def _record(task, gpu, walk, out, **kw):
 
 
 def test_best_first_expands_the_fastest_kernels_first(task, gpu, tmp_path):
-    rec, ev = _record(task, gpu, Walk("best-first", count=30), tmp_path / "l.jsonl")
+    rec, ev = _record(task, gpu, Walk("best-first", count=15), tmp_path / "l.jsonl")
     land = load_landscape(tmp_path / "l.jsonl")
-    assert rec.kernels == len(land) == 31 and rec.new == 31 and ev.misses == 0  # 30 + the reference
-    assert land.header.reference_hash in land and land.header.mode == "best-first 30"
+    assert rec.kernels == len(land) == 16 and rec.new == 16 and ev.misses == 0  # 15 + the reference
+    assert land.header.reference_hash in land and land.header.mode == "best-first 15"
     depth1 = [e for e in land.entries.values() if e.depth == 1]
     best1 = min((e for e in depth1 if e.best_ms), key=lambda e: e.best_ms)
     deeper = [e for e in land.entries.values() if e.depth == 2]
@@ -166,13 +166,13 @@ def test_counters_parents_profiles_each_expanded_kernel_once_and_resumes_onto_ol
     a tuner refines) as one more sample; leaves stay unprofiled; replay serves the parents'
     counters; resuming a file recorded without counters profiles its parents then."""
     out = tmp_path / "l.jsonl"
-    plain, _ = _record(task, gpu, Walk("best-first", count=30), out)
-    assert plain.new == 31 and plain.max_depth >= 2
+    plain, _ = _record(task, gpu, Walk("best-first", count=15), out)
+    assert plain.new == 16 and plain.max_depth >= 2
     before = load_landscape(out)
     assert all(m.counters is None for e in before.entries.values() for m in e.samples)
     counted = synthetic_landscape(task, tmp_path / "truth_c.jsonl", depth=3, counters=True)
     profiler = ReplayEvaluator(counted, noise="none")
-    again, ev = _record(task, gpu, Walk("best-first", count=30), out, profiler=profiler)
+    again, ev = _record(task, gpu, Walk("best-first", count=15), out, profiler=profiler)
     assert again.new == 0 and ev.hits == 0  # nothing measured again without counters
     land = load_landscape(out)
     profiled = {h for h, e in land.entries.items() if any(m.counters for m in e.samples)}
@@ -188,7 +188,7 @@ def test_counters_parents_profiles_each_expanded_kernel_once_and_resumes_onto_ol
         for _ in range(4):
             assert served.evaluate(task, sources[h]).counters is not None
     # a third pass has nothing left to profile
-    third, _ = _record(task, gpu, Walk("best-first", count=30), out, profiler=profiler)
+    third, _ = _record(task, gpu, Walk("best-first", count=15), out, profiler=profiler)
     assert third.new == 0 and profiler.hits == len(profiled)
 
 
