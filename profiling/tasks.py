@@ -4,8 +4,8 @@ A task is a Python file defining ``class Model(nn.Module)``, ``get_inputs()``
 and ``get_init_inputs()``; any KernelBench problem file loads unchanged.
 Bundled tasks may add optional module-level metadata:
 
-- ``KIND = "softmax"``: the task family the strategy catalog and the offline
-  realizer know (defaults to the file's stem);
+- ``KIND = "softmax"``: the task family the strategy catalog's ``applies_to`` names
+  (defaults to the file's stem);
 - ``SIZES = {"smoke": {"batch": 4, "dim": 256}, ...}``: size presets, each a
   mapping of module-level constants to override; the file's own constants are
   the ``default`` size;

@@ -137,12 +137,6 @@ def test_every_bundled_plan_has_template_groups_and_moves(name: str) -> None:
     assert moves(facts([smoke(name)]), names_for(name), steps=1)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(BUNDLED))
-def test_templates_are_correct_on_bundled_tasks(name: str) -> None:
-    assert_correct(smoke(name), initial_source(smoke(name)))
-
-
 def one_step(name: str) -> list[tuple[str, str]]:
     """(strategy id, kernel) for every catalog strategy of the kind that moves its smoke
     kernel one step from the heuristic start."""
