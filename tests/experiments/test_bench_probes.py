@@ -47,7 +47,7 @@ def test_dry_run_on_the_interpreter_writes_json(tmp_path: Path,
                "--ncu", str(tmp_path / "no-ncu"), "--json", str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [r["kernel"] for r in rows][0] == "reference" and len(rows) == 2
+    assert len(rows) == 2 and rows[0]["kernel"] == "reference"
     assert rows[1]["kernel"].startswith("best: ")  # the fastest one-step variant on the CPU
     assert all(r["status"] == "ok" and r["launches"] is None for r in rows)
     text = capsys.readouterr().out

@@ -19,7 +19,9 @@ from strategies.factory import build_realizer
 from strategies.space import Node, SpaceWalker, realizer_version
 from tests.fakes.landscapes import synthetic_landscape, synthetic_measurement
 
-DECLINED = "pipelining/stages_up"  # the realizer writes nothing for it at the softmax root (no loop)
+DECLINED = (
+    "pipelining/stages_up"  # the realizer writes nothing for it at the softmax root (no loop)
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,9 @@ def base(task, current, tmp_path_factory) -> Path:
     walker = SpaceWalker(
         build_realizer("offline", {}), task, load_catalog().runnable("softmax", "cuda")
     )
-    parent = next(n for n in walker.children(walker.root) if n.chain == ("tiling/rows_per_program",))
+    parent = next(
+        n for n in walker.children(walker.root) if n.chain == ("tiling/rows_per_program",)
+    )
     lines = _lines(path)
     for child in walker.children(parent)[:3]:
         lines.append(_entry(child))
