@@ -22,7 +22,9 @@ compiler stack this project measures against.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -201,6 +203,37 @@ def _out_of_place(gm: fx.GraphModule) -> None:
         gm.recompile()
 
 
+_NUMBERED = re.compile(r"^(.*?)_(\d+)$")
+
+
+def _renumbered(gm: fx.GraphModule) -> fx.GraphModule:
+    """The graph with its values named afresh in graph order (``ne``, ``ne_1``, ...).
+
+    Tracing numbers a name by every node it ever created, including the ones dead-code
+    elimination removed afterwards, and the count differs between torch releases
+    (``cross_entropy``'s decomposition leaves one unused ``ne`` on torch 2.13, two on
+    2.11): the same computation came out as ``ne_2``/``ne_3`` on one and ``ne_1``/``ne_2``
+    on the other, so its kernels (named after the graph's values) were different texts.
+    Renumbered, the names depend on the surviving graph only; a graph without removed
+    nodes keeps its names."""
+    graph = fx.Graph()
+    env: dict[fx.Node, fx.Node] = {}
+    for node in gm.graph.nodes:
+        m = _NUMBERED.match(node.name)
+        base = node.name if node.op == "placeholder" or m is None else m.group(1)
+        new = graph.create_node(
+            node.op,
+            node.target,
+            fx.map_arg(node.args, env.__getitem__),
+            fx.map_arg(node.kwargs, env.__getitem__),
+            name=base,
+            type_expr=node.type,
+        )
+        new.meta = copy.copy(node.meta)
+        env[node] = new
+    return fx.GraphModule(gm, graph)
+
+
 def capture(task: Task) -> Captured:
     """Trace the task's reference at its own sizes (on the meta device); RealizerError on failure."""
     try:
@@ -243,6 +276,7 @@ def capture(task: Task) -> Captured:
             f"{str(e).splitlines()[0] if str(e) else ''}); use realizer=openai for this task"
         ) from e
     _out_of_place(gm)
+    gm = _renumbered(gm)
     args = _forward_args(model, len(inputs))
     exprs = [f"self.get_parameter({n!r})" for n, _ in model.named_parameters()]
     exprs += [f"self.get_buffer({n!r})" for n, _ in model.named_buffers()]
