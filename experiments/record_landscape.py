@@ -35,8 +35,8 @@ kernels on, ``--tune`` serves its recorded seeds best.
 Examples::
 
     python -m experiments.record_landscape --task softmax --depth 2
-    python -m experiments.record_landscape --all --budget-s 270      # every bundled task, ~5 min
-    python -m experiments.record_landscape --all --budget-s 540 --best-first 120  # extend them
+    python -m experiments.record_landscape --all --budget-s 1100     # every bundled task, ~18 min
+    python -m experiments.record_landscape --all --budget-s 540 --best-first 120  # extend them (resumes)
 
 ``--budget-s`` bounds the whole command (split evenly over the tasks still to
 record; a task that finishes early leaves its time to the others). The files go
