@@ -2,7 +2,8 @@
 
 Enabled by ``hydra/callbacks=compare`` (the ``+experiment=compare_policies`` recipe
 does). `on_multirun_start` creates the sweep's MLflow experiment once, in the
-launching process, so parallel jobs (joblib, Slurm) never race to create it;
+launching process, with its kind tag, so parallel jobs (joblib, Slurm) never race to
+create or tag it;
 `on_multirun_end` runs `experiments.compare` on exactly this sweep's runs (tag
 ``sweep``, set by the tune app) and prints where the summary is. Neither ever
 fails the sweep: a problem is one warning line.
@@ -45,11 +46,17 @@ class SweepCallback(Callback):
         uri, experiment = where
         try:
             from experiments.compare import mlflow_client
+            from experiments.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 
             ensure_sqlite_store(uri)
             client = mlflow_client(uri)
-            if client.get_experiment_by_name(experiment) is None:
-                client.create_experiment(experiment, artifact_location(uri))
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None:  # tagged now, so no job has to tag it (parallel tags collide)
+                client.create_experiment(
+                    experiment, artifact_location(uri), tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
+            elif exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         except Exception as e:  # the jobs will try again (and warn) themselves
             _warn(f"could not create MLflow experiment {experiment!r} at {uri}: {_line(e)}")
 

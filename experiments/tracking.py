@@ -217,7 +217,14 @@ class MlflowTracker:
         exp = client.get_experiment_by_name(self.settings.experiment)
         if exp is not None:
             if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
-                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+                try:
+                    client.set_experiment_tag(
+                        exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+                    )
+                except Exception:  # tagged meanwhile by a parallel job (SQLite: UNIQUE failed)
+                    again = client.get_experiment_by_name(self.settings.experiment)
+                    if again is None or again.tags.get(EXPERIMENT_KIND_TAG) is None:
+                        raise
             return str(exp.experiment_id)
         try:
             return str(

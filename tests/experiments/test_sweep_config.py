@@ -97,3 +97,21 @@ def test_the_callback_never_fails_the_sweep(tmp_path, capsys):
 
 def test_compose_helper_still_works():
     assert compose_cfg("device=replay").device.name == "replay"
+
+
+def test_the_callback_tags_the_experiment_so_parallel_jobs_need_not(tmp_path):
+    """Jobs that each tag an untagged experiment collide on SQLite (UNIQUE constraint)."""
+    from mlflow import MlflowClient
+
+    from experiments.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    cfg = OmegaConf.create({"tracking": {"enabled": True, "uri": uri, "experiment": "tagged"},
+                            "hydra": {"sweep": {"dir": str(tmp_path / "sweep")}}})
+    SweepCallback().on_multirun_start(cfg)
+    client = MlflowClient(uri)
+    assert client.get_experiment_by_name("tagged").tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+    client.create_experiment("old")  # made before this callback tagged (an older sweep)
+    old = OmegaConf.merge(cfg, {"tracking": {"experiment": "old"}})
+    SweepCallback().on_multirun_start(old)
+    assert client.get_experiment_by_name("old").tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND

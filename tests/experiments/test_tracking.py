@@ -131,3 +131,29 @@ def test_relative_sqlite_uri_is_anchored_at_the_launch_directory(tmp_path):
     assert resolve_uri("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
     assert resolve_uri("http://host:5000", tmp_path) == "http://host:5000"
     assert resolve_uri("mlruns", tmp_path) == str(tmp_path / "mlruns")
+
+
+class _RacingClient:
+    """An experiment that a parallel job tags between this job's read and its own tag."""
+
+    def __init__(self, tagged_by_other: bool) -> None:
+        self.reads, self.tagged_by_other = 0, tagged_by_other
+
+    def get_experiment_by_name(self, name):
+        from types import SimpleNamespace
+
+        self.reads += 1
+        tags = {"mlflow.experimentKind": "custom_model_development"} if self.reads > 1 else {}
+        return SimpleNamespace(experiment_id="7", tags=tags if self.tagged_by_other else {})
+
+    def set_experiment_tag(self, *args):
+        raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: experiment_tags.key")
+
+
+def test_an_experiment_tagged_meanwhile_by_a_parallel_job_is_used(tmp_path):
+    tracker = MlflowTracker(
+        TrackingSettings(True, "sqlite:///x.db", "race"), RunDirWriter(tmp_path), params={}
+    )
+    assert tracker._experiment(_RacingClient(tagged_by_other=True)) == "7"
+    with pytest.raises(RuntimeError, match="UNIQUE"):  # not a race: the real error stands
+        tracker._experiment(_RacingClient(tagged_by_other=False))
