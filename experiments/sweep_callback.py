@@ -18,7 +18,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from experiments.sqlite_store import artifact_location, ensure_sqlite_store
+from experiments.sqlite_store import ensure_sqlite_store
 
 
 def _tracking(config: DictConfig) -> tuple[str, str] | None:
@@ -46,17 +46,10 @@ class SweepCallback(Callback):
         uri, experiment = where
         try:
             from experiments.compare import mlflow_client
-            from experiments.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+            from experiments.tracking import ensure_experiment
 
             ensure_sqlite_store(uri)
-            client = mlflow_client(uri)
-            exp = client.get_experiment_by_name(experiment)
-            if exp is None:  # tagged now, so no job has to tag it (parallel tags collide)
-                client.create_experiment(
-                    experiment, artifact_location(uri), tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
-                )
-            elif exp.tags.get(EXPERIMENT_KIND_TAG) is None:
-                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+            ensure_experiment(mlflow_client(uri), experiment, uri)  # tagged: jobs need not
         except Exception as e:  # the jobs will try again (and warn) themselves
             _warn(f"could not create MLflow experiment {experiment!r} at {uri}: {_line(e)}")
 

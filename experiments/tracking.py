@@ -121,6 +121,33 @@ def ui_url(
     return page + "?workflowType=machine_learning"
 
 
+def ensure_experiment(client: Any, name: str, uri: str) -> str:
+    """The id of MLflow experiment `name`, created (tagged not-GenAI, see the module doc) or
+    tagged if it is not yet. Safe against parallel jobs (a sweep's): one that loses a race to
+    create or tag the experiment uses what the other wrote (SQLite: UNIQUE failed)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return str(
+                client.create_experiment(
+                    name, artifact_location(uri), tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
+            )
+        except Exception:  # created meanwhile by a parallel job
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
+    if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+        try:
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except Exception:  # tagged meanwhile by a parallel job
+            again = client.get_experiment_by_name(name)
+            if again is None or again.tags.get(EXPERIMENT_KIND_TAG) is None:
+                raise
+    return str(exp.experiment_id)
+
+
 class MlflowTracker:
     """Observer logging one tuning run to MLflow (see the module doc)."""
 
@@ -183,7 +210,7 @@ class MlflowTracker:
 
         ensure_sqlite_store(self.settings.uri)  # a kill during creation corrupts no store
         client = MlflowClient(tracking_uri=self.settings.uri)
-        self.experiment_id = self._experiment(client)
+        self.experiment_id = ensure_experiment(client, self.settings.experiment, self.settings.uri)
         self._client = client
         saved = self._saved_run(client)
         tags = {
@@ -212,33 +239,6 @@ class MlflowTracker:
         for r in start.records:  # restored iterations not yet in this MLflow run
             self._add(r, flush=False)
         self._flush()
-
-    def _experiment(self, client: Any) -> str:
-        exp = client.get_experiment_by_name(self.settings.experiment)
-        if exp is not None:
-            if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
-                try:
-                    client.set_experiment_tag(
-                        exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
-                    )
-                except Exception:  # tagged meanwhile by a parallel job (SQLite: UNIQUE failed)
-                    again = client.get_experiment_by_name(self.settings.experiment)
-                    if again is None or again.tags.get(EXPERIMENT_KIND_TAG) is None:
-                        raise
-            return str(exp.experiment_id)
-        try:
-            return str(
-                client.create_experiment(
-                    self.settings.experiment,
-                    artifact_location(self.settings.uri),
-                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
-                )
-            )
-        except Exception:  # created meanwhile by a parallel job
-            exp = client.get_experiment_by_name(self.settings.experiment)
-            if exp is None:
-                raise
-            return str(exp.experiment_id)
 
     def _saved_run(self, client: Any) -> str | None:
         path = self.run_dir / RUN_FILE

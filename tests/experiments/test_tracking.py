@@ -9,7 +9,7 @@ import pytest
 from bandit import Budget, Tuner, TunerParts, TunerSettings, make_policy
 from experiments.report import RunDirWriter
 from experiments.settings import TrackingSettings, resolve_uri
-from experiments.tracking import MlflowTracker, arm_metrics
+from experiments.tracking import MlflowTracker, arm_metrics, ensure_experiment
 from tests.bandit.tuner_fakes import (
     REF_SOURCE,
     TASK,
@@ -150,10 +150,7 @@ class _RacingClient:
         raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: experiment_tags.key")
 
 
-def test_an_experiment_tagged_meanwhile_by_a_parallel_job_is_used(tmp_path):
-    tracker = MlflowTracker(
-        TrackingSettings(True, "sqlite:///x.db", "race"), RunDirWriter(tmp_path), params={}
-    )
-    assert tracker._experiment(_RacingClient(tagged_by_other=True)) == "7"
+def test_an_experiment_tagged_meanwhile_by_a_parallel_job_is_used():
+    assert ensure_experiment(_RacingClient(tagged_by_other=True), "race", "sqlite:///x.db") == "7"
     with pytest.raises(RuntimeError, match="UNIQUE"):  # not a race: the real error stands
-        tracker._experiment(_RacingClient(tagged_by_other=False))
+        ensure_experiment(_RacingClient(tagged_by_other=False), "race", "sqlite:///x.db")
