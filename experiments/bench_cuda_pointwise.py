@@ -14,15 +14,13 @@ timed interleaved). Prints a table per problem and, with ``--json``, writes the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from experiments import KERNELBENCH_DIR
-from experiments.variant_rows import bench_evaluator, cells, error_cell, measure
+from experiments.variant_rows import bench_evaluator, cells, error_cell, measure, variant_parser
 from profiling.evaluator import WorkerEvaluator
 from profiling.tasks import Task, TaskError, load_task
 from strategies.errors import RealizerError
@@ -65,12 +63,7 @@ def _row(ev: WorkerEvaluator, task: Task, label: str, src: str) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--problems", default="", help="comma-separated problem files")
-    ap.add_argument("--size", default="bench", help='size preset or k=v,... ("" = the default)')
-    ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
-    ap.add_argument("--trials", type=int, default=2)
-    ap.add_argument("--json", type=Path, help="write the rows here")
+    ap = variant_parser(__doc__.split("\n\n")[0], "comma-separated problem files")
     args = ap.parse_args(argv)
     names = [p for p in args.problems.split(",") if p] or DEFAULT
     try:

@@ -24,7 +24,6 @@ TFLOP/s::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments import KERNELBENCH_DIR, TASKS_DIR
-from experiments.variant_rows import bench_evaluator, cells, error_cell, measure
+from experiments.variant_rows import bench_evaluator, cells, error_cell, measure, variant_parser
 from profiling.evaluator import WorkerEvaluator
 from profiling.tasks import Task, TaskError, load_task
 from strategies.catalog import load_catalog
@@ -145,12 +144,7 @@ def tma_main(ev: WorkerEvaluator, tasks: list[Task], out: Path | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--problems", default="", help="comma-separated problem files or bundled names")
-    ap.add_argument("--size", default="bench", help='size preset or k=v,... ("" = the default)')
-    ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
-    ap.add_argument("--trials", type=int, default=2)
-    ap.add_argument("--json", type=Path, help="write the rows here")
+    ap = variant_parser(__doc__.split("\n\n")[0], "comma-separated problem files or bundled names")
     ap.add_argument("--tma", action="store_true", help="the TMA variant's table (see above)")
     args = ap.parse_args(argv)
     default = TMA_DEFAULT if args.tma else DEFAULT + BUNDLED

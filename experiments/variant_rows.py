@@ -3,11 +3,24 @@ evaluator they time with and one measured variant as a JSON row and as table cel
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 from profiling.evaluator import EvalSettings, WorkerEvaluator
 from profiling.measurement import Measurement
 from profiling.tasks import Task
+
+
+def variant_parser(description: str, problems: str) -> argparse.ArgumentParser:
+    """The options every variant benchmark takes (problems, size, device, trials, JSON)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--problems", default="", help=problems)
+    ap.add_argument("--size", default="bench", help='size preset or k=v,... ("" = the default)')
+    ap.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
+    ap.add_argument("--trials", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the rows here")
+    return ap
 
 
 def bench_evaluator(device: str, trials: int) -> WorkerEvaluator:
