@@ -194,33 +194,32 @@ def cuda_source(a: Analysis, b: Builder, streaming: bool) -> str:
         outs_ = [f"y_{p}.{lane}" if lane else f"y_{p}" for p in outs]
         return f"kb_point({', '.join([*vals, *scalars, *outs_])});"
 
-    f4 = "reinterpret_cast<const float4*>"
+    def body(vec: bool) -> list[str]:
+        """One grid-stride step: float4 lanes (``vec``) or one element."""
+        t, at = ("float4", "4 * i") if vec else ("float", "i")
+
+        def base(p: str, cast: str) -> str:
+            return f"reinterpret_cast<{cast}float4*>({p})" if vec else p
+
+        lines = []
+        for op in a.operands:
+            p = op.acc.ptr
+            src = base(p, "const ")
+            if op.mode == "dense":
+                lines.append(f"const {t} v_{p} = {ld(src + ' + i', streaming)};")
+            elif op.mode == "column":
+                period = f"q_{p}" if vec else f"{p}_span"
+                lines.append(f"const {t} v_{p} = {src}[i % {period}];")
+            elif op.mode == "row":  # vec: the 4 lanes share the value (inner % 4 == 0)
+                lines.append(f"const float v_{p} = {p}[{_row_index(op, at)}];")
+        lines += [f"{t} y_{p};" for p in outs]
+        lines += [call(c) for c in "xyzw"] if vec else [call(None)]
+        lines += [st(f"{base(p, '')} + i", f"y_{p}") for p in outs]
+        return lines
+
     vhead = head + [f"const idx_t q_{op.acc.ptr} = {op.acc.ptr}_span / 4;"
                     for op in a.operands if op.mode == "column"]  # fmt: skip
-    vbody = []
-    for op in a.operands:
-        p = op.acc.ptr
-        if op.mode == "dense":
-            vbody.append(f"const float4 v_{p} = {ld(f'{f4}({p}) + i', streaming)};")
-        elif op.mode == "column":
-            vbody.append(f"const float4 v_{p} = {f4}({p})[i % q_{p}];")
-        elif op.mode == "row":  # the 4 lanes share the value: inner % 4 == 0
-            vbody.append(f"const float v_{p} = {p}[{_row_index(op, '4 * i')}];")
-    vbody += [f"float4 y_{p};" for p in outs]
-    vbody += [call(c) for c in "xyzw"]
-    vbody += [st(f"reinterpret_cast<float4*>({p}) + i", f"y_{p}") for p in outs]
-    sbody = []
-    for op in a.operands:
-        p = op.acc.ptr
-        if op.mode == "dense":
-            sbody.append(f"const float v_{p} = {ld(f'{p} + i', streaming)};")
-        elif op.mode == "column":
-            sbody.append(f"const float v_{p} = {p}[i % {p}_span];")
-        elif op.mode == "row":
-            sbody.append(f"const float v_{p} = {p}[{_row_index(op, 'i')}];")
-    sbody += [f"float y_{p};" for p in outs]
-    sbody.append(call(None))
-    sbody += [st(f"{p} + i", f"y_{p}") for p in outs]
+    vbody, sbody = body(True), body(False)
     return (
         "#if KB_WIDE\ntypedef long long idx_t;\n#else\ntypedef int idx_t;\n#endif\n\n"
         f"{ops_c.PRELUDE}\n"
