@@ -116,7 +116,8 @@ class HarnessDiagnostics:
     did not allow it (:mod:`profiling.input_probes`). ``*_s`` (`profiling.phases`):
     wall seconds of each phase in the worker (``baseline``: the torch.compile
     reference, once per task; ``load``; ``trials``, which includes compiling the
-    candidate; ``probes``; ``timing``; ``recheck``) and of the children run after it
+    candidate; ``probes``: the signed and wide-range inputs; ``size_probe``: the odd size,
+    which compiles the candidate again; ``timing``; ``recheck``) and of the children run after it
     (``remeasure``, ``sanitizer``, ``profile``: Nsight Compute on every candidate); the
     rest of ``Measurement.wall_s`` is the worker's
     start, the channel and the static check.
@@ -144,6 +145,7 @@ class HarnessDiagnostics:
     load_s: float | None = None
     trials_s: float | None = None
     probes_s: float | None = None
+    size_probe_s: float | None = None
     timing_s: float | None = None
     recheck_s: float | None = None
     remeasure_s: float | None = None
@@ -153,7 +155,8 @@ class HarnessDiagnostics:
     def phases(self) -> dict[str, float]:
         """Seconds per phase present, in the order they run (tables, bench_scale)."""
         pairs = (("baseline", self.baseline_s), ("load", self.load_s), ("trials", self.trials_s),
-                 ("probes", self.probes_s), ("timing", self.timing_s),
+                 ("probes", self.probes_s), ("size_probe", self.size_probe_s),
+                 ("timing", self.timing_s),
                  ("recheck", self.recheck_s), ("remeasure", self.remeasure_s),
                  ("sanitizer", self.sanitizer_s), ("profile", self.profile_s))
         return {k: v for k, v in pairs if v is not None}

@@ -340,6 +340,7 @@ class Evaluation:
             if s.probes:
                 with phase("probes"):
                     self.value_probes(mod, ref, new, tols)
+                with phase("size_probe"):  # compiles the candidate again at the odd size
                     self.size_probe(model_new)
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):

@@ -38,7 +38,7 @@ def test_an_evaluation_says_where_its_seconds_went(interp_ev):
     m = interp_ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
     assert m.status is Status.OK, m.error
     phases = m.diagnostics.phases
-    assert list(phases) == ["load", "trials", "probes", "timing", "recheck"]  # no baseline here
+    assert list(phases) == ["load", "trials", "probes", "size_probe", "timing", "recheck"]  # no baseline here
     assert all(v >= 0 for v in phases.values()) and phases["trials"] > 0
     assert sum(phases.values()) <= m.wall_s
     again = type(m).from_dict(m.to_dict())

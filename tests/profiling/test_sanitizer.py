@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments import TASKS_DIR
-from profiling.evaluator import EvalSettings, WorkerEvaluator
+from profiling.evaluator import EvalSettings, WorkerEvaluator, reference_candidate_source
 from profiling.measurement import Measurement, ShapeResult, Status, Timing
 from profiling.probes.base import ProbeTarget
 from profiling.sanitizer import (
@@ -179,6 +179,17 @@ def test_best_checks_only_a_would_be_new_best_per_task() -> None:
     assert said == []
 
 
+def test_the_trusted_reference_sets_the_bar_without_a_run() -> None:
+    san = Recorded([CLEAN_RES])
+    check = SanitizeCheck("best", san, print)
+    t = task("relu_rand")
+    check.trusted(t, _ok(1.0))
+    assert san.runs == []
+    assert not check.wanted(t, _ok(0.9)) and check.wanted(t, _ok(1.1))
+    check.trusted(t, Measurement.failure(Status.INCORRECT, "x"))  # a failed one sets nothing
+    assert check.wanted(t, _ok(1.05))
+
+
 def test_always_and_off() -> None:
     t = task("relu_rand")
     always = SanitizeCheck("always", Recorded([CLEAN_RES, CLEAN_RES]), print)
@@ -217,6 +228,24 @@ def test_the_evaluator_runs_the_check_next_to_the_remeasure(tmp_path: Path) -> N
         m = ev.evaluate(task("row_softmax"), candidate("softmax_ok"))
     assert m.ok and len(said) == 1 and "needs a CUDA device" in said[0], said
     assert os.environ.get("PYTORCH_NO_CUDA_MEMORY_CACHING") is None  # never the parent's
+
+
+def test_the_reference_itself_skips_the_checks_for_candidate_mistakes() -> None:
+    """The reference as a candidate runs its trials and timing only: no input probes, no
+    odd size, no out-of-bounds child, even with ``sanitize=always``."""
+    said: list[str] = []
+    settings = EvalSettings(device="interpret", trials=1, timeout_s=120, sanitize="always",
+                            baseline_compile=False)
+    t = task("row_softmax")
+    with WorkerEvaluator(settings, notice=said.append) as ev:
+        ref = ev.evaluate(t, reference_candidate_source(t))
+        assert ref.ok, ref.error
+        d = ref.diagnostics
+        assert said == [] and d.probe_size_checked is None and d.size_probe_s is None
+        assert d.probes_s is None and d.trials_s is not None
+        m = ev.evaluate(t, candidate("softmax_ok"))
+    assert m.ok and m.diagnostics.probe_size_checked == 1.0 and m.diagnostics.size_probe_s
+    assert len(said) == 1 and "needs a CUDA device" in said[0]
 
 
 @pytest.mark.gpu
