@@ -276,9 +276,9 @@ def test_tall_tiles_widen_along_the_contiguous_rows() -> None:
     f = Facts("reduction", 2**29, rows=2**20, cols=512, innermost=False)
     start = templates.initial(f)
     assert (start["mode"], start["ROWS"], start["BLOCK_C"], start["num_warps"]) == (
-        "loop", 128, 16, 4)  # fmt: skip
+        "loop", 128, 32, 4)  # fmt: skip
     wide = templates.move("wider_vectors", start, f)
-    assert wide is not None and (wide["ROWS"], wide["BLOCK_C"]) == (512, 16)
+    assert wide is not None and (wide["ROWS"], wide["BLOCK_C"]) == (512, 32)
     assert templates.move("wider_vectors", wide, f) is None
     # whole strided columns in registers keep the contiguous rows: one row per program
     # would read one element per 2 MB stride (25_rmsnorm measured 1.66 ms against 0.20)
