@@ -1,7 +1,8 @@
 """Which speedup would be a task's new best: the bar the costly after-checks share.
 
-The re-measure from a fresh process (`profiling.remeasure`) and the out-of-bounds check
-(`profiling.sanitizer`) run, in their ``best`` modes, only on a measurement that would
+The re-measure from a fresh process (`profiling.remeasure`), the out-of-bounds check
+(`profiling.sanitizer`) and the input probes (``EvalSettings.probe_scope``) run, in their
+``best`` modes, only on a measurement that would
 become its task's new best, i.e. the one that would count. `BestSoFar` keeps that bar
 per task (`profiling.tasks.task_key`): a speedup beats it when it is above every speedup
 that stood so far; a measurement that stood raises it.
@@ -20,8 +21,12 @@ class BestSoFar:
         self.floor = floor
         self._best: dict[str, float] = {}
 
+    def bar(self, task: Task) -> float:
+        """The speedup a measurement of ``task`` must beat to be its new best."""
+        return self._best.get(task_key(task), self.floor)
+
     def beats(self, task: Task, m: Measurement) -> bool:
-        return (m.speedup or 0.0) > self._best.get(task_key(task), self.floor)
+        return (m.speedup or 0.0) > self.bar(task)
 
     def stood(self, task: Task, m: Measurement) -> None:
         """``m`` passed its check: its speedup raises its task's bar."""

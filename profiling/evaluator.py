@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from profiling.best_so_far import BestSoFar
 from profiling.channel import ChannelClosed, ChannelTimeout
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
@@ -59,6 +60,10 @@ class EvalSettings:
     rep_ms: float = 100.0
     check_floor: bool = True  # reject results faster than the roofline floor
     probes: bool = True  # signed/wide-range inputs, an odd size, a trial after timing
+    # which candidates get the signed/wide-range inputs and the odd size: always (every
+    # one, before its timing), best (after its timing, only one that would become the
+    # task's new best; the best kernel is always probed, the search spends less a step)
+    probe_scope: str = "always"
     cpu_limit_s: float | None = None  # CPU seconds per evaluation (None: 4 x timeout_s)
     # a speedup above this is re-measured from a fresh process before it counts (0: never)
     remeasure_speedup: float = 5.0
@@ -73,6 +78,13 @@ class EvalSettings:
         # the valid modes and their one-line errors belong to the policies' modules
         check_remeasure(self.remeasure)
         check_sanitize(self.sanitize)
+        if self.probe_scope not in PROBE_SCOPES:
+            raise ValueError(
+                f"probe_scope must be one of {', '.join(PROBE_SCOPES)}, got {self.probe_scope!r}"
+            )
+
+
+PROBE_SCOPES = ("always", "best")
 
 
 class Evaluator(Protocol):
@@ -179,6 +191,7 @@ class WorkerEvaluator:
             notice or _stderr_line,
         )
         self._remeasure = RemeasurePolicy(settings.remeasure, settings.remeasure_speedup)
+        self._probe_bar = BestSoFar(float("-inf"))  # probe_scope=best: per task, probed bests
         self._worker: WorkerProcess | None = None
         self._facts: GpuFacts | None = None
         self.starts = 0  # how many worker processes were started
@@ -272,6 +285,7 @@ class WorkerEvaluator:
         extras = [for_device(task.with_size(spec), self.device) for spec in s.extra_sizes]
         probes = s.probes and not reference
         probe_tasks = odd_size_tasks(task, self.device) if probes else []
+        probe_bar = self._probe_bar.bar(task) if s.probe_scope == "best" else None
         worker = self._ensure_worker()
         nonce = secrets.token_hex(16)
         request: dict[str, Any] = {
@@ -289,6 +303,7 @@ class WorkerEvaluator:
                 "rep_ms": s.rep_ms,
                 "check_floor": s.check_floor,
                 "probes": probes,
+                "probe_bar": probe_bar,
                 "cpu_limit_s": s.cpu_limit_s if s.cpu_limit_s is not None else 4 * s.timeout_s,
             },
         }
@@ -332,6 +347,8 @@ class WorkerEvaluator:
         elif self._sanitize.wanted(task, m):  # a would-be new best: no out-of-bounds access
             shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]
             m = self._sanitize.apply(m, task, shape, source, self.device)
+        if m.ok and (reference or (probe_bar is not None and not m.diagnostics.probes_not_best)):
+            self._probe_bar.stood(task, m)  # probed (or the reference): the bar to beat
         if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
             t1 = time.monotonic()
             counters = self.profile(task, source).counters

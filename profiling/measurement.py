@@ -113,7 +113,8 @@ class HarnessDiagnostics:
     memory errors it reported (only for checked candidates, `profiling.sanitizer`).
     ``probe_*``: 1.0 when
     an odd-size probe was checked or a probe was skipped because the reference
-    did not allow it (:mod:`profiling.input_probes`). ``*_s`` (`profiling.phases`):
+    did not allow it (:mod:`profiling.input_probes`); ``probes_not_best``: 1.0 when the
+    probes did not run because the candidate would not be a new best (``probe_scope=best``). ``*_s`` (`profiling.phases`):
     wall seconds of each phase in the worker (``baseline``: the torch.compile
     reference, once per task; ``load``; ``trials``, which includes compiling the
     candidate; ``probes``: the signed and wide-range inputs; ``size_probe``: the odd size,
@@ -140,6 +141,7 @@ class HarnessDiagnostics:
     probe_size_skipped: float | None = None
     probe_signed_skipped: float | None = None
     probe_wide_skipped: float | None = None
+    probes_not_best: float | None = None
     num_warps: float | None = None
     baseline_s: float | None = None
     load_s: float | None = None

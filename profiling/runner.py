@@ -17,7 +17,9 @@ Order of work (each stage can end the evaluation with a status):
 5. timing (:mod:`profiling.timed`: interleaved, rotating input sets sized to
    free memory, L2 flushed, timed outputs re-checked at random positions, the
    last output re-fingerprinted after a pause), hidden-work check, roofline
-   floor, guards again, a last trial on fresh inputs, no threads left behind.
+   floor, guards again, a last trial on fresh inputs, no threads left behind;
+   with a probe bar (``probe_scope=best``) the probes of step 4 run here instead,
+   and only for a candidate whose speedup beats the bar (a would-be new best).
 """
 
 from __future__ import annotations
@@ -266,6 +268,16 @@ class Evaluation:
             self.trial(ref, new, probe, 1 + i, tols, label)
             del probe
 
+    def input_probes(
+        self, phase: PhaseClock, mod: types.ModuleType, ref: Any, new: Any,
+        tols: list[Tolerance], model_new: Any,
+    ) -> None:
+        """The checks beyond the task's own inputs: signed and wide-range values, an odd size."""
+        with phase("probes"):
+            self.value_probes(mod, ref, new, tols)
+        with phase("size_probe"):  # compiles the candidate again at the odd size
+            self.size_probe(model_new)
+
     def size_probe(self, model_new: Any) -> None:
         """The first odd size at which the reference runs; the candidate must be right there."""
         for task in self.probe_tasks:
@@ -337,11 +349,8 @@ class Evaluation:
                 model_new = self.load_candidate()
             with phase("trials"):  # the first call compiles the candidate's kernels
                 ref, new, tols = self.trials(mod, model_new, s.trials, self.seed)
-            if s.probes:
-                with phase("probes"):
-                    self.value_probes(mod, ref, new, tols)
-                with phase("size_probe"):  # compiles the candidate again at the odd size
-                    self.size_probe(model_new)
+            if s.probes and s.probe_bar is None:
+                self.input_probes(phase, mod, ref, new, tols, model_new)
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):
                 emod = self.state.task_module(extra)
@@ -362,6 +371,13 @@ class Evaluation:
                                "after timing: ")
                     stage.recheck_last(self.last_out_storages)
             del stage
+            if s.probes and s.probe_bar is not None:  # probe_scope=best: a would-be best only
+                speedup = ShapeResult(size=self.task.size, candidate=timings["candidate"],
+                                      reference=timings["reference"]).speedup
+                if speedup is not None and speedup > s.probe_bar:
+                    self.input_probes(phase, mod, ref, new, tols, model_new)
+                else:
+                    self.counters["probes_not_best"] = 1.0
             self.check_threads("after the timed runs")
         if self.state.cuda:
             self.counters["peak_gpu_bytes"] = float(peak.peak() or 0)

@@ -24,6 +24,9 @@ class RunSettings:
     rep_ms: float = 100.0
     check_floor: bool = True
     probes: bool = True  # signed/wide-range inputs, odd size, a trial after timing
+    # with probes: None runs the input probes on every candidate, before its timing; a
+    # number runs them after the timing, only when the candidate's speedup beats it
+    probe_bar: float | None = None
     cpu_limit_s: float = 0.0  # CPU seconds one evaluation may use (0: no limit)
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,30 @@ def test_probes_report_what_they_checked(interp_ev):
     m = interp_ev.evaluate(log_task, src)
     assert m.ok, m.error
     assert m.diagnostics.probe_signed_skipped == 1.0
+
+
+def test_probe_scope_best_probes_only_a_would_be_new_best() -> None:
+    """``probe_scope=best``: the probes run after the timing, on a candidate that would be the
+    task's new best; slower ones skip them (and say so), and the best kernel is always
+    probed, so a hard-wired kernel is still caught whenever it would count."""
+    settings = EvalSettings(device="interpret", trials=1, timeout_s=120, probe_scope="best",
+                            baseline_compile=False)  # fmt: skip
+    t = task("row_softmax")
+    hardwired = (Path(__file__).parent / "adversarial" / "hardwired_size.py").read_text()
+    with WorkerEvaluator(settings) as ev:
+        first = ev.evaluate(t, hardwired)  # no bar yet: probed at the odd size, where it
+        # is wrong or, on the CPU, writes past its output (the adversarial manifest's verdicts)
+        assert first.status in (Status.INCORRECT, Status.RUNTIME_ERROR, Status.CRASHED)
+        ok = ev.evaluate(t, candidate("softmax_ok"))  # the rejected one set no bar
+        assert ok.ok and ok.diagnostics.probe_size_checked == 1.0
+        assert ok.diagnostics.probes_not_best is None and ok.diagnostics.size_probe_s
+        ref = ev.evaluate(t, reference_candidate_source(t))  # trusted: torch's speed is the bar
+        assert ref.ok and ref.speedup > 5 * ok.speedup
+        again = ev.evaluate(t, candidate("softmax_ok"))  # interpreted Triton: far below it
+        d = again.diagnostics
+        assert again.ok and d.probes_not_best == 1.0 and d.probe_size_checked is None
+        assert d.probes_s is None and d.size_probe_s is None and d.recheck_s is not None
+        slow_wrong = ev.evaluate(t, hardwired)  # the trade-off: not a best, not probed
+        assert slow_wrong.ok and slow_wrong.diagnostics.probes_not_best == 1.0
+    with pytest.raises(ValueError, match="probe_scope must be one of always, best"):
+        EvalSettings(probe_scope="sometimes")
