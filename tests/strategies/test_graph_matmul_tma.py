@@ -184,7 +184,9 @@ GPU_CASES = [  # (problem, size, dtype note): ragged sizes (not multiples of any
     ("matmul", "M=1000,K=520,N=1000", "bf16"),
     ("matmul_bias_gelu", LINEAR, "bf16 Linear"),
     (str(PROBLEMS / "34_matmul.py"), "M=1000,K=520,N=1000", "fp32 ieee"),
-    (str(PROBLEMS / "38_linear_gelu_scale.py"), LINEAR, "fp32 Linear"),
+    # its residual adds x to the product: in_features == out_features
+    (str(PROBLEMS / "38_linear_gelu_scale.py"), "batch_size=1000,in_features=520,out_features=520",
+     "fp32 Linear"),
     (str(PROBLEMS / "36_bmm_scale.py"), "batch_size=8,m=500,k=264,n=260", "fp32 bmm"),
 ]
 
