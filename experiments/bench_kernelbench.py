@@ -14,7 +14,10 @@ against eager and ``torch.compile``, its share of the roofline floor, candidates
 evaluated and wall time; then coverage (problems with a correct generated kernel)
 and geometric means. The JSON file is rewritten after every problem, so a run cut
 short by ``--deadline`` keeps what it measured, and ``--resume`` goes on from that file
-(problems already in it are kept, not run again). ``--gpus N`` tunes N problems at
+(problems already in it are kept, not run again, unless their row was searched otherwise:
+each row records its ``run`` settings, and a row with other iterations, policy, seed,
+realizer, device or size is run again; Hydra overrides such as timing repetitions are
+recorded but not compared). ``--gpus N`` tunes N problems at
 once, each on its own GPU (timings stay per-GPU; template capture runs on the CPU).
 """
 
@@ -79,6 +82,25 @@ def run_problem(
 def geomean(values: list[float]) -> float | None:
     vals = [v for v in values if v and v > 0]
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
+
+
+SEARCH_KEYS = ("iterations", "policy", "seed", "realizer", "device", "size")
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What a row's search was run with (stored in the row as ``run``)."""
+    return {"iterations": args.iterations, "policy": args.policy, "seed": args.seed,
+            "realizer": args.realizer, "device": args.device, "size": args.size,
+            "overrides": list(args.overrides)}  # fmt: skip
+
+
+def searched_otherwise(row: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """The search settings in which an earlier row differs from this run ("k: a != b");
+    a row without recorded settings (an older file) differs in none."""
+    had = row.get("run")
+    if not isinstance(had, dict):
+        return []
+    return [f"{k} {had.get(k)!r} != {run[k]!r}" for k in SEARCH_KEYS if had.get(k) != run[k]]
 
 
 def earlier_rows(path: Path | None) -> list[dict[str, Any]]:
@@ -164,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        run = run_settings(args)
+        stale = {r["task"]: why for r in rows if (why := searched_otherwise(r, run))}
+        for task, why in sorted(stale.items()):
+            print(f"resuming: {task} runs again (its row was searched with {', '.join(why)})")
+        rows = [r for r in rows if r["task"] not in stale]
         done = {r["task"] for r in rows}
         files = [f for f in files if f.stem not in done]
         print(f"resuming: {len(done)} problems kept from {args.json}, {len(files)} to run")
@@ -191,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         row["templates"] = templates(path, size)
         row["size"] = size or "default"
         row["generated_ok"] = row.get("status") == "ok" and row.get("correct", 0) > 1
+        row["run"] = run_settings(args)
         with lock:
             rows.append(row)
             Console().print(f"{path.stem}: " + json.dumps(row))

@@ -142,3 +142,40 @@ def test_only_runs_the_named_problems_in_the_order_given(tmp_path, monkeypatch) 
     argv = [str(tmp_path), "--only", "26_mse,01_relu", "--out", str(tmp_path / "r")]
     assert main(argv) == 0
     assert ran == ["26_mse", "01_relu"]
+
+
+def test_resume_runs_again_a_row_searched_with_other_settings(tmp_path, monkeypatch, capsys):
+    """Rows record their search settings; resuming a 40-iteration table from a file with a
+    10-iteration row runs that problem again, while a row from an older file (no settings)
+    and one that differs only in Hydra overrides (timing repetitions) are kept."""
+    import json
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+
+    for name in ("01_relu.py", "13_softmax.py", "14_log_softmax.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    same = {"iterations": 40, "policy": "hucb", "seed": 0, "realizer": "offline",
+            "device": "interpret", "size": None, "overrides": ["device.rep_ms=50"]}  # fmt: skip
+    rows = [
+        {"task": "01_relu", "status": "ok", "x_eager": 2.0, "wall_s": 1.0},  # older file
+        {"task": "13_softmax", "status": "ok", "x_eager": 2.0, "wall_s": 1.0,
+         "run": {**same, "iterations": 10}},
+        {"task": "14_log_softmax", "status": "ok", "x_eager": 2.0, "wall_s": 1.0, "run": same},
+    ]  # fmt: skip
+    out = tmp_path / "rows.json"
+    out.write_text(json.dumps({"rows": rows, "totals": {}}))
+    ran = []
+    monkeypatch.setattr(bk, "run_problem", lambda path, *a: ran.append(path.stem) or 1.0)
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {
+        "task": task, "status": "ok", "correct": 3, "x_eager": 8.0, "wall_s": wall})  # fmt: skip
+    argv = [str(tmp_path), "--json", str(out), "--resume", "--iterations", "40", "--device",
+            "interpret", "--out", str(tmp_path / "runs")]  # fmt: skip
+    assert main(argv) == 0
+    assert ran == ["13_softmax"]
+    assert "13_softmax runs again (its row was searched with iterations 10 != 40)" in (
+        capsys.readouterr().out)
+    data = {r["task"]: r for r in json.loads(out.read_text())["rows"]}
+    assert sorted(data) == ["01_relu", "13_softmax", "14_log_softmax"]
+    assert data["13_softmax"]["x_eager"] == 8.0 and data["13_softmax"]["run"]["iterations"] == 40
+    assert data["01_relu"] == rows[0] and data["14_log_softmax"] == rows[2]
