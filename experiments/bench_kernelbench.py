@@ -18,7 +18,9 @@ short by ``--deadline`` keeps what it measured, and ``--resume`` goes on from th
 each row records its ``run`` settings, and a row with other iterations, policy, seed,
 realizer, device or size is run again; Hydra overrides such as timing repetitions are
 recorded but not compared). ``--gpus N`` tunes N problems at
-once, each on its own GPU (timings stay per-GPU; template capture runs on the CPU).
+once, each on its own GPU and, unless ``--no-pin``, on its own share of the CPU cores
+(``KB_CPUS``, `experiments.affinity`): one problem's compiles cannot stall the launches
+timed on another GPU.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from experiments import affinity
 from experiments.bench_tune import summarize
 from profiling.tasks import TaskError, load_task
 
@@ -55,12 +58,15 @@ def templates(path: Path, size: str | None) -> str:
 
 
 def run_problem(
-    path: Path, args: argparse.Namespace, size: str | None, gpu: int | None, extra: list[str]
+    path: Path, args: argparse.Namespace, size: str | None, gpu: int | None, extra: list[str],
+    cpus: set[int] | None = None,
 ) -> float:
     out = args.out
     env = dict(os.environ)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    if cpus:
+        env[affinity.ENV] = affinity.format_cpus(cpus)
 
     cmd = [
         sys.executable, "-m", "experiments.tune",
@@ -166,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the rows already in --json and run only the other problems",
     )
+    p.add_argument("--no-pin", action="store_true",
+                   help="with --gpus N > 1: do not give each GPU's problem its own CPU cores")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("runs/bench_kernelbench"))
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_intermixed_args(argv)  # overrides may follow the options
@@ -200,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.gpus):
         gpus.put(i if args.gpus > 1 else None)
     lock = threading.Lock()
+    shares = [] if args.gpus < 2 or args.no_pin else affinity.split_cpus(affinity.available(),
+                                                                         args.gpus)  # fmt: skip
+    if shares:
+        print("CPU cores per GPU: " + ", ".join(
+            f"GPU {i}: {affinity.format_cpus(c)}" for i, c in enumerate(shares)))  # fmt: skip
 
     def one(path: Path) -> None:
         if args.deadline and time.perf_counter() - start > args.deadline:
@@ -211,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             size = None  # the preset is not defined for this file: its own size
         gpu = gpus.get()
         try:
-            wall = run_problem(path, args, size, gpu, args.overrides)
+            cpus = shares[gpu] if shares and gpu is not None else None
+            wall = run_problem(path, args, size, gpu, args.overrides, cpus)
         finally:
             gpus.put(gpu)
         row = summarize(path.stem, args.out / path.stem, wall)

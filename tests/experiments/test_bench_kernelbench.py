@@ -121,7 +121,7 @@ def test_hydra_overrides_may_follow_the_options(tmp_path, monkeypatch) -> None:
 
     shutil.copy(PROBLEMS / "01_relu.py", tmp_path / "01_relu.py")
     seen = []
-    monkeypatch.setattr(bk, "run_problem", lambda path, args, size, gpu, extra: seen.append(extra))
+    monkeypatch.setattr(bk, "run_problem", lambda path, args, size, gpu, extra, cpus: seen.append(extra))
     monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {"task": task, "wall_s": 0.0})
     argv = [str(tmp_path), "--iterations", "2", "device.rep_ms=50", "--out", str(tmp_path / "r"),
             "device.trials=3"]  # fmt: skip
@@ -179,3 +179,39 @@ def test_resume_runs_again_a_row_searched_with_other_settings(tmp_path, monkeypa
     assert sorted(data) == ["01_relu", "13_softmax", "14_log_softmax"]
     assert data["13_softmax"]["x_eager"] == 8.0 and data["13_softmax"]["run"]["iterations"] == 40
     assert data["01_relu"] == rows[0] and data["14_log_softmax"] == rows[2]
+
+
+def test_each_gpu_runs_its_problems_on_its_own_cpu_cores(tmp_path, monkeypatch, capsys) -> None:
+    """--gpus 2: every problem goes to one GPU with that GPU's share of the cores in KB_CPUS;
+    --no-pin (or one GPU) leaves the cores alone."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import experiments.bench_kernelbench as bk
+
+    for name in ("01_relu.py", "13_softmax.py", "14_log_softmax.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    monkeypatch.setattr(bk.affinity, "available", lambda: set(range(8)))
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def fake_run(cmd, **kwargs):
+        env = kwargs["env"]
+        task = Path(next(a for a in cmd if a.startswith("task.name=")).split("=", 1)[1]).stem
+        seen.append((task, env.get("CUDA_VISIBLE_DEVICES"), env.get("KB_CPUS")))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(bk.subprocess, "run", fake_run)
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {
+        "task": task, "status": "ok", "correct": 3, "x_eager": 2.0, "wall_s": wall})  # fmt: skip
+    base = [str(tmp_path), "--device", "interpret", "--out", str(tmp_path / "runs")]
+    assert main([*base, "--gpus", "2"]) == 0
+    assert "CPU cores per GPU: GPU 0: 0-3, GPU 1: 4-7" in capsys.readouterr().out
+    assert sorted(t for t, _, _ in seen) == ["01_relu", "13_softmax", "14_log_softmax"]
+    assert all((gpu, cpus) in {("0", "0-3"), ("1", "4-7")} for _, gpu, cpus in seen), seen
+    seen.clear()
+    assert main([*base, "--gpus", "2", "--no-pin"]) == 0
+    assert all(cpus is None for _, _, cpus in seen) and len(seen) == 3
+    seen.clear()
+    assert main(base) == 0
+    assert all(gpu is None and cpus is None for _, gpu, cpus in seen) and len(seen) == 3

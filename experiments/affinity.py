@@ -1,0 +1,85 @@
+"""CPU sets for runs that share a host: one disjoint set of cores per GPU.
+
+A candidate of a few short kernels is timed with CUDA events around its Python launches;
+when another run on the same host takes every core (its ``torch.compile`` baseline's compile
+workers, Triton and ptxas compiles), those launches stall and the GPU waits inside the timed
+region. ``experiments.bench_kernelbench --gpus N`` therefore gives each GPU's run its own
+share of the cores through ``KB_CPUS`` (e.g. ``0-15``), which ``experiments.tune`` applies to
+itself before anything starts; its evaluation workers and their compilers inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+ENV = "KB_CPUS"
+
+
+def parse_cpus(text: str) -> set[int]:
+    """``"0-3,8"`` -> ``{0, 1, 2, 3, 8}``; ValueError (one line) on anything else."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise ValueError(f"{ENV} wants CPU numbers and ranges like 0-3,8; got {text!r}") from None
+        if a < 0 or b < a:
+            raise ValueError(f"{ENV} wants CPU numbers and ranges like 0-3,8; got {text!r}")
+        cpus.update(range(a, b + 1))
+    return cpus
+
+
+def format_cpus(cpus: Iterable[int]) -> str:
+    """``{0, 1, 2, 3, 8}`` -> ``"0-3,8"`` (what `parse_cpus` reads back)."""
+    out: list[str] = []
+    run: list[int] = []
+    for c in sorted(set(cpus)):
+        if run and c != run[-1] + 1:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(c)
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
+
+
+def available() -> set[int]:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
+def split_cpus(cpus: Iterable[int], n: int) -> list[set[int]]:
+    """``n`` disjoint sets of consecutive cores, as even as they go; [] when there are
+    fewer cores than sets (nothing to pin then)."""
+    ordered = sorted(set(cpus))
+    if n < 1 or len(ordered) < n:
+        return []
+    size, extra = divmod(len(ordered), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(set(ordered[start:end]))
+        start = end
+    return out
+
+
+def pin_from_env(env: Mapping[str, str] | None = None) -> set[int] | None:
+    """Restrict this process to the cores ``KB_CPUS`` names (None when it is unset);
+    ValueError (one line) when it names none this process may use."""
+    text = (os.environ if env is None else env).get(ENV, "").strip()
+    if not text:
+        return None
+    cpus = parse_cpus(text)
+    usable = cpus & available()
+    if not usable:
+        raise ValueError(f"{ENV}={text} names no CPU this process may use "
+                         f"({format_cpus(available())})")  # fmt: skip
+    if not hasattr(os, "sched_setaffinity"):
+        raise ValueError(f"{ENV} is set but this platform cannot pin a process to CPUs")
+    os.sched_setaffinity(0, usable)
+    return usable
