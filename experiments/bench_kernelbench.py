@@ -19,7 +19,7 @@ each row records its ``run`` settings, and a row with other iterations, policy, 
 realizer, device or size is run again; Hydra overrides such as timing repetitions are
 recorded but not compared). ``--gpus N`` tunes N problems at
 once, each on its own GPU and, unless ``--no-pin``, on its own share of the CPU cores
-(``KB_CPUS``, `experiments.affinity`): one problem's compiles cannot stall the launches
+(``KB_CPUS``, `profiling.affinity`): one problem's compiles cannot stall the launches
 timed on another GPU.
 """
 
@@ -41,8 +41,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from experiments import affinity
 from experiments.bench_tune import summarize
+from profiling import affinity
 from profiling.tasks import TaskError, load_task
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from bandit.executors import BaseExecutor, ExecutorError, make_executor, visible_gpus
 from experiments import LANDSCAPES_DIR
 from experiments.settings import TuneSettings
+from profiling import affinity
 from profiling.clock import Clock, VirtualClock
 from profiling.errors import UserError
 from profiling.evaluator import EvalSettings, Evaluator
@@ -40,17 +41,23 @@ class WorkerFactory:
 
     ``gpus``: pin worker `i` to ``gpus[i]`` through CUDA_VISIBLE_DEVICES (local
     executor on CUDA); empty: leave the environment alone (Ray assigns the GPU).
+    ``cpus``: worker `i`'s share of the host's cores (``KB_CPUS``, `profiling.affinity`);
+    empty: all of them.
     """
 
     settings: EvalSettings
     gpus: tuple[str, ...] = ()
     probes: ProbeSettings | None = None  # probe.every_candidate: counters on every kernel
+    cpus: tuple[str, ...] = ()
 
     def __call__(self, index: int) -> Evaluator:
+        from profiling.affinity import ENV
         from profiling.evaluator import WorkerEvaluator
 
-        env = {"CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else None
-        return WorkerEvaluator(self.settings, env=env, probes=self.probes)
+        env = {"CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else {}
+        if self.cpus:
+            env[ENV] = self.cpus[index]
+        return WorkerEvaluator(self.settings, env=env or None, probes=self.probes)
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,10 @@ def open_evaluation(
         workers = ex.workers or (max(len(gpus), 1) if ex.name == "local" else None)
         pin = gpus if ex.name == "local" and device == "cuda" else ()
         every = settings.probe if settings.probe.every_candidate else None
-        factory = WorkerFactory(eval_settings(settings, device), pin, every)
+        # several GPU workers: each its own cores, so one's compiles cannot stall another's timing
+        shares = affinity.split_cpus(affinity.available(), len(pin)) if len(pin) > 1 else []
+        cpus = tuple(affinity.format_cpus(s) for s in shares)
+        factory = WorkerFactory(eval_settings(settings, device), pin, every, cpus)
         executor = make_executor(ex.name, factory, workers, device)
         if ex.batch < executor.workers:
             notes.append(

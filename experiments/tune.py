@@ -81,9 +81,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Check the overrides first (a bad one: one line, exit 2, before Hydra makes a
     folder or prints its multi-line report), then hand over to Hydra."""
-    from experiments.affinity import pin_from_env
     from experiments.overrides import check_overrides
     from experiments.settings import TOP_LEVEL
+    from profiling.affinity import pin_from_env
 
     try:
         pin_from_env()  # KB_CPUS: this run's share of the host's cores, before anything starts

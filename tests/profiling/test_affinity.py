@@ -1,4 +1,4 @@
-"""experiments.affinity: CPU sets per GPU, their text form, pinning a run from KB_CPUS."""
+"""profiling.affinity: CPU sets per GPU, their text form, pinning a process from KB_CPUS."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from experiments.affinity import ENV, available, format_cpus, parse_cpus, pin_from_env, split_cpus
+from profiling.affinity import ENV, available, format_cpus, parse_cpus, pin_from_env, split_cpus
 
 pinnable = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
 
@@ -35,7 +35,7 @@ def test_split_gives_disjoint_consecutive_shares_covering_the_cores() -> None:
 def test_a_run_pins_itself_and_its_children_from_the_environment() -> None:
     first = min(available())
     code = ("import os, subprocess, sys\n"
-            "from experiments.affinity import pin_from_env\n"
+            "from profiling.affinity import pin_from_env\n"
             "print(sorted(pin_from_env()))\n"
             "print(subprocess.run([sys.executable, '-c', 'import os; print(sorted(os.sched_getaffinity(0)))'],"
             " capture_output=True, text=True).stdout.strip())\n")  # fmt: skip
@@ -52,10 +52,14 @@ def test_unset_pins_nothing_and_a_share_outside_this_process_is_an_error() -> No
         pin_from_env({ENV: str(outside)})
 
 
-def test_the_tune_app_refuses_a_bad_share_in_one_line() -> None:
-    env = {**os.environ, ENV: "not-cpus"}
-    proc = subprocess.run([sys.executable, "-m", "experiments.tune", "tracking=none"],
-                          capture_output=True, text=True, env=env)  # fmt: skip
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "error: KB_CPUS wants CPU numbers and ranges like 0-3,8; got 'not-cpus'"]
+@pinnable
+def test_an_evaluation_worker_runs_on_the_share_it_was_given() -> None:
+    from profiling.evaluator import EvalSettings, WorkerEvaluator
+
+    from .conftest import candidate, task
+
+    first = min(available())
+    settings = EvalSettings(device="interpret", trials=1, timeout_s=120, baseline_compile=False)
+    with WorkerEvaluator(settings, env={ENV: str(first)}) as ev:
+        assert ev.evaluate(task("row_softmax"), candidate("softmax_ok")).ok
+        assert ev.worker_pid is not None and os.sched_getaffinity(ev.worker_pid) == {first}

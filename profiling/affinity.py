@@ -1,11 +1,12 @@
-"""CPU sets for runs that share a host: one disjoint set of cores per GPU.
+"""CPU sets for work that shares a host: one disjoint set of cores per GPU.
 
 A candidate of a few short kernels is timed with CUDA events around its Python launches;
-when another run on the same host takes every core (its ``torch.compile`` baseline's compile
-workers, Triton and ptxas compiles), those launches stall and the GPU waits inside the timed
-region. ``experiments.bench_kernelbench --gpus N`` therefore gives each GPU's run its own
-share of the cores through ``KB_CPUS`` (e.g. ``0-15``), which ``experiments.tune`` applies to
-itself before anything starts; its evaluation workers and their compilers inherit it.
+when other work on the same host takes every core (another GPU's ``torch.compile`` baseline
+and its compile workers, Triton and ptxas compiles), those launches stall and the GPU waits
+inside the timed region. ``KB_CPUS`` (e.g. ``0-15``) names a process's share: the evaluation
+worker (`profiling.worker`) and ``experiments.tune`` apply it to themselves before anything
+starts, and what they start inherits it. ``experiments.bench_kernelbench --gpus N`` gives each
+GPU's problem a share; a run with several local GPU workers gives each worker one.
 """
 
 from __future__ import annotations
