@@ -4,14 +4,16 @@ A candidate of a few short kernels is timed with CUDA events around its Python l
 when other work on the same host takes every core (another GPU's ``torch.compile`` baseline
 and its compile workers, Triton and ptxas compiles), those launches stall and the GPU waits
 inside the timed region. ``KB_CPUS`` (e.g. ``0-15``) names a process's share: the evaluation
-worker (`profiling.worker`) and ``experiments.tune`` apply it to themselves before anything
-starts, and what they start inherits it. ``experiments.bench_kernelbench --gpus N`` gives each
+worker (`profiling.worker`), the re-measure and probe children (`profiling.remeasure`,
+`profiling.probes.child`: they get the worker's environment) and ``experiments.tune`` apply
+it to themselves before anything starts, and what they start inherits it. ``experiments.bench_kernelbench --gpus N`` gives each
 GPU's problem a share; a run with several local GPU workers gives each worker one.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping
 
 ENV = "KB_CPUS"
@@ -67,6 +69,17 @@ def split_cpus(cpus: Iterable[int], n: int) -> list[set[int]]:
         out.append(set(ordered[start:end]))
         start = end
     return out
+
+
+def pin_quietly(prog: str) -> set[int] | None:
+    """`pin_from_env` for a child the harness started (the evaluation worker, the re-measure
+    and probe children): ``KB_CPUS`` came from the harness, so a share it cannot apply is a
+    line on stderr, not a failed evaluation."""
+    try:
+        return pin_from_env()
+    except ValueError as e:
+        print(f"{prog}: not pinned: {e}", file=sys.stderr)
+        return None
 
 
 def pin_from_env(env: Mapping[str, str] | None = None) -> set[int] | None:

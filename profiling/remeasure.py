@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from profiling.affinity import pin_quietly
 from profiling.best_so_far import BestSoFar
 from profiling.errors import trim
 from profiling.measurement import Measurement, Status
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="profiling.remeasure")
     ap.add_argument("request")
     args = ap.parse_args(argv)
+    pin_quietly("profiling.remeasure")  # KB_CPUS: the worker's share of the cores
     with open(args.request) as f:
         req = json.load(f)
     if req["device"] == "interpret":

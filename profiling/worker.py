@@ -58,12 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", choices=("cuda", "interpret"), required=True)
     args = ap.parse_args(argv)
     _setup_device(args.device)
-    from profiling.affinity import pin_from_env
+    from profiling.affinity import pin_quietly
 
-    try:  # KB_CPUS: this worker's share of the host's cores, before torch starts its threads
-        pin_from_env()
-    except ValueError as e:
-        print(f"kernel-bandit worker: not pinned: {e}", file=sys.stderr)
+    pin_quietly("profiling.worker")  # KB_CPUS: its share of the cores, before torch's threads
 
     from profiling.channel import Channel, ChannelClosed
 

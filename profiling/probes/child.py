@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from profiling.affinity import pin_quietly
 from profiling.probes.base import ProbeRecord, ProbeTarget
 from profiling.worker_process import child_env, python_command
 
@@ -206,6 +207,7 @@ def _one(spec: dict[str, Any], task: Any, mod: Any, source: str, separator: bool
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    pin_quietly("profiling.probes.child")  # KB_CPUS: the worker's share of the cores
     spec = json.loads(Path(args[0]).read_text())
     result = Path(spec["result"])
     t0 = time.monotonic()

@@ -63,3 +63,32 @@ def test_an_evaluation_worker_runs_on_the_share_it_was_given() -> None:
     with WorkerEvaluator(settings, env={ENV: str(first)}) as ev:
         assert ev.evaluate(task("row_softmax"), candidate("softmax_ok")).ok
         assert ev.worker_pid is not None and os.sched_getaffinity(ev.worker_pid) == {first}
+
+
+@pytest.mark.parametrize("module", ["profiling.remeasure", "profiling.probes.child"])
+def test_the_harness_children_pin_themselves_before_reading_their_request(
+    module: str, monkeypatch, tmp_path
+) -> None:
+    """The re-measure and probe children get the worker's environment (KB_CPUS included) and
+    apply the share first thing, before any candidate or torch work."""
+    import importlib
+
+    from profiling.worker_process import child_env
+
+    assert child_env("cuda", {ENV: "0-3"}, str(tmp_path))[ENV] == "0-3"
+    mod = importlib.import_module(module)
+    calls: list[str] = []
+    monkeypatch.setattr(mod, "pin_quietly", lambda prog: calls.append(prog))
+    with pytest.raises(FileNotFoundError):
+        mod.main([str(tmp_path / "no-request.json")])
+    assert calls == [module]
+
+
+def test_a_share_a_child_cannot_apply_is_a_line_not_a_failure(monkeypatch, capsys) -> None:
+    from profiling.affinity import pin_quietly
+
+    monkeypatch.setenv(ENV, "nonsense")
+    assert pin_quietly("profiling.worker") is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["profiling.worker: not pinned: KB_CPUS wants CPU numbers and ranges like "
+                   "0-3,8; got 'nonsense'"]  # fmt: skip
