@@ -58,6 +58,10 @@ class Verdict(Exception):
         self.restart = restart
 
 
+class TaskFailure(Verdict):
+    """The reference or the task's own code failed (not the candidate's fault)."""
+
+
 @dataclass(frozen=True)
 class Classified:
     status: Status

@@ -43,19 +43,14 @@ from profiling.correctness import (
     output_dtypes,
     storages,
 )
-from profiling.errors import Verdict, classify, trim
+from profiling.errors import TaskFailure, Verdict, classify, trim
 from profiling.guards import library_thread
-from profiling.input_probes import (
-    input_domain,
-    offset_clone,
-    output_finite,
-    probe_inputs,
-    reference_allows,
-)
+from profiling.input_probes import offset_clone
 from profiling.measurement import HarnessDiagnostics, Measurement, ShapeResult, Status
 from profiling.memory import PeakTracker, tensor_bytes
 from profiling.phases import PhaseClock
-from profiling.precision import opted_precision, tf32_error, tolerances, wide_range_probe
+from profiling.precision import opted_precision, tf32_error, tolerances
+from profiling.probe_runs import InputProbes
 from profiling.resources import kernel_resources
 from profiling.state import (
     RunSettings,
@@ -72,10 +67,6 @@ from profiling.tasks import Task, exec_module
 from profiling.timed import TimedStage, compiled_reference
 
 CANDIDATE_MODULE = "kb_candidate"
-
-
-class TaskFailure(Verdict):
-    """The reference or the task's own code failed (not the candidate's fault)."""
 
 
 class Evaluation:
@@ -245,55 +236,6 @@ class Evaluation:
             del inputs
         return ref, new, tols
 
-    def value_probes(
-        self, mod: types.ModuleType, ref: Any, new: Any, tols: list[Tolerance]
-    ) -> None:
-        """Signed and wide-range inputs, where the reference allows them.
-
-        Only one set of probe inputs is alive at a time (memory: a trial's 3I + 2O).
-        """
-        domain = input_domain(mod)
-        seed = self.seed + 700
-        finite = output_finite(self.ref(ref, *clone_all(self.inputs(mod, seed))))
-        # an opted-in lower precision (PRECISION) is not held to fp32's range either
-        kinds = ("signed", "wide") if wide_range_probe(mod) else ("signed",)
-        for i, kind in enumerate(kinds):
-            probe = probe_inputs(self.inputs(mod, seed), kind, domain, seed + 1 + i)
-            if probe is None:
-                continue
-            if not reference_allows(self.ref(ref, *clone_all(probe)), finite):
-                self.counters[f"probe_{kind}_skipped"] = 1.0
-                continue
-            label = "signed inputs: " if kind == "signed" else "wide-range inputs (|x|~1e5): "
-            self.trial(ref, new, probe, 1 + i, tols, label)
-            del probe
-
-    def input_probes(
-        self, phase: PhaseClock, mod: types.ModuleType, ref: Any, new: Any,
-        tols: list[Tolerance], model_new: Any,
-    ) -> None:
-        """The checks beyond the task's own inputs: signed and wide-range values, an odd size."""
-        with phase("probes"):
-            self.value_probes(mod, ref, new, tols)
-        with phase("size_probe"):  # compiles the candidate again at the odd size
-            self.size_probe(model_new)
-
-    def size_probe(self, model_new: Any) -> None:
-        """The first odd size at which the reference runs; the candidate must be right there."""
-        for task in self.probe_tasks:
-            emod = self.state.task_module(task)
-            try:
-                ref, _ = self.build(emod, model_new, self.seed + 900)
-                ref_out = self.ref(ref, *self.inputs(emod, self.seed + 901))
-                del ref_out
-            except TaskFailure:
-                continue
-            self.trials(emod, model_new, 1, self.seed + 900, f"odd size {task.size}: ")
-            self.counters["probe_size_checked"] = 1.0
-            return
-        if self.probe_tasks:
-            self.counters["probe_size_skipped"] = 1.0
-
     def inputs(self, mod: types.ModuleType, seed: int) -> list[Any]:
         """``get_inputs()`` under ``seed``, created directly on the GPU when it allows."""
         dev = self.state.torch_device
@@ -349,8 +291,9 @@ class Evaluation:
                 model_new = self.load_candidate()
             with phase("trials"):  # the first call compiles the candidate's kernels
                 ref, new, tols = self.trials(mod, model_new, s.trials, self.seed)
+            probes = InputProbes(self, mod, ref, new, tols, model_new)
             if s.probes and s.probe_bar is None:
-                self.input_probes(phase, mod, ref, new, tols, model_new)
+                probes.run(phase)
             extra_shapes = []
             for i, extra in enumerate(self.extra_tasks):
                 emod = self.state.task_module(extra)
@@ -371,23 +314,18 @@ class Evaluation:
                                "after timing: ")
                     stage.recheck_last(self.last_out_storages)
             del stage
+            primary = ShapeResult(
+                size=self.task.size,
+                candidate=timings["candidate"],
+                reference=timings["reference"],
+                compiled_reference=timings.get("compiled"),
+            )
             if s.probes and s.probe_bar is not None:  # probe_scope=best: a would-be best only
-                speedup = ShapeResult(size=self.task.size, candidate=timings["candidate"],
-                                      reference=timings["reference"]).speedup
-                if speedup is not None and speedup > s.probe_bar:
-                    self.input_probes(phase, mod, ref, new, tols, model_new)
-                else:
-                    self.counters["probes_not_best"] = 1.0
+                probes.run_if_best(phase, primary.speedup, s.probe_bar)
             self.check_threads("after the timed runs")
         if self.state.cuda:
             self.counters["peak_gpu_bytes"] = float(peak.peak() or 0)
         self.counters["task_io_bytes"] = float(sum(self.io_bytes))
-        primary = ShapeResult(
-            size=self.task.size,
-            candidate=timings["candidate"],
-            reference=timings["reference"],
-            compiled_reference=timings.get("compiled"),
-        )
         return Measurement(
             status=Status.OK,
             shapes=(primary, *extra_shapes),
