@@ -17,8 +17,8 @@ short by ``--deadline`` keeps what it measured, and ``--resume`` goes on from th
 (problems already in it are kept, not run again, unless their row was searched otherwise:
 each row records its ``run`` settings, and a row with other iterations, policy, seed,
 realizer, device or size is run again; Hydra overrides such as timing repetitions are
-recorded but not compared). ``--gpus N`` tunes N problems at
-once, each on its own GPU and, unless ``--no-pin``, on its own share of the CPU cores
+recorded but not compared). ``--gpus N`` tunes N problems at once, each on its own GPU and,
+unless ``--no-pin``, on its own share of the CPU cores
 (``KB_CPUS``, `profiling.affinity`): one problem's compiles cannot stall the launches
 timed on another GPU.
 """
@@ -188,13 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no problem files in {args.dir}", file=sys.stderr)
         return 2
     rows: list[dict[str, Any]] = []
+    run = run_settings(args)
     if args.resume:
         try:
             rows = earlier_rows(args.json)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        run = run_settings(args)
         stale = {r["task"]: why for r in rows if (why := searched_otherwise(r, run))}
         for task, why in sorted(stale.items()):
             print(f"resuming: {task} runs again (its row was searched with {', '.join(why)})")
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         row["templates"] = templates(path, size)
         row["size"] = size or "default"
         row["generated_ok"] = row.get("status") == "ok" and row.get("correct", 0) > 1
-        row["run"] = run_settings(args)
+        row["run"] = run
         with lock:
             rows.append(row)
             Console().print(f"{path.stem}: " + json.dumps(row))

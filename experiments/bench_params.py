@@ -7,10 +7,11 @@ should point, measured rather than guessed.
 The problem's heuristic start (``plan.initial()``) is the base; every combination of the
 ``--set`` values replaces those keys in group ``--group`` (default: the heaviest group), is
 rendered by the graph realizer and evaluated with correctness trials and the reference timed
-interleaved (`experiments.variant_rows.bench_evaluator`). Combinations whose blocks exceed
-Triton's tensor limit, and reduction blocks that would spill registers, are skipped. The table, fastest first: the parameters that differ from
-the start, status, ms, x eager and % of the roofline floor; the start itself is the first row
-measured.
+interleaved (`experiments.variant_rows.bench_evaluator`). Combinations the template's space
+would not admit (`strategies.graph.space.admissible`: blocks beyond Triton's tensor limit,
+reduction blocks that spill registers) are skipped. The table, fastest first: the parameters
+that differ from the start, status, ms, x eager and % of the roofline floor; the start itself
+is the first row measured.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from profiling.tasks import TaskError, load_task
 from strategies.errors import RealizerError
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import render_plan
-from strategies.graph.space import fits, in_registers
+from strategies.graph.space import admissible
 
 
 def parse_value(text: str) -> Any:
@@ -84,18 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= gi < len(plan.facts):
         print(f"error: --group {gi}: the plan has {len(plan.facts)} groups", file=sys.stderr)
         return 2
-    start = plan.initial()
+    start, f = plan.initial(), plan.facts[gi]
     base = dict(start["groups"][gi])
     unknown = sorted(set(grid) - set(base))
     if unknown:
-        print(f"error: group {gi} ({plan.facts[gi].template}) has no parameter "
+        print(f"error: group {gi} ({f.template}) has no parameter "
               f"{', '.join(unknown)}; it has {', '.join(sorted(base))}", file=sys.stderr)  # fmt: skip
         return 2
-    f = plan.facts[gi]
-    todo = [p for p in combos(base, grid) if fits(p, f) is not None
-            and (f.template != "reduction" or in_registers(p, f))]  # fmt: skip
+    todo = [p for p in combos(base, grid) if admissible(p, f)]
     print(f"{task.name} ({task.size}): {plan.summary}; group {gi} "
-          f"({plan.facts[gi].template}) start {json.dumps(base, sort_keys=True)}; "
+          f"({f.template}) start {json.dumps(base, sort_keys=True)}; "
           f"{len(todo)} variants", flush=True)  # fmt: skip
     ev = bench_evaluator(args.device, args.trials)
     rows: list[dict[str, Any]] = []

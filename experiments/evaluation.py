@@ -51,12 +51,11 @@ class WorkerFactory:
     cpus: tuple[str, ...] = ()
 
     def __call__(self, index: int) -> Evaluator:
-        from profiling.affinity import ENV
         from profiling.evaluator import WorkerEvaluator
 
         env = {"CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else {}
         if self.cpus:
-            env[ENV] = self.cpus[index]
+            env[affinity.ENV] = self.cpus[index]
         return WorkerEvaluator(self.settings, env=env or None, probes=self.probes)
 
 

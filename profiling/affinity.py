@@ -6,8 +6,9 @@ and its compile workers, Triton and ptxas compiles), those launches stall and th
 inside the timed region. ``KB_CPUS`` (e.g. ``0-15``) names a process's share: the evaluation
 worker (`profiling.worker`), the re-measure and probe children (`profiling.remeasure`,
 `profiling.probes.child`: they get the worker's environment) and ``experiments.tune`` apply
-it to themselves before anything starts, and what they start inherits it. ``experiments.bench_kernelbench --gpus N`` gives each
-GPU's problem a share; a run with several local GPU workers gives each worker one.
+it to themselves before anything starts, and what they start inherits it.
+``experiments.bench_kernelbench --gpus N`` gives each GPU's problem a share; a run with
+several local GPU workers gives each worker one.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ def parse_cpus(text: str) -> set[int]:
     """``"0-3,8"`` -> ``{0, 1, 2, 3, 8}``; ValueError (one line) on anything else."""
     cpus: set[int] = set()
     for part in text.split(","):
-        part = part.strip()
-        lo, sep, hi = part.partition("-")
+        lo, sep, hi = part.strip().partition("-")
         try:
-            a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
+            a = int(lo)
+            b = int(hi) if sep else a
         except ValueError:
-            raise ValueError(f"{ENV} wants CPU numbers and ranges like 0-3,8; got {text!r}") from None
+            a, b = -1, -1
         if a < 0 or b < a:
             raise ValueError(f"{ENV} wants CPU numbers and ranges like 0-3,8; got {text!r}")
         cpus.update(range(a, b + 1))
@@ -37,16 +38,13 @@ def parse_cpus(text: str) -> set[int]:
 
 def format_cpus(cpus: Iterable[int]) -> str:
     """``{0, 1, 2, 3, 8}`` -> ``"0-3,8"`` (what `parse_cpus` reads back)."""
-    out: list[str] = []
-    run: list[int] = []
+    runs: list[list[int]] = []
     for c in sorted(set(cpus)):
-        if run and c != run[-1] + 1:
-            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-            run = []
-        run.append(c)
-    if run:
-        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ",".join(out)
+        if runs and c == runs[-1][-1] + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def available() -> set[int]:

@@ -347,8 +347,8 @@ class WorkerEvaluator:
         elif self._sanitize.wanted(task, m):  # a would-be new best: no out-of-bounds access
             shape = (probe_tasks or odd_size_tasks(task, self.device) or [task])[0]
             m = self._sanitize.apply(m, task, shape, source, self.device)
-        if m.ok and (reference or (probe_bar is not None and not m.diagnostics.probes_not_best)):
-            self._probe_bar.stood(task, m)  # probed (or the reference): the bar to beat
+        if probe_bar is not None and m.ok and not m.diagnostics.probes_not_best:
+            self._probe_bar.stood(task, m)  # probed, or the reference: the bar to beat
         if m.ok and self.probe_settings.every_candidate and self.device == "cuda":
             t1 = time.monotonic()
             counters = self.profile(task, source).counters

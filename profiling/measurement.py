@@ -114,14 +114,14 @@ class HarnessDiagnostics:
     ``probe_*``: 1.0 when
     an odd-size probe was checked or a probe was skipped because the reference
     did not allow it (:mod:`profiling.input_probes`); ``probes_not_best``: 1.0 when the
-    probes did not run because the candidate would not be a new best (``probe_scope=best``). ``*_s`` (`profiling.phases`):
-    wall seconds of each phase in the worker (``baseline``: the torch.compile
-    reference, once per task; ``load``; ``trials``, which includes compiling the
-    candidate; ``probes``: the signed and wide-range inputs; ``size_probe``: the odd size,
-    which compiles the candidate again; ``timing``; ``recheck``) and of the children run after it
-    (``remeasure``, ``sanitizer``, ``profile``: Nsight Compute on every candidate); the
-    rest of ``Measurement.wall_s`` is the worker's
-    start, the channel and the static check.
+    probes did not run because the candidate would not be a new best
+    (``probe_scope=best``). ``*_s`` (`profiling.phases`): wall seconds of each phase in
+    the worker (``baseline``: the torch.compile reference, once per task; ``load``;
+    ``trials``, which includes compiling the candidate; ``probes``: the signed and
+    wide-range inputs; ``size_probe``: the odd size, which compiles the candidate again;
+    ``timing``; ``recheck``) and of the children run after it (``remeasure``,
+    ``sanitizer``, ``profile``: Nsight Compute on every candidate); the rest of
+    ``Measurement.wall_s`` is the worker's start, the channel and the static check.
     """
 
     tf32_reference_error: float | None = None

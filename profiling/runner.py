@@ -12,7 +12,7 @@ Order of work (each stage can end the evaluation with a status):
    first on cloned inputs (at an address that moves between trials), then the
    reference (TF32 off); inputs compared afterwards, an output aliasing an
    input rejected, outputs compared by dtype tolerance; then the probes of
-   :mod:`profiling.input_probes` (signed and wide-range inputs, an odd size)
+   :mod:`profiling.probe_runs` (signed and wide-range inputs, an odd size)
    and the extra sizes likewise;
 5. timing (:mod:`profiling.timed`: interleaved, rotating input sets sized to
    free memory, L2 flushed, timed outputs re-checked at random positions, the

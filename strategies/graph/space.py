@@ -292,8 +292,15 @@ def move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
 
 
 def move_reduction(name: str, p: Params, f: Facts) -> Params | None:
-    new = fits(_move_reduction(name, p, f), f)
-    return new if new is None or in_registers(new, f) else None
+    new = _move_reduction(name, p, f)
+    return new if new is not None and admissible(new, f) else None
+
+
+def admissible(p: Params, f: Facts) -> bool:
+    """Parameters this module's spaces admit: blocks within Triton's tensor limit and, for a
+    reduction, no register spills (the matmul space also checks shared memory:
+    `strategies.graph.space_matmul.gemm_fits`)."""
+    return fits(p, f) is not None and (f.template != "reduction" or in_registers(p, f))
 
 
 def in_registers(p: Params, f: Facts) -> bool:
