@@ -73,11 +73,17 @@ class EvalSettings:
     # the out-of-bounds check under compute-sanitizer (profiling.sanitizer): best (only a
     # candidate that would become the task's new best), always (every ok one), off
     sanitize: str = "best"
+    # microseconds of device time (a spinning kernel) queued between the L2 flush and each
+    # timed call's start event, so the host has launched the call before the events run
+    # (0: none; the host's side is recorded either way: `profiling.timing.host_stats`)
+    hold_us: float = 0.0
 
     def __post_init__(self) -> None:
         # the valid modes and their one-line errors belong to the policies' modules
         check_remeasure(self.remeasure)
         check_sanitize(self.sanitize)
+        if not 0.0 <= self.hold_us <= MAX_HOLD_US:
+            raise ValueError(f"hold_us must be between 0 and {MAX_HOLD_US:g}, got {self.hold_us:g}")
         if self.probe_scope not in PROBE_SCOPES:
             raise ValueError(
                 f"probe_scope must be one of {', '.join(PROBE_SCOPES)}, got {self.probe_scope!r}"
@@ -85,6 +91,7 @@ class EvalSettings:
 
 
 PROBE_SCOPES = ("always", "best")
+MAX_HOLD_US = 10_000.0  # a hold is for launch latency: 10 ms would be a hang, not a launch
 
 
 class Evaluator(Protocol):
@@ -304,6 +311,7 @@ class WorkerEvaluator:
                 "check_floor": s.check_floor,
                 "probes": probes,
                 "probe_bar": probe_bar,
+                "hold_us": s.hold_us,
                 "cpu_limit_s": s.cpu_limit_s if s.cpu_limit_s is not None else 4 * s.timeout_s,
             },
         }

@@ -115,7 +115,11 @@ class HarnessDiagnostics:
     an odd-size probe was checked or a probe was skipped because the reference
     did not allow it (:mod:`profiling.input_probes`); ``probes_not_best``: 1.0 when the
     probes did not run because the candidate would not be a new best
-    (``probe_scope=best``). ``*_s`` (`profiling.phases`): wall seconds of each phase in
+    (``probe_scope=best``). ``host_call_ms``, ``host_call_p80_ms``, ``slow_calls``,
+    ``slow_call_host_ms``, ``fast_call_host_ms`` (`profiling.timing.host_stats`): the host's
+    side of the candidate's timed calls, ``ref_host_call_ms`` and ``ref_slow_calls`` the
+    reference's; ``hold_us``: the device hold queued before each timed call's start event
+    (``device.hold_us``; absent when none). ``*_s`` (`profiling.phases`): wall seconds of each phase in
     the worker (``baseline``: the torch.compile reference, once per task; ``load``;
     ``trials``, which includes compiling the candidate; ``probes``: the signed and
     wide-range inputs; ``size_probe``: the odd size, which compiles the candidate again;
@@ -143,6 +147,14 @@ class HarnessDiagnostics:
     probe_wide_skipped: float | None = None
     probes_not_best: float | None = None
     num_warps: float | None = None
+    host_call_ms: float | None = None
+    host_call_p80_ms: float | None = None
+    slow_calls: float | None = None
+    slow_call_host_ms: float | None = None
+    fast_call_host_ms: float | None = None
+    ref_host_call_ms: float | None = None
+    ref_slow_calls: float | None = None
+    hold_us: float | None = None
     baseline_s: float | None = None
     load_s: float | None = None
     trials_s: float | None = None

@@ -27,6 +27,7 @@ class RunSettings:
     # with probes: None runs the input probes on every candidate, before its timing; a
     # number runs them after the timing, only when the candidate's speedup beats it
     probe_bar: float | None = None
+    hold_us: float = 0.0  # device time queued before each timed call's start event
     cpu_limit_s: float = 0.0  # CPU seconds one evaluation may use (0: no limit)
 
     @classmethod
@@ -89,6 +90,7 @@ class WorkerState:
     task_modules: dict[str, types.ModuleType] = field(default_factory=dict)
     compiled: dict[str, Any] = field(default_factory=dict)
     flusher: timing.L2Flusher | None = None
+    holder: timing.GpuHold | None = None  # made at the first evaluation with a hold
 
     @property
     def cuda(self) -> bool:

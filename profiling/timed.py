@@ -98,6 +98,12 @@ class TimedStage:
             clock: Any = timing.CudaClock()
             cfg = timing.TimingConfig(warmup_ms=ev.settings.warmup_ms, rep_ms=ev.settings.rep_ms)
             flush = state.flusher
+            hold_us = ev.settings.hold_us
+            if hold_us > 0:
+                if state.holder is None:
+                    state.holder = timing.GpuHold()
+                flush = timing.hold_after(flush, state.holder, hold_us)
+                ev.counters["hold_us"] = hold_us
             self.check_hidden_work(contenders[0], contenders[1])
         else:
             clock, cfg, flush = timing.WallClock(), timing.INTERPRETER_CONFIG, None
@@ -106,6 +112,11 @@ class TimedStage:
             lambda: timing.time_interleaved(contenders, self.sets, clock, flush, cfg, rng),
             "timed run",
         )
+        ev.counters.update(timing.host_stats(contenders[1]))
+        ref_host = timing.host_stats(contenders[0])
+        if ref_host:
+            ev.counters.update(ref_host_call_ms=ref_host["host_call_ms"],
+                               ref_slow_calls=ref_host["slow_calls"])
         self.post_return_check(contenders[1])
         floor = self.floor(result) if state.cuda else None
         return result, floor

@@ -15,6 +15,16 @@ how many calls per block are checked does not depend on the number of sets. `hid
 device-synchronized wall clock with the event time to catch work launched on
 side streams that the events do not see.
 
+The host's side of each timed call is recorded too (`host_stats`): the seconds
+from the start event's record to the call's return. The events time the device,
+but a device with nothing queued runs the start event at once, so whenever the
+host needs longer to launch the call's kernels than the device needs for the
+work queued before it (the input copy and the L2 flush), the event time holds
+host time: the slow calls' host times tell. An optional hold (`GpuHold`,
+``device.hold_us``) queues a spinning kernel between the flush and the start
+event, so the host is that much ahead (NVBench's blocking kernel, by time); it
+cannot hide work on the inputs, which the host reaches only through the device.
+
 Under the Triton interpreter the same loop runs with a wall clock and a few
 repetitions; those figures are labeled interpreter time, not GPU time.
 
@@ -41,6 +51,7 @@ _Event = torch.cuda.Event
 _record = torch.cuda.Event.record
 _elapsed = torch.cuda.Event.elapsed_time
 _synchronize = torch.cuda.synchronize
+_sleep = getattr(torch.cuda, "_sleep", None)
 
 
 class WallClock:
@@ -106,6 +117,41 @@ class L2Flusher:
         self.buf.zero_()
 
 
+class GpuHold:
+    """Spins the current stream for a given time (``torch.cuda._sleep``), calibrated once
+    with events: ``hold(us)`` queues about ``us`` microseconds of device time."""
+
+    CALIBRATION_CYCLES = 2_000_000
+
+    def __init__(self) -> None:
+        if _sleep is None:
+            raise RuntimeError("this torch build has no torch.cuda._sleep")
+        _sleep(1000)  # the spin kernel's first launch loads it
+        s, e = _Event(enable_timing=True), _Event(enable_timing=True)
+        _record(s)
+        _sleep(self.CALIBRATION_CYCLES)
+        _record(e)
+        _synchronize()
+        self.cycles_per_us = self.CALIBRATION_CYCLES / max(_elapsed(s, e) * 1e3, 1e-3)
+
+    def __call__(self, us: float) -> None:
+        assert _sleep is not None
+        _sleep(max(1, int(us * self.cycles_per_us)))
+
+
+def hold_after(
+    flush: Callable[[], None] | None, hold: Callable[[float], None], us: float
+) -> Callable[[], None]:
+    """What runs before each timed call's start event: the flush, then the hold."""
+
+    def before() -> None:
+        if flush is not None:
+            flush()
+        hold(us)
+
+    return before
+
+
 Check = Callable[[int, Any], "str | None"]
 
 
@@ -118,6 +164,7 @@ class Contender:
     enter: Callable[[], Any] | None = None  # run before each call, outside the timed region
     exit: Callable[[Any], None] | None = None  # run after each call with enter's result
     times: list[float] = field(default_factory=list)
+    host: list[float] = field(default_factory=list)  # host ms of each timed call, as `times`
     calls: int = 0
     last: tuple[int, Any] | None = None  # (input set, output) of the last timed call
 
@@ -170,7 +217,8 @@ def _quantile(xs: Sequence[float], q: float) -> float:
 
 def _call(
     c: Contender, data_sets: Sequence[Sequence[Any]], clock: Any, flush: Any
-) -> tuple[int, Any]:
+) -> tuple[int, Any, float]:
+    """One timed call: (input set, output, host ms from the start event to the return)."""
     k = c.calls % len(data_sets)
     c.calls += 1
     load(c.buffers, data_sets[k])
@@ -179,12 +227,14 @@ def _call(
         if flush is not None:
             flush()
         token = clock.start()
+        h0 = _perf_counter()
         out = c.fn(*c.buffers)
+        host = (_perf_counter() - h0) * 1e3
         clock.stop(token)
     finally:
         if c.exit is not None:
             c.exit(saved)
-    return k, out
+    return k, out, host
 
 
 def _estimate_ms(
@@ -231,7 +281,8 @@ def time_interleaved(
             block = math.ceil(reps[c.name] / rounds)
             first = rng.randrange(max(1, block - n_checked + 1))
             for j in range(block):
-                k, out = _call(c, data_sets, clock, flush)
+                k, out, host = _call(c, data_sets, clock, flush)
+                c.host.append(host)
                 if c.check is not None and first <= j < first + n_checked:
                     err = c.check(k, out)
                     if err:
@@ -247,6 +298,38 @@ def time_interleaved(
             c.times.extend(times[i : i + block])
             i += block
     return {c.name: summarize(c.times) for c in contenders}
+
+
+SLOW_CALL = 1.5  # a timed call slower than this times its contender's p20 is "slow"
+
+
+def host_stats(c: Contender) -> dict[str, float]:
+    """The host's side of a contender's timed calls (diagnostics, by name).
+
+    ``host_call_ms`` / ``host_call_p80_ms``: median and p80 of the host time of a call;
+    ``slow_calls``: the fraction of calls whose event time exceeds `SLOW_CALL` x the p20;
+    ``slow_call_host_ms`` / ``fast_call_host_ms``: the median host time of those calls and
+    of the others. Slow calls that took longer on the host than the fast ones are
+    launch-bound: the device had run out of queued work before their kernels arrived.
+    """
+    n = min(len(c.times), len(c.host))
+    if n == 0:
+        return {}
+    times, host = c.times[:n], c.host[:n]
+    p20 = _quantile(sorted(times), 0.2)
+    slow = [h for t, h in zip(times, host, strict=True) if t > SLOW_CALL * p20]
+    fast = [h for t, h in zip(times, host, strict=True) if t <= SLOW_CALL * p20]
+    xs = sorted(host)
+    out = {
+        "host_call_ms": _quantile(xs, 0.5),
+        "host_call_p80_ms": _quantile(xs, 0.8),
+        "slow_calls": len(slow) / n,
+    }
+    if slow:
+        out["slow_call_host_ms"] = _quantile(sorted(slow), 0.5)
+    if fast:
+        out["fast_call_host_ms"] = _quantile(sorted(fast), 0.5)
+    return out
 
 
 def hidden_work(

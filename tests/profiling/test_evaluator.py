@@ -264,6 +264,9 @@ def test_probe_scope_best_probes_only_a_would_be_new_best() -> None:
         ok = ev.evaluate(t, candidate("softmax_ok"))  # the rejected one set no bar
         assert ok.ok and ok.diagnostics.probe_size_checked == 1.0
         assert ok.diagnostics.probes_not_best is None and ok.diagnostics.size_probe_s
+        h = ok.diagnostics  # the host's side of the timed calls is recorded for both
+        assert h.host_call_ms > 0 and h.host_call_p80_ms >= h.host_call_ms
+        assert 0 <= h.slow_calls <= 1 and h.ref_host_call_ms > 0 and h.hold_us is None
         ref = ev.evaluate(t, reference_candidate_source(t))  # trusted: torch's speed is the bar
         assert ref.ok and ref.speedup > 5 * ok.speedup
         again = ev.evaluate(t, candidate("softmax_ok"))  # interpreted Triton: far below it
@@ -274,3 +277,6 @@ def test_probe_scope_best_probes_only_a_would_be_new_best() -> None:
         assert slow_wrong.ok and slow_wrong.diagnostics.probes_not_best == 1.0
     with pytest.raises(ValueError, match="probe_scope must be one of always, best"):
         EvalSettings(probe_scope="sometimes")
+    for bad in (-1.0, 20_000.0):
+        with pytest.raises(ValueError, match="hold_us must be between 0 and 10000"):
+            EvalSettings(hold_us=bad)

@@ -159,3 +159,33 @@ def test_analysed_flops_give_a_task_without_get_flops_a_compute_floor(gpu_ev, tm
     assert m.floor.flops == 2 * 4096**3 and m.floor.flops_source == "graph analysis"
     assert m.floor.bound == "compute" and m.floor.peak == "fp32"
     assert 0.5 < m.roofline_fraction <= 1.05  # cuBLAS SGEMM runs near the measured IEEE peak
+
+
+HOST_HEAVY = """import time
+
+import torch
+
+
+class ModelNew(torch.nn.Module):
+    def forward(self, x):
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.0004:  # 0.4 ms of host work before the launch
+            pass
+        return torch.softmax(x, -1)
+"""
+
+
+def test_a_hold_takes_the_host_launch_out_of_the_event_time():
+    """Without a hold, 0.4 ms of host work before a ~30 µs kernel lands in the event time
+    (the device has run dry); a 1 ms hold queued before the start event takes it out, and
+    the host's side is recorded either way."""
+    t = task("row_softmax", SOFTMAX_MID)
+    runs = {}
+    for hold in (0.0, 1000.0):
+        with WorkerEvaluator(EvalSettings(device="cuda", timeout_s=180, hold_us=hold)) as ev:
+            m = ev.evaluate(t, HOST_HEAVY)
+        assert m.status is Status.OK, m.error
+        assert m.diagnostics.host_call_ms >= 0.4
+        runs[hold] = m
+    assert runs[0.0].diagnostics.hold_us is None and runs[1000.0].diagnostics.hold_us == 1000.0
+    assert runs[1000.0].runtime_ms < 0.5 * runs[0.0].runtime_ms

@@ -134,3 +134,78 @@ def test_the_flush_buffer_is_three_l2s_and_at_least_256_mib() -> None:
     assert flush_bytes(50 << 20) == 256 << 20  # 3 x 50 MiB is below the minimum
     assert flush_bytes(60 << 20) == 256 << 20  # an H200 (60 MiB of L2): the minimum
     assert flush_bytes(100 << 20) == 3 * (100 << 20)
+
+
+def test_host_stats_split_the_calls_at_one_and_a_half_p20() -> None:
+    c = timing.Contender("candidate", lambda: None, [])
+    c.times = [1.0, 1.0, 1.1, 1.0, 3.0, 2.9, 1.0, 1.0, 1.0, 1.0]
+    c.host = [0.1, 0.1, 0.1, 0.1, 0.9, 0.8, 0.1, 0.2, 0.1, 0.1]
+    s = timing.host_stats(c)
+    assert s["slow_calls"] == 0.2
+    assert s["slow_call_host_ms"] == pytest.approx(0.85) and s["fast_call_host_ms"] == 0.1
+    assert s["host_call_ms"] == 0.1 and s["host_call_p80_ms"] == pytest.approx(0.32)
+    c.times, c.host = [1.0] * 4, [0.1] * 4  # no slow call: no slow_call_host_ms
+    assert "slow_call_host_ms" not in timing.host_stats(c)
+    assert timing.host_stats(timing.Contender("x", lambda: None, [])) == {}
+
+
+def test_timed_calls_record_their_host_time_in_step_with_their_times() -> None:
+    """Every third call of the candidate spends 20 ms on the host instead of 4 before it
+    returns: the wall clock sees those calls slow, and host_stats ties them to their host
+    time."""
+    import time
+
+    sets = _sets()
+    n = [0]
+
+    def cand(x):
+        n[0] += 1
+        time.sleep(0.02 if n[0] % 3 == 0 else 0.004)
+        return torch.softmax(x, -1)
+
+    ref = timing.Contender("reference", lambda x: torch.softmax(x, -1), timing.make_buffers(sets[0]))
+    c = timing.Contender("candidate", cand, timing.make_buffers(sets[0]), check=_checker(sets))
+    cfg = timing.TimingConfig(warmup_ms=0, rep_ms=0, min_reps=12, max_reps=12, rounds=3)
+    res = timing.time_interleaved([ref, c], sets, timing.WallClock(), None, cfg)
+    assert len(c.host) == len(c.times) == res["candidate"].reps == 12
+    assert len(ref.host) == len(ref.times) == 12
+    s = timing.host_stats(c)
+    assert 0.2 <= s["slow_calls"] <= 0.5
+    assert s["slow_call_host_ms"] >= 20 > 10 > s["fast_call_host_ms"] >= 4
+
+
+def test_the_hold_is_calibrated_once_and_queued_after_the_flush(monkeypatch) -> None:
+    log: list[tuple[str, float]] = []
+
+    class Event:
+        def __init__(self, enable_timing: bool = False) -> None:
+            self.t = 0.0
+
+    clock = [0.0]
+
+    def sleep(cycles: int) -> None:
+        log.append(("sleep", cycles))
+        clock[0] += cycles / 1000.0  # a device that spins 1000 cycles a microsecond
+
+    def record(e: Event) -> None:
+        e.t = clock[0]
+
+    monkeypatch.setattr(timing, "_sleep", sleep)
+    monkeypatch.setattr(timing, "_Event", Event)
+    monkeypatch.setattr(timing, "_record", record)
+    monkeypatch.setattr(timing, "_elapsed", lambda s, e: (e.t - s.t) / 1e3)
+    monkeypatch.setattr(timing, "_synchronize", lambda: None)
+    hold = timing.GpuHold()
+    assert hold.cycles_per_us == pytest.approx(1000.0)
+    log.clear()
+    before = timing.hold_after(lambda: log.append(("flush", 0)), hold, 50.0)
+    before()
+    assert log == [("flush", 0), ("sleep", 50_000)]
+    timing.hold_after(None, hold, 0.0001)()  # never a zero-cycle launch
+    assert log[-1] == ("sleep", 1)
+
+
+def test_no_hold_without_the_spin_kernel(monkeypatch) -> None:
+    monkeypatch.setattr(timing, "_sleep", None)
+    with pytest.raises(RuntimeError, match="_sleep"):
+        timing.GpuHold()
