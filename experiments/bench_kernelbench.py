@@ -2,7 +2,7 @@
 
     python -m experiments.bench_kernelbench DIR [--iterations 40] [--size bench]
         [--json PATH] [--deadline S] [--device cuda|interpret] [--realizer offline|graph]
-        [--gpus N] [--only a,b] [--resume]
+        [--gpus N] [--only a,b] [--resume] [--end S]
         [-- extra Hydra overrides]
 
 DIR is any folder of KernelBench-format files (a KernelBench checkout's ``level1/``,
@@ -13,7 +13,11 @@ library calls kept), whether a correct generated kernel was found, the best kern
 against eager and ``torch.compile``, its share of the roofline floor, candidates
 evaluated and wall time; then coverage (problems with a correct generated kernel)
 and geometric means. The JSON file is rewritten after every problem, so a run cut
-short by ``--deadline`` keeps what it measured, and ``--resume`` goes on from that file
+short by ``--deadline`` (start no problem after S seconds) or ``--end`` (start a problem only
+when its expected wall fits before S seconds: its earlier row's wall scaled to these
+iterations, else the mean of this run's walls so far; a problem that does not fit is
+skipped and a shorter one later in the list may still start) keeps what it measured, and
+``--resume`` goes on from that file
 (problems already in it are kept, not run again, unless their row was searched otherwise:
 each row records its ``run`` settings, and a row with other iterations, policy, seed,
 realizer, device or size is run again; Hydra overrides such as timing repetitions are
@@ -124,20 +128,37 @@ def earlier_rows(path: Path | None) -> list[dict[str, Any]]:
     return rows
 
 
+FIXED_S = 25.0  # a problem's wall that does not grow with its iterations (start, reference)
+MARGIN = 1.2  # an expected wall from this run's mean is padded by this factor
+
+
+def expected_wall(
+    earlier: dict[str, Any] | None, iterations: int, walls: list[float]
+) -> float | None:
+    """What a problem is expected to take: its earlier row's wall with the iteration-bound
+    part scaled to ``iterations`` (a row without recorded iterations counts as this run's),
+    else ``MARGIN`` x the mean wall of the problems finished so far, else None (unknown)."""
+    if earlier and earlier.get("wall_s"):
+        had = (earlier.get("run") or {}).get("iterations") or iterations
+        return FIXED_S + max(0.0, earlier["wall_s"] - FIXED_S) * iterations / had
+    return MARGIN * sum(walls) / len(walls) if walls else None
+
+
 def render(rows: list[dict[str, Any]]) -> Table:
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
     t = Table(title="kernel-bandit: KernelBench problems, offline realizer")
     for col in ("problem", "templates", "correct", "x eager", "x compile", "% floor",
-                "cands", "wall s"):  # fmt: skip
+                "cands", "wide", "wall s"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("problem", "templates") else "right")
     for r in rows:
         t.add_row(
             r["task"], r.get("templates", ""), "yes" if r.get("generated_ok") else "no",
             f(r.get("x_eager"), ".2f"), f(r.get("x_compile"), ".2f"),
             f(100 * r["roofline"] if r.get("roofline") else None, ".0f"),
-            f"{r.get('correct', 0)}/{r.get('candidates', 0)}", f(r["wall_s"], ".0f"),
+            f"{r.get('correct', 0)}/{r.get('candidates', 0)}", f(r.get("wide"), "d"),
+            f(r["wall_s"], ".0f"),
         )  # fmt: skip
     return t
 
@@ -160,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the rows here after every problem")
     p.add_argument("--deadline", type=float, default=0.0,
                    help="start no new problem after this many seconds (0: no limit)")  # fmt: skip
+    p.add_argument("--end", type=float, default=0.0,
+                   help="start a problem only when its expected wall fits before this many "
+                        "seconds (0: no limit)")  # fmt: skip
     p.add_argument("--device", default="cuda", choices=("cuda", "interpret"))
     p.add_argument("--realizer", default="offline", choices=("offline", "graph"))
     p.add_argument("--policy", default="hucb")
@@ -189,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows: list[dict[str, Any]] = []
     run = run_settings(args)
+    before: dict[str, dict[str, Any]] = {}  # earlier rows, the expected walls' base
     if args.resume:
         try:
             rows = earlier_rows(args.json)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        before = {r["task"]: r for r in rows}
         stale = {r["task"]: why for r in rows if (why := searched_otherwise(r, run))}
         for task, why in sorted(stale.items()):
             print(f"resuming: {task} runs again (its row was searched with {', '.join(why)})")
@@ -214,10 +240,28 @@ def main(argv: list[str] | None = None) -> int:
         print("CPU cores per GPU: " + ", ".join(
             f"GPU {i}: {affinity.format_cpus(c)}" for i, c in enumerate(shares)))  # fmt: skip
 
+    walls: list[float] = []  # of the problems finished in this run
+
+    def write() -> None:
+        if args.json:  # after every problem, so a run cut short keeps what it measured
+            args.json.write_text(json.dumps({"rows": rows, "totals": totals(rows)}, indent=2))
+
+    def skip(stem: str, why: str) -> None:
+        """A problem not started keeps its earlier row, if any (nothing measured is lost)."""
+        Console().print(f"{stem} skipped: {why}")
+        with lock:
+            if stem in before and all(r["task"] != stem for r in rows):
+                rows.append(before[stem])
+
     def one(path: Path) -> None:
-        if args.deadline and time.perf_counter() - start > args.deadline:
-            Console().print(f"deadline of {args.deadline:.0f} s passed: {path.stem} skipped")
-            return
+        now = time.perf_counter() - start
+        if args.deadline and now > args.deadline:
+            return skip(path.stem, f"the deadline of {args.deadline:.0f} s passed")
+        with lock:
+            expect = expected_wall(before.get(path.stem), args.iterations, walls)
+        if args.end and expect is not None and now + expect > args.end:
+            return skip(path.stem, f"expected {expect:.0f} s from {now:.0f} s ends after "
+                                   f"the end at {args.end:.0f} s")  # fmt: skip
         try:
             size = load_task(str(path), args.size).size if args.size else None
         except TaskError:
@@ -234,14 +278,15 @@ def main(argv: list[str] | None = None) -> int:
         row["generated_ok"] = row.get("status") == "ok" and row.get("correct", 0) > 1
         row["run"] = run
         with lock:
+            walls.append(wall)
             rows.append(row)
             Console().print(f"{path.stem}: " + json.dumps(row))
-            if args.json:  # after every problem, so a run cut short keeps what it measured
-                args.json.write_text(json.dumps({"rows": rows, "totals": totals(rows)}, indent=2))
+            write()
 
     with ThreadPoolExecutor(max_workers=args.gpus) as pool:
         list(pool.map(one, files))
     rows.sort(key=lambda r: r["task"])
+    write()
     Console(width=200).print(render(rows))
     Console().print(json.dumps(totals(rows)))
     return 0

@@ -85,6 +85,28 @@ def bench_task(
     return {**summarize(task, run_dir, wall), "run_dir": str(run_dir)}
 
 
+WIDE = 1.5  # a candidate whose p80 exceeds this times its p20 has a wide timing spread
+
+
+def timing_spread(measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    """How steady the candidates' timings were: ``wide`` candidates (p80 > 1.5 x p20 at the
+    primary size), the mean share of slow timed calls and the median host time of a call
+    (`profiling.timing.host_stats`; absent in records older than those diagnostics)."""
+    wide = 0
+    for m in measurements:
+        t = ((m.get("shapes") or [{}])[0] or {}).get("candidate") or {}
+        if t.get("p20_ms") and t.get("p80_ms", 0) > WIDE * t["p20_ms"]:
+            wide += 1
+    diags = [m.get("diagnostics") or {} for m in measurements]
+    slow = [d["slow_calls"] for d in diags if d.get("slow_calls") is not None]
+    host = [d["host_call_ms"] for d in diags if d.get("host_call_ms") is not None]
+    return {
+        "wide": wide,
+        "slow_calls": statistics.fmean(slow) if slow else None,
+        "host_call_ms": statistics.median(host) if host else None,
+    }
+
+
 def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
     path = run_dir / "candidates.jsonl"
     row: dict[str, Any] = {"task": task, "wall_s": wall_s}
@@ -122,6 +144,7 @@ def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
         "candidates": len(cands),
         "correct": len(ok),
         "best_chain": best.get("strategy_id") or "reference",
+        **timing_spread([c["measurement"] for c in ok if c["id"] != "ref"]),
     }
 
 

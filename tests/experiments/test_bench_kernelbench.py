@@ -215,3 +215,57 @@ def test_each_gpu_runs_its_problems_on_its_own_cpu_cores(tmp_path, monkeypatch, 
     seen.clear()
     assert main(base) == 0
     assert all(gpu is None and cpus is None for _, gpu, cpus in seen) and len(seen) == 3
+
+
+def test_expected_wall_scales_an_earlier_row_or_pads_this_runs_mean() -> None:
+    from experiments.bench_kernelbench import FIXED_S, expected_wall
+
+    ten = {"wall_s": FIXED_S + 40.0, "run": {"iterations": 10}}
+    assert math.isclose(expected_wall(ten, 40, []), FIXED_S + 160.0)
+    assert math.isclose(expected_wall({"wall_s": 80.0}, 40, [1.0]), 80.0)  # no run: as this
+    assert math.isclose(expected_wall(None, 40, [100.0, 120.0]), 132.0)
+    assert expected_wall(None, 40, []) is None
+
+
+def test_end_skips_a_problem_that_would_not_finish_and_starts_a_shorter_one(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """--end 100: 01_relu's earlier 10-iteration row took 300 s, so 40 iterations cannot
+    fit and it is skipped (its earlier row stays in the file); 13_softmax (no earlier row,
+    nothing measured yet) runs, and so does 14_log_softmax, expected at 1.2 x the 2 s
+    measured so far."""
+    import json
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+
+    for name in ("01_relu.py", "13_softmax.py", "14_log_softmax.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    out = tmp_path / "rows.json"
+    stale = {"task": "01_relu", "status": "ok", "x_eager": 1.0, "wall_s": 300.0,
+             "run": {"iterations": 10}}
+    out.write_text(json.dumps({"rows": [stale], "totals": {}}))
+    ran = []
+    monkeypatch.setattr(bk, "run_problem", lambda path, *a: ran.append(path.stem) or 2.0)
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {"task": task, "wall_s": wall})
+    argv = [str(tmp_path), "--json", str(out), "--resume", "--end", "100",
+            "--only", "01_relu,13_softmax,14_log_softmax", "--out", str(tmp_path / "runs")]  # fmt: skip
+    assert main(argv) == 0
+    assert ran == ["13_softmax", "14_log_softmax"]
+    assert "01_relu skipped: expected" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["task"] for r in rows] == ["01_relu", "13_softmax", "14_log_softmax"]
+    assert rows[0] == stale
+
+
+def test_timing_spread_counts_wide_candidates_and_reads_the_host_diagnostics() -> None:
+    from experiments.bench_tune import timing_spread
+
+    def m(p20, p80, **diag):
+        return {"shapes": [{"candidate": {"p20_ms": p20, "p80_ms": p80}}], "diagnostics": diag}
+
+    s = timing_spread([m(0.1, 0.5, slow_calls=0.4, host_call_ms=0.2),
+                       m(0.1, 0.12, slow_calls=0.0, host_call_ms=0.1), m(0.1, 0.11)])  # fmt: skip
+    assert s["wide"] == 1 and math.isclose(s["slow_calls"], 0.2)
+    assert math.isclose(s["host_call_ms"], 0.15)
+    assert timing_spread([]) == {"wide": 0, "slow_calls": None, "host_call_ms": None}
