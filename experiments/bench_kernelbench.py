@@ -247,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps({"rows": rows, "totals": totals(rows)}, indent=2))
 
     def skip(stem: str, why: str) -> None:
-        """A problem not started keeps its earlier row, if any (nothing measured is lost)."""
+        """A problem not started keeps its earlier row, if any (nothing measured is lost):
+        only a stale row's problem is in the list to run, and its row left ``rows``."""
         Console().print(f"{stem} skipped: {why}")
-        with lock:
-            if stem in before and all(r["task"] != stem for r in rows):
+        if stem in before:
+            with lock:
                 rows.append(before[stem])
 
     def one(path: Path) -> None:

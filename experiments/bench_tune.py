@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments import TASKS_DIR
+from profiling.measurement import Timing
 from profiling.tasks import bundled_task_names
 
 
@@ -85,18 +86,12 @@ def bench_task(
     return {**summarize(task, run_dir, wall), "run_dir": str(run_dir)}
 
 
-WIDE = 1.5  # a candidate whose p80 exceeds this times its p20 has a wide timing spread
-
-
 def timing_spread(measurements: list[dict[str, Any]]) -> dict[str, Any]:
-    """How steady the candidates' timings were: ``wide`` candidates (p80 > 1.5 x p20 at the
+    """How steady the candidates' timings were: ``wide`` candidates (`Timing.wide` at the
     primary size), the mean share of slow timed calls and the median host time of a call
     (`profiling.timing.host_stats`; absent in records older than those diagnostics)."""
-    wide = 0
-    for m in measurements:
-        t = ((m.get("shapes") or [{}])[0] or {}).get("candidate") or {}
-        if t.get("p20_ms") and t.get("p80_ms", 0) > WIDE * t["p20_ms"]:
-            wide += 1
+    timings = [((m.get("shapes") or [{}])[0] or {}).get("candidate") for m in measurements]
+    wide = sum(1 for t in timings if t and Timing(**t).wide)
     diags = [m.get("diagnostics") or {} for m in measurements]
     slow = [d["slow_calls"] for d in diags if d.get("slow_calls") is not None]
     host = [d["host_call_ms"] for d in diags if d.get("host_call_ms") is not None]

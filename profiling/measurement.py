@@ -35,6 +35,9 @@ class Status(str, Enum):
         return self.value
 
 
+SLOW = 1.5  # a timed call slower than this times its callable's p20 is slow
+
+
 @dataclass(frozen=True)
 class Timing:
     """Summary of repeated timings of one callable, in milliseconds."""
@@ -48,6 +51,11 @@ class Timing:
     def spread(self) -> float:
         """Relative inter-quantile spread (p80 - p20) / median."""
         return (self.p80_ms - self.p20_ms) / self.median_ms if self.median_ms > 0 else math.inf
+
+    @property
+    def wide(self) -> bool:
+        """More than a fifth of the calls were slow: the p80 exceeds `SLOW` x the p20."""
+        return self.p80_ms > SLOW * self.p20_ms
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from typing import Any
 import torch
 
 from profiling.errors import Verdict
-from profiling.measurement import Status, Timing
+from profiling.measurement import SLOW, Status, Timing
 
 _perf_counter = time.perf_counter
 _Event = torch.cuda.Event
@@ -300,35 +300,30 @@ def time_interleaved(
     return {c.name: summarize(c.times) for c in contenders}
 
 
-SLOW_CALL = 1.5  # a timed call slower than this times its contender's p20 is "slow"
-
-
 def host_stats(c: Contender) -> dict[str, float]:
     """The host's side of a contender's timed calls (diagnostics, by name).
 
     ``host_call_ms`` / ``host_call_p80_ms``: median and p80 of the host time of a call;
-    ``slow_calls``: the fraction of calls whose event time exceeds `SLOW_CALL` x the p20;
+    ``slow_calls``: the fraction of calls whose event time exceeds `SLOW` x the p20;
     ``slow_call_host_ms`` / ``fast_call_host_ms``: the median host time of those calls and
     of the others. Slow calls that took longer on the host than the fast ones are
     launch-bound: the device had run out of queued work before their kernels arrived.
     """
-    n = min(len(c.times), len(c.host))
-    if n == 0:
+    if not c.times:
         return {}
-    times, host = c.times[:n], c.host[:n]
-    p20 = _quantile(sorted(times), 0.2)
-    slow = [h for t, h in zip(times, host, strict=True) if t > SLOW_CALL * p20]
-    fast = [h for t, h in zip(times, host, strict=True) if t <= SLOW_CALL * p20]
-    xs = sorted(host)
+    bar = SLOW * _quantile(sorted(c.times), 0.2)
+    split: dict[bool, list[float]] = {True: [], False: []}
+    for t, h in zip(c.times, c.host, strict=True):  # recorded in step by time_interleaved
+        split[t > bar].append(h)
+    xs = sorted(c.host)
     out = {
         "host_call_ms": _quantile(xs, 0.5),
         "host_call_p80_ms": _quantile(xs, 0.8),
-        "slow_calls": len(slow) / n,
+        "slow_calls": len(split[True]) / len(xs),
     }
-    if slow:
-        out["slow_call_host_ms"] = _quantile(sorted(slow), 0.5)
-    if fast:
-        out["fast_call_host_ms"] = _quantile(sorted(fast), 0.5)
+    for slow, name in ((True, "slow_call_host_ms"), (False, "fast_call_host_ms")):
+        if split[slow]:
+            out[name] = _quantile(sorted(split[slow]), 0.5)
     return out
 
 

@@ -262,7 +262,8 @@ def test_timing_spread_counts_wide_candidates_and_reads_the_host_diagnostics() -
     from experiments.bench_tune import timing_spread
 
     def m(p20, p80, **diag):
-        return {"shapes": [{"candidate": {"p20_ms": p20, "p80_ms": p80}}], "diagnostics": diag}
+        t = {"median_ms": p20, "p20_ms": p20, "p80_ms": p80, "reps": 10}
+        return {"shapes": [{"candidate": t}], "diagnostics": diag}
 
     s = timing_spread([m(0.1, 0.5, slow_calls=0.4, host_call_ms=0.2),
                        m(0.1, 0.12, slow_calls=0.0, host_call_ms=0.1), m(0.1, 0.11)])  # fmt: skip
