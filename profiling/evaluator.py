@@ -26,7 +26,7 @@ from profiling.best_so_far import BestSoFar
 from profiling.channel import ChannelClosed, ChannelTimeout
 from profiling.errors import trim
 from profiling.hardware import INTERPRETER_NAME, GpuFacts
-from profiling.measurement import Measurement, Status
+from profiling.measurement import DEFAULT_HOLD_US, Measurement, Status
 from profiling.probes.base import ProbeReport
 from profiling.probes.registry import ProbeSettings
 from profiling.probes.session import ProbeSession
@@ -76,7 +76,7 @@ class EvalSettings:
     # microseconds of device time (a spinning kernel) queued between the L2 flush and each
     # timed call's start event, so the host has launched the call before the events run
     # (0: none; the host's side is recorded either way: `profiling.timing.host_stats`)
-    hold_us: float = 0.0
+    hold_us: float = DEFAULT_HOLD_US
 
     def __post_init__(self) -> None:
         # the valid modes and their one-line errors belong to the policies' modules

@@ -36,6 +36,10 @@ class Status(str, Enum):
 
 
 SLOW = 1.5  # a timed call slower than this times its callable's p20 is slow
+# the default hold (``device.hold_us``): on an H200, five of seven fast kernels had 11-21 %
+# of their timed calls slow without one (host launch time in the events) and none with
+# 300 us (`experiments.bench_hold`, 2026-11-30-h200-s11.md); it costs 0.3 ms of spin a call
+DEFAULT_HOLD_US = 300.0
 
 
 @dataclass(frozen=True)

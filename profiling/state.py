@@ -13,6 +13,7 @@ import torch
 from profiling import timing
 from profiling.guards import NamespaceGuard
 from profiling.hardware import GpuFacts
+from profiling.measurement import DEFAULT_HOLD_US
 from profiling.tasks import Task, exec_module
 
 
@@ -27,7 +28,7 @@ class RunSettings:
     # with probes: None runs the input probes on every candidate, before its timing; a
     # number runs them after the timing, only when the candidate's speedup beats it
     probe_bar: float | None = None
-    hold_us: float = 0.0  # device time queued before each timed call's start event
+    hold_us: float = DEFAULT_HOLD_US  # device time queued before each timed call's start event
     cpu_limit_s: float = 0.0  # CPU seconds one evaluation may use (0: no limit)
 
     @classmethod
