@@ -67,7 +67,86 @@ def _decompositions() -> dict[Any, Any]:
         ops.append(getattr(packet, overload) if overload else packet)
     table = get_decompositions(ops)
     table[aten.native_group_norm.default] = _group_norm
+    table[aten.max_pool2d_with_indices.default] = _max_pool2d
+    table[aten.avg_pool2d.default] = _avg_pool2d
+    table[aten.mm.default] = _thin_mm
+    table[aten.mv.default] = _mv
     return table
+
+
+def _thin_mm(a: torch.Tensor, b: torch.Tensor) -> Any:
+    """A matrix-vector product (``[M, K] @ [K, 1]`` or ``[1, K] @ [K, N]``) as a broadcast
+    multiply and a sum over K: a row reduction that streams the matrix once (a GEMM tile
+    would spend most of its lanes on the single column). Other products: not decomposed.
+    Sizes of 1 are numbers in a symbolic trace, so the test is static."""
+    if isinstance(b.shape[1], int) and b.shape[1] == 1:
+        return _wide(lambda x, y: (x * y.transpose(0, 1)).sum(dim=1, keepdim=True), a, b)
+    if isinstance(a.shape[0], int) and a.shape[0] == 1:
+        return _wide(lambda x, y: (x.transpose(0, 1) * y).sum(dim=0, keepdim=True), a, b)
+    return NotImplemented
+
+
+def _mv(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``mv`` as a broadcast multiply and a row sum (see `_thin_mm`)."""
+    return _wide(lambda x, y: (x * y).sum(dim=1), a, v)
+
+
+def _wide(f: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``f(a, b)`` with half-precision operands widened to fp32 (products and sum in fp32,
+    as a GEMM accumulates) and the result in the operands' dtype."""
+    if a.dtype not in (torch.float16, torch.bfloat16):
+        return f(a, b)
+    return f(a.float(), b.float()).to(a.dtype)
+
+
+def _pair(v: Any, default: Any = None) -> tuple[Any, Any] | None:
+    """A pooling argument as (height, width): one value stands for both; [] for `default`."""
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    if not v:
+        return _pair(default) if default is not None else None
+    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+
+
+def _windows(
+    x: torch.Tensor, kernel: Any, stride: Any, padding: Any, dilation: Any = 1
+) -> torch.Tensor | None:
+    """The pooling windows of ``x`` ([..., H, W]) as a strided view [..., Ho, Wo, kh, kw]
+    (`Tensor.unfold`, no copy), or None where a window is padded or dilated. Unfold keeps
+    the whole windows only, as floor-mode pooling does, at any size and stride."""
+    k, st = _pair(kernel), _pair(stride, kernel)
+    if k is None or st is None or _pair(padding) != (0, 0) or _pair(dilation) != (1, 1):
+        return None
+    return x.unfold(-2, k[0], st[0]).unfold(-2, k[1], st[1])
+
+
+def _max_pool2d(
+    x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Any:
+    """``max_pool2d`` without padding or dilation as a max over unfolded windows: a
+    reduction the templates fuse with what follows (a sigmoid, a channel sum) instead of
+    a library call. The indices (the flat position in each plane, as PyTorch gives them)
+    are built too and traced away when nothing reads them. Otherwise: not decomposed."""
+    w = None if ceil_mode else _windows(x, kernel, stride, padding, dilation)
+    if w is None:
+        return NotImplemented
+    values = w.amax(dim=(-2, -1))
+    kh, kw = w.shape[-2], w.shape[-1]
+    st = _pair(stride, kernel)
+    assert st is not None
+    flat = w.reshape(*w.shape[:-2], kh * kw).argmax(-1)
+    rows = torch.arange(w.shape[-4], device=x.device).unsqueeze(-1) * st[0] + flat // kw
+    cols = torch.arange(w.shape[-3], device=x.device) * st[1] + flat % kw
+    return values, rows * x.shape[-1] + cols
+
+
+def _avg_pool2d(
+    x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None,
+) -> Any:
+    """``avg_pool2d`` without padding as a mean over unfolded windows (see `_max_pool2d`)."""
+    w = None if ceil_mode or divisor_override else _windows(x, kernel, stride, padding)
+    return NotImplemented if w is None else w.mean(dim=(-2, -1))
 
 
 def _group_norm(
@@ -275,6 +354,7 @@ def capture(task: Task) -> Captured:
             f"cannot capture {task.name}'s forward as an ATen graph ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}); use realizer=openai for this task"
         ) from e
+    gm.graph.eliminate_dead_code()  # what a decomposition built and nothing reads
     _out_of_place(gm)
     gm = _renumbered(gm)
     args = _forward_args(model, len(inputs))

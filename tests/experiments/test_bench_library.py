@@ -29,10 +29,10 @@ def test_bench_library_on_the_interpreter(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.slow
 def test_tma_table_on_the_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """--tma: the start, the start after alignment_hints (TMA), the TMA kernel at the
-    Hopper tile (fp32: BK 32 to fit shared memory), eager; a matrix-vector product's (K, 1)
-    vector has no descriptor."""
+    Hopper tile (fp32: BK 32 to fit shared memory), eager; a thin product's (K, 2) fp32
+    operand has no descriptor."""
     out = tmp_path / "rows.json"
-    problems = f"{KB / '34_matmul.py'},{KB / '37_matvec.py'}"
+    problems = f"{KB / '34_matmul.py'},{KB / '47_skinny_matmul.py'}"
     rc = bench_library.main(["--tma", "--device", "interpret", "--size", "", "--problems",
                              problems, "--trials", "1", "--json", str(out)])  # fmt: skip
     assert rc == 0
@@ -41,7 +41,7 @@ def test_tma_table_on_the_interpreter(tmp_path: Path, capsys: pytest.CaptureFixt
     assert mm == ["start 32x64x32 w4 s3 g8", "start + tma (alignment_hints)",
                   "tma 128x256x32 w8 s3 g8", "eager (cuBLAS)"]  # fmt: skip
     assert all(r.get("status", "ok") == "ok" and r["ms"] > 0 for r in rows)
-    assert [r["variant"] for r in rows if r["task"] == "37_matvec"][1:] == ["eager (cuBLAS)"]
+    assert [r["variant"] for r in rows if r["task"] == "47_skinny_matmul"][1:] == ["eager (cuBLAS)"]
     assert "no TMA kernel" in capsys.readouterr().out
 
 

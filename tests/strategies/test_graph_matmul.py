@@ -132,7 +132,7 @@ def test_tf32_renders_only_where_allowed() -> None:
 
 # ------------------------------------------------------------------ split-K
 
-SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "37_matvec",
+SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "47_skinny_matmul",
                   "38_linear_gelu_scale", "39_linear_layernorm_relu"]  # fmt: skip
 
 
@@ -160,7 +160,7 @@ def test_split_k_is_correct(name: str, split: int) -> None:
 
 
 def test_split_k_with_k_a_multiple_of_the_step() -> None:
-    t = task("37_matvec", "K=64")
+    t = task("47_skinny_matmul", "K=64")
     for even in (False, True):
         assert_correct(t, forced(t, split_k=2, BK=16, even=even))
 
@@ -172,10 +172,10 @@ def test_one_tile_without_split_k_has_no_workspace() -> None:
 
 def test_split_k_heuristic_follows_the_sm_count() -> None:
     """Split-K only when the output tiles leave SMs idle and K is long."""
-    matvec = plan_for(task("37_matvec", "bench"))  # 16384 x 8192 @ 8192 x 1: 128 tiles
-    assert matvec.initial()["groups"][0]["split_k"] == 1  # 256 tiles of 64 x 16 fill 132 SMs
-    assert matvec.on_gpu(264).initial()["groups"][0]["split_k"] == 2
-    assert matvec.on_gpu(1024).initial()["groups"][0]["split_k"] == 8
+    skinny = plan_for(task("47_skinny_matmul", "bench"))  # 16384 x 8192 @ 8192 x 16
+    assert skinny.initial()["groups"][0]["split_k"] == 1  # 256 tiles of 64 x 16 fill 132 SMs
+    assert skinny.on_gpu(264).initial()["groups"][0]["split_k"] == 2
+    assert skinny.on_gpu(1024).initial()["groups"][0]["split_k"] == 8
     assert plan_for(task("34_matmul", "bench")).initial()["groups"][0]["split_k"] == 1
     tall = Facts("matmul", 256 * 256, rows=256, cols=256, depth=65536, fp32_dot=True)
     assert templates.initial(tall)["split_k"] == 16  # 16 tiles x 16 splits ~ 2 waves
@@ -193,7 +193,7 @@ def test_large_k_problem_starts_split() -> None:
 
 
 def test_the_request_gpu_reaches_the_heuristic() -> None:
-    t = task("37_matvec", "bench")
+    t = task("47_skinny_matmul", "bench")
     for sms, want in ((264, 2), (0, 1), (1024, 8)):  # 0: unknown GPU, the H200 default
         req = RealizeRequest(task=t, strategy=load_catalog().get("parallelism/warps_up"),
                              parent_source=t.source, gpu=GpuFacts(sm_count=sms))  # fmt: skip
@@ -202,7 +202,7 @@ def test_the_request_gpu_reaches_the_heuristic() -> None:
 
 
 def test_split_k_is_a_catalog_move() -> None:
-    t = task("37_matvec", "K=300")  # two 64-row tiles, ten BK steps: the start splits in two
+    t = task("47_skinny_matmul", "K=300")  # two 64-row tiles, ten BK steps: the start splits in two
     realizer = GraphRealizer()
     r = realizer.realize(request(t, "tiling/split_k"))
     assert r.ok and r.params["groups"][0]["split_k"] == 4

@@ -81,9 +81,9 @@ def test_alignment_hints_reaches_the_tma_variant() -> None:
 
 
 def test_strides_no_descriptor_fits_keep_the_pointer_kernel() -> None:
-    """A matrix-vector product's (K, 1) vector has no 16-byte row stride, nor has an fp32
+    """A thin product's (K, 2) fp32 operand has no 16-byte row stride, nor has an fp32
     operand with K = 41: alignment_hints only drops the K masks there."""
-    for t in (task("37_matvec"), task("34_matmul", "K=41")):
+    for t in (task("47_skinny_matmul"), task("34_matmul", "K=41")):
         f = plan_for(t).facts[0]
         assert not f.tma
         r = GraphRealizer().realize(request(t, "vectorization/alignment_hints"))
