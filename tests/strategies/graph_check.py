@@ -5,11 +5,47 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from profiling.tasks import Task, exec_module
+from profiling.tasks import Task, exec_module, load_task
+
+PROBLEM = '''"""{name}: a KernelBench-format problem written by a test."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+{consts}
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, {args}):
+        return {body}
+
+
+def get_inputs():
+    return [{inputs}]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+def problem_task(tmp_path: Path, name: str, consts: str, args: str, body: str,
+                 inputs: str) -> Task:
+    """A parameterless KernelBench-format file under ``tmp_path`` (``forward(self, args)``
+    returns ``body``; ``consts`` are its module constants), loaded as a task."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(PROBLEM.format(name=name, consts=consts, args=args, body=body,
+                                   inputs=inputs))  # fmt: skip
+    return load_task(str(path))
 
 
 def assert_correct(task: Task, source: str, atol: float = 1e-4, rtol: float = 1e-4) -> None:

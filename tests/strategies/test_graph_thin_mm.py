@@ -8,36 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from profiling.tasks import load_task
+from profiling.tasks import Task
 from strategies.graph.capture import capture
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import render_plan
-from tests.strategies.graph_check import assert_correct
+from tests.strategies.graph_check import assert_correct, problem_task
 
-PROBLEM = '''
-import torch
-import torch.nn as nn
-
-M = 37
-K = 53
-N = 29
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-
-    def forward(self, a, b):
-        return {body}
-
-
-def get_inputs():
-    return [{inputs}]
-
-
-def get_init_inputs():
-    return []
-'''
+SIZES = "M = 37\nK = 53\nN = 29"
 
 CASES = {  # name: (forward, inputs, the plan's summary)
     "column": ("torch.matmul(a, b) * 2.0", "torch.randn(M, K), torch.randn(K, 1)",
@@ -49,10 +26,8 @@ CASES = {  # name: (forward, inputs, the plan's summary)
 }  # fmt: skip
 
 
-def task_of(tmp_path: Path, name: str, body: str, inputs: str):
-    path = tmp_path / f"{name}.py"
-    path.write_text(PROBLEM.replace("{body}", body).replace("{inputs}", inputs))
-    return load_task(str(path))
+def task_of(tmp_path: Path, name: str, body: str, inputs: str) -> Task:
+    return problem_task(tmp_path, name, SIZES, "a, b", body, inputs)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
