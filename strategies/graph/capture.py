@@ -67,8 +67,12 @@ def _decompositions() -> dict[Any, Any]:
         ops.append(getattr(packet, overload) if overload else packet)
     table = get_decompositions(ops)
     table[aten.native_group_norm.default] = _group_norm
-    table[aten.max_pool2d_with_indices.default] = _max_pool2d
-    table[aten.avg_pool2d.default] = _avg_pool2d
+    # pooling without padding (1-d pooling reaches ATen as 2-d)
+    table[aten.max_pool2d_with_indices.default] = _max_pool(2)
+    table[aten.max_pool3d_with_indices.default] = _max_pool(3)
+    table[aten.avg_pool2d.default] = _avg_pool(2)
+    table[aten.avg_pool3d.default] = _avg_pool(3)
+    table[aten.adaptive_max_pool2d.default] = _global_max_pool2d
     table[aten.mm.default] = _thin_mm
     table[aten.mv.default] = _mv
     return table
@@ -99,54 +103,88 @@ def _wide(f: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return f(a.float(), b.float()).to(a.dtype)
 
 
-def _pair(v: Any, default: Any = None) -> tuple[Any, Any] | None:
-    """A pooling argument as (height, width): one value stands for both; [] for `default`."""
+def _per_dim(v: Any, n: int, default: Any = None) -> tuple[Any, ...] | None:
+    """A pooling argument as one value per spatial dim: one value stands for all; [] for
+    `default`."""
     v = list(v) if isinstance(v, (list, tuple)) else [v]
     if not v:
-        return _pair(default) if default is not None else None
-    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+        return _per_dim(default, n) if default is not None else None
+    return tuple(v) * n if len(v) == 1 else tuple(v) if len(v) == n else None
 
 
 def _windows(
-    x: torch.Tensor, kernel: Any, stride: Any, padding: Any, dilation: Any = 1
-) -> torch.Tensor | None:
-    """The pooling windows of ``x`` ([..., H, W]) as a strided view [..., Ho, Wo, kh, kw]
-    (`Tensor.unfold`, no copy), or None where a window is padded or dilated. Unfold keeps
-    the whole windows only, as floor-mode pooling does, at any size and stride."""
-    k, st = _pair(kernel), _pair(stride, kernel)
-    if k is None or st is None or _pair(padding) != (0, 0) or _pair(dilation) != (1, 1):
+    x: torch.Tensor, n: int, kernel: Any, stride: Any, padding: Any, dilation: Any = 1
+) -> tuple[torch.Tensor, tuple[Any, ...]] | None:
+    """The pooling windows of ``x`` ([..., *n spatial dims]) as a strided view
+    [..., *outputs, *window] (`Tensor.unfold` along each spatial dim, no copy) and the
+    strides, or None where a window is padded or dilated. Unfold keeps the whole windows
+    only, as floor-mode pooling does, at any size and stride."""
+    k, st = _per_dim(kernel, n), _per_dim(stride, n, kernel)
+    if k is None or st is None or _per_dim(padding, n) != (0,) * n:
         return None
-    return x.unfold(-2, k[0], st[0]).unfold(-2, k[1], st[1])
+    if _per_dim(dilation, n) != (1,) * n:
+        return None
+    w = x
+    for i in range(n):  # each unfold appends its window dim: the next spatial dim is at -n
+        w = w.unfold(-n, k[i], st[i])
+    return w, st
 
 
-def _max_pool2d(
-    x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Any:
-    """``max_pool2d`` without padding or dilation as a max over unfolded windows: a
-    reduction the templates fuse with what follows (a sigmoid, a channel sum) instead of
-    a library call. The indices (the flat position in each plane, as PyTorch gives them)
-    are built too and traced away when nothing reads them. Otherwise: not decomposed."""
-    w = None if ceil_mode else _windows(x, kernel, stride, padding, dilation)
-    if w is None:
+def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -> Any:
+    """Max over the last ``n`` dims of the windows ``w`` of ``x``, and the indices PyTorch's
+    max pooling gives (the flat position in each input plane or volume). The indices are
+    traced away when nothing reads them."""
+    window = w.shape[-n:]
+    values = w.amax(dim=tuple(range(-n, 0)))
+    size = 1
+    for k in window:
+        size *= k
+    flat = w.reshape(*w.shape[:-n], size).argmax(-1)
+    index = None
+    for i in range(n):  # window offset along dim i, plus the window's start
+        inner = 1
+        for k in window[i + 1 :]:
+            inner *= k
+        offset = flat // inner % window[i]
+        start = torch.arange(w.shape[-2 * n + i], device=x.device) * st[i]
+        pos = start.reshape(-1, *([1] * (n - 1 - i))) + offset
+        index = pos if index is None else index * x.shape[-n + i] + pos
+    return values, index
+
+
+def _max_pool(n: int) -> Any:
+    def decompose(
+        x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> Any:
+        """Max pooling without padding or dilation as a max over unfolded windows: a
+        reduction the templates fuse with what follows (a sigmoid, a channel sum) instead
+        of a library call. Otherwise: not decomposed."""
+        found = None if ceil_mode else _windows(x, n, kernel, stride, padding, dilation)
+        return NotImplemented if found is None else _window_max(x, *found[:1], n, found[1])
+
+    return decompose
+
+
+def _avg_pool(n: int) -> Any:
+    def decompose(
+        x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0,
+        ceil_mode: bool = False, count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> Any:
+        """Average pooling without padding as a mean over unfolded windows (see `_max_pool`)."""
+        found = None if ceil_mode or divisor_override else _windows(x, n, kernel, stride, padding)
+        return NotImplemented if found is None else found[0].mean(dim=tuple(range(-n, 0)))
+
+    return decompose
+
+
+def _global_max_pool2d(x: torch.Tensor, output_size: Any) -> Any:
+    """``adaptive_max_pool2d`` to one value a plane (global max pooling) as a max over the
+    plane; other output sizes: not decomposed."""
+    if _per_dim(output_size, 2) != (1, 1):
         return NotImplemented
-    values = w.amax(dim=(-2, -1))
-    kh, kw = w.shape[-2], w.shape[-1]
-    st = _pair(stride, kernel)
-    assert st is not None
-    flat = w.reshape(*w.shape[:-2], kh * kw).argmax(-1)
-    rows = torch.arange(w.shape[-4], device=x.device).unsqueeze(-1) * st[0] + flat // kw
-    cols = torch.arange(w.shape[-3], device=x.device) * st[1] + flat % kw
-    return values, rows * x.shape[-1] + cols
-
-
-def _avg_pool2d(
-    x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, ceil_mode: bool = False,
-    count_include_pad: bool = True, divisor_override: int | None = None,
-) -> Any:
-    """``avg_pool2d`` without padding as a mean over unfolded windows (see `_max_pool2d`)."""
-    w = None if ceil_mode or divisor_override else _windows(x, kernel, stride, padding)
-    return NotImplemented if w is None else w.mean(dim=(-2, -1))
+    return _window_max(x, x.unsqueeze(-3).unsqueeze(-3), 2, (0, 0))
 
 
 def _group_norm(

@@ -12,34 +12,46 @@ from strategies.graph.plan import Plan, plan_for
 from strategies.graph.realizer import render_plan
 from tests.strategies.graph_check import assert_correct, problem_task
 
-SIZES = "batch_size = 2\nchannels = 3\nheight = 9\nwidth = 11"
-INPUTS = "torch.randn(batch_size, channels, height, width)"
+SIZES = "batch_size = 2\nchannels = 3\ndepth = 5\nheight = 9\nwidth = 11"
+INPUTS = {1: "torch.randn(batch_size, channels, width)",
+          2: "torch.randn(batch_size, channels, height, width)",
+          3: "torch.randn(batch_size, channels, depth, height, width)"}  # fmt: skip
 
 
-def plan_of(tmp_path: Path, name: str, body: str) -> tuple[Task, Plan]:
-    task = problem_task(tmp_path, name, SIZES, "x", body, INPUTS)
+def plan_of(tmp_path: Path, name: str, body: str, dims: int = 2) -> tuple[Task, Plan]:
+    task = problem_task(tmp_path, name, SIZES, "x", body, INPUTS[dims])
     return task, plan_for(task)
 
 
-CASES = {
+CASES = {  # name: (forward, spatial dims, the plan's first group)
     # overlapping windows at odd sizes: unfold keeps the whole windows, as floor mode does
-    "max_overlap": ("torch.relu(F.max_pool2d(x, 3, stride=2))", "reduction(amax, relu)"),
-    "max_sum": ("torch.sigmoid(F.max_pool2d(x, 2)).sum(dim=1)", "reduction(amax, sigmoid)"),
-    "avg": ("F.avg_pool2d(x, (2, 3)) * 2.0", "reduction(prims, mul)"),
-}
+    "max_overlap": ("torch.relu(F.max_pool2d(x, 3, stride=2))", 2, "reduction(amax, relu)"),
+    "max_sum": ("torch.sigmoid(F.max_pool2d(x, 2)).sum(dim=1)", 2, "reduction(amax, sigmoid)"),
+    "avg": ("F.avg_pool2d(x, (2, 3)) * 2.0", 2, "reduction(prims, mul)"),
+    "max_1d": ("F.max_pool1d(x, 3, stride=2) + 1.0", 1, "reduction(amax)"),  # add: after a squeeze
+    "max_3d": ("F.max_pool3d(x, (2, 3, 2)).mean(dim=1)", 3, "reduction(amax)"),
+    "avg_3d_overlap": ("F.avg_pool3d(x, 3, stride=(1, 2, 2))", 3, "reduction(prims)"),
+    "global_max": ("F.adaptive_max_pool2d(x, 1).flatten(1)", 2, "reduction(amax)"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_unpadded_pooling_is_a_generated_reduction(tmp_path: Path, case: str) -> None:
-    body, first = CASES[case]
-    task, plan = plan_of(tmp_path, case, body)
+    body, dims, first = CASES[case]
+    task, plan = plan_of(tmp_path, case, body, dims)
     assert "pool" not in plan.summary and plan.summary.startswith(first), plan.summary
     assert_correct(task, render_plan(plan, plan.initial()))
 
 
-def test_max_pool_indices_match_torch(tmp_path: Path) -> None:
-    """``return_indices=True``: the flat position in each plane, as PyTorch gives it."""
-    task, plan = plan_of(tmp_path, "indices", "F.max_pool2d(x, 3, stride=2, return_indices=True)")
+@pytest.mark.parametrize(("body", "dims"), [
+    ("F.max_pool2d(x, 3, stride=2, return_indices=True)", 2),
+    ("F.max_pool3d(x, (2, 3, 2), stride=(1, 2, 3), return_indices=True)", 3),
+    ("F.adaptive_max_pool2d(x, 1, return_indices=True)", 2),
+])  # fmt: skip
+def test_max_pool_indices_match_torch(tmp_path: Path, body: str, dims: int) -> None:
+    """``return_indices=True``: the flat position in each plane or volume, as PyTorch
+    gives it."""
+    task, plan = plan_of(tmp_path, "indices", body, dims)
     assert "pool" not in plan.summary
     assert_correct(task, render_plan(plan, plan.initial()))
 
