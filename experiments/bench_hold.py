@@ -23,17 +23,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from experiments import TASKS_DIR
+from experiments import KERNELBENCH_DIR, TASKS_DIR
 from experiments.bench_params import parse_value
-from experiments.variant_rows import variant_parser
-from profiling.evaluator import EvalSettings, WorkerEvaluator
+from experiments.variant_rows import bench_evaluator, variant_parser
 from profiling.measurement import Measurement
 from profiling.tasks import TaskError, load_task
 from strategies.errors import RealizerError
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import render_plan
-
-KERNELBENCH_DIR = TASKS_DIR.parent.parent / "tests" / "strategies" / "kernelbench"
 
 
 def parse_holds(text: str) -> list[float]:
@@ -103,14 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             task = load_task(resolve(p), args.size or None, TASKS_DIR)
             plan = plan_for(task)
             todo.append((p, task, render_plan(plan, plan.initial())))
-        settings = [EvalSettings(device=args.device, trials=args.trials, probes=False,
-                                 baseline_compile=False, sanitize="off", remeasure="best",
-                                 remeasure_speedup=0.0, hold_us=h, rep_ms=args.rep_ms,
-                                 warmup_ms=args.warmup_ms) for h in holds]  # fmt: skip
     except (ValueError, TaskError, RealizerError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    evs = [WorkerEvaluator(s) for s in settings]
+    evs = [bench_evaluator(args.device, args.trials, remeasure_speedup=0.0, hold_us=h,
+                           rep_ms=args.rep_ms, warmup_ms=args.warmup_ms)
+           for h in holds]  # fmt: skip
     rows: list[dict[str, Any]] = []
     try:
         print(f"device: {evs[0].gpu_facts().name}; holds {holds} us; {args.repeats} repeats",

@@ -23,12 +23,13 @@ def variant_parser(description: str, problems: str) -> argparse.ArgumentParser:
     return ap
 
 
-def bench_evaluator(device: str, trials: int) -> WorkerEvaluator:
+def bench_evaluator(device: str, trials: int, **settings: Any) -> WorkerEvaluator:
     """Correctness trials and interleaved eager timing, without the torch.compile baseline,
-    the sanitizer or the input probes (each variant is a known kernel, not a search step)."""
+    the sanitizer or the input probes (each variant is a known kernel, not a search step);
+    ``settings``: further `EvalSettings` fields (a benchmark's own timing or hold)."""
     return WorkerEvaluator(EvalSettings(device=device, trials=trials, probes=False,
                                         baseline_compile=False, sanitize="off",
-                                        remeasure="best"))  # fmt: skip
+                                        remeasure="best", **settings))  # fmt: skip
 
 
 def measure(
