@@ -5,7 +5,8 @@ Why ``make_fx(tracing_mode="symbolic")`` over ``meta`` tensors:
 - ATen level: every ``F.*`` call, module call and tensor method lowers to the same
   small operator set (``aten.addmm``, ``aten.amax``, ``aten.erf``, ...), so templates
   match what is computed, not how the reference spells it. A chosen decomposition
-  table turns softmax, layer norm, losses, ... into reductions plus pointwise ops.
+  table (`strategies.graph.decompose`) turns softmax, layer norm, losses, pooling, ...
+  into reductions plus pointwise ops.
 - Symbolic sizes: every size of an input, parameter or buffer is a symbol of its own
   (``s0``) in the graph (`symbolic_sizes`), so views and reshapes in the generated
   ``forward`` are expressions of the runtime shapes (no baked sizes).
@@ -35,187 +36,7 @@ from torch import fx
 
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-
-aten = torch.ops.aten
-
-# ATen ops decomposed before partitioning: each becomes reductions plus pointwise ops.
-# Activations with their own template formula (gelu, silu, ...) are kept whole.
-_DECOMPOSE = (
-    "_softmax", "_log_softmax", "softmax.int", "log_softmax.int", "logsumexp",
-    "native_layer_norm", "native_group_norm", "_native_batch_norm_legit_no_training",
-    "_native_batch_norm_legit", "native_batch_norm", "rms_norm", "var_mean.correction", "var.correction",
-    "std.correction", "mean.dim", "mean.default", "linalg_vector_norm", "norm.ScalarOpt_dim",
-    "mse_loss", "huber_loss", "smooth_l1_loss", "l1_loss", "kl_div", "nll_loss_forward",
-    "nll_loss2d_forward", "cosine_similarity", "hinge_embedding_loss", "addcmul", "addcdiv",
-    "frobenius_norm", "instance_norm", "group_norm", "layer_norm", "batch_norm",
-    "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy_loss",
-    "rsub.Scalar", "rsub.Tensor", "squeeze.dims", "hardshrink", "softshrink", "logit",
-    "log_sigmoid_forward", "sum.default", "prod.dim_int", "aminmax", "max.dim", "min.dim",
-)  # fmt: skip
-
-
-def _decompositions() -> dict[Any, Any]:
-    from torch._decomp import get_decompositions
-
-    ops = []
-    for name in _DECOMPOSE:
-        base, _, overload = name.partition(".")
-        packet = getattr(aten, base, None)
-        if packet is None:
-            continue
-        ops.append(getattr(packet, overload) if overload else packet)
-    table = get_decompositions(ops)
-    table[aten.native_group_norm.default] = _group_norm
-    # pooling without padding (1-d pooling reaches ATen as 2-d)
-    table[aten.max_pool2d_with_indices.default] = _max_pool(2)
-    table[aten.max_pool3d_with_indices.default] = _max_pool(3)
-    table[aten.avg_pool2d.default] = _avg_pool(2)
-    table[aten.avg_pool3d.default] = _avg_pool(3)
-    table[aten.adaptive_max_pool2d.default] = _global_max_pool2d
-    table[aten.mm.default] = _thin_mm
-    table[aten.mv.default] = _mv
-    return table
-
-
-def _thin_mm(a: torch.Tensor, b: torch.Tensor) -> Any:
-    """A matrix-vector product (``[M, K] @ [K, 1]`` or ``[1, K] @ [K, N]``) as a broadcast
-    multiply and a sum over K: a row reduction that streams the matrix once (a GEMM tile
-    would spend most of its lanes on the single column). Other products: not decomposed.
-    Sizes of 1 are numbers in a symbolic trace, so the test is static."""
-    if isinstance(b.shape[1], int) and b.shape[1] == 1:
-        return _wide(lambda x, y: (x * y.transpose(0, 1)).sum(dim=1, keepdim=True), a, b)
-    if isinstance(a.shape[0], int) and a.shape[0] == 1:
-        return _wide(lambda x, y: (x.transpose(0, 1) * y).sum(dim=0, keepdim=True), a, b)
-    return NotImplemented
-
-
-def _mv(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``mv`` as a broadcast multiply and a row sum (see `_thin_mm`)."""
-    return _wide(lambda x, y: (x * y).sum(dim=1), a, v)
-
-
-def _wide(f: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``f(a, b)`` with half-precision operands widened to fp32 (products and sum in fp32,
-    as a GEMM accumulates) and the result in the operands' dtype."""
-    if a.dtype not in (torch.float16, torch.bfloat16):
-        return f(a, b)
-    return f(a.float(), b.float()).to(a.dtype)
-
-
-def _per_dim(v: Any, n: int, default: Any = None) -> tuple[Any, ...] | None:
-    """A pooling argument as one value per spatial dim: one value stands for all; [] for
-    `default`."""
-    v = list(v) if isinstance(v, (list, tuple)) else [v]
-    if not v:
-        return _per_dim(default, n) if default is not None else None
-    return tuple(v) * n if len(v) == 1 else tuple(v) if len(v) == n else None
-
-
-def _windows(
-    x: torch.Tensor, n: int, kernel: Any, stride: Any, padding: Any, dilation: Any = 1
-) -> tuple[torch.Tensor, tuple[Any, ...]] | None:
-    """The pooling windows of ``x`` ([..., *n spatial dims]) as a strided view
-    [..., *outputs, *window] (`Tensor.unfold` along each spatial dim, no copy) and the
-    strides, or None where a window is padded or dilated. Unfold keeps the whole windows
-    only, as floor-mode pooling does, at any size and stride."""
-    k, st = _per_dim(kernel, n), _per_dim(stride, n, kernel)
-    if k is None or st is None or _per_dim(padding, n) != (0,) * n:
-        return None
-    if _per_dim(dilation, n) != (1,) * n:
-        return None
-    w = x
-    for i in range(n):  # each unfold appends its window dim: the next spatial dim is at -n
-        w = w.unfold(-n, k[i], st[i])
-    return w, st
-
-
-def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -> Any:
-    """Max over the last ``n`` dims of the windows ``w`` of ``x``, and the indices PyTorch's
-    max pooling gives (the flat position in each input plane or volume). The indices are
-    traced away when nothing reads them."""
-    window = w.shape[-n:]
-    values = w.amax(dim=tuple(range(-n, 0)))
-    size = 1
-    for k in window:
-        size *= k
-    flat = w.reshape(*w.shape[:-n], size).argmax(-1)
-    index = None
-    for i in range(n):  # window offset along dim i, plus the window's start
-        inner = 1
-        for k in window[i + 1 :]:
-            inner *= k
-        offset = flat // inner % window[i]
-        start = torch.arange(w.shape[-2 * n + i], device=x.device) * st[i]
-        pos = start.reshape(-1, *([1] * (n - 1 - i))) + offset
-        index = pos if index is None else index * x.shape[-n + i] + pos
-    return values, index
-
-
-def _max_pool(n: int) -> Any:
-    def decompose(
-        x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
-        ceil_mode: bool = False,
-    ) -> Any:
-        """Max pooling without padding or dilation as a max over unfolded windows: a
-        reduction the templates fuse with what follows (a sigmoid, a channel sum) instead
-        of a library call. Otherwise: not decomposed."""
-        found = None if ceil_mode else _windows(x, n, kernel, stride, padding, dilation)
-        return NotImplemented if found is None else _window_max(x, *found[:1], n, found[1])
-
-    return decompose
-
-
-def _avg_pool(n: int) -> Any:
-    def decompose(
-        x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0,
-        ceil_mode: bool = False, count_include_pad: bool = True,
-        divisor_override: int | None = None,
-    ) -> Any:
-        """Average pooling without padding as a mean over unfolded windows (see `_max_pool`)."""
-        found = None if ceil_mode or divisor_override else _windows(x, n, kernel, stride, padding)
-        return NotImplemented if found is None else found[0].mean(dim=tuple(range(-n, 0)))
-
-    return decompose
-
-
-def _global_max_pool2d(x: torch.Tensor, output_size: Any) -> Any:
-    """``adaptive_max_pool2d`` to one value a plane (global max pooling) as a max over the
-    plane; other output sizes: not decomposed."""
-    if _per_dim(output_size, 2) != (1, 1):
-        return NotImplemented
-    return _window_max(x, x.unsqueeze(-3).unsqueeze(-3), 2, (0, 0))
-
-
-def _group_norm(
-    x: torch.Tensor,
-    weight: torch.Tensor | None,
-    bias: torch.Tensor | None,
-    n: Any,
-    c: Any,
-    hw: Any,
-    groups: int,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``native_group_norm`` with the affine applied in the grouped view ``[N, G, C/G, HW]``.
-
-    Torch's own decomposition normalizes there, views back to ``[N, C, ...]`` and then
-    multiplies by the weight: the view splits the work into a reduction group and a second
-    pointwise kernel (one more write and read of the whole tensor). Here the weight and bias
-    are viewed as ``[1, G, C/G, 1]`` instead, so the affine is the reduction's epilogue. The
-    same operations in the same order (fp32 for half inputs), so the same values.
-    """
-    acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-    xr = x.to(acc).reshape(n, groups, c // groups, hw)
-    var, mean = torch.var_mean(xr, dim=[2, 3], unbiased=False, keepdim=True)
-    rstd = torch.rsqrt(var + eps)
-    out = (xr - mean) * rstd
-    if weight is not None:
-        out = out * weight.reshape(1, groups, c // groups, 1)
-    if bias is not None:
-        out = out + bias.reshape(1, groups, c // groups, 1)
-    out = out.reshape(x.shape).to(x.dtype)
-    return out, mean.reshape(n, groups), rstd.reshape(n, groups)
+from strategies.graph import decompose
 
 
 @contextlib.contextmanager
@@ -384,7 +205,7 @@ def capture(task: Task) -> Captured:
 
         with torch.no_grad(), symbolic_sizes():
             out = f(*tensors, *inputs)
-            gm = make_fx(f, tracing_mode="symbolic", decomposition_table=_decompositions())(
+            gm = make_fx(f, tracing_mode="symbolic", decomposition_table=decompose.table())(
                 *tensors, *inputs
             )
     except Exception as e:
