@@ -141,6 +141,32 @@ def _out_of_place(gm: fx.GraphModule) -> None:
         gm.recompile()
 
 
+_SQUEEZES = ("squeeze.dim", "squeeze.dims")
+
+
+def _cancel_unsqueezes(gm: fx.GraphModule) -> None:
+    """``squeeze(unsqueeze(x, d), d)`` is ``x``: the pair is dropped, so the ops on both
+    sides of it (a 1-d pool's value and what reads it) meet in one group. Same values: the
+    pair is the identity view."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        name = f"{node.target.__name__}" if node.op == "call_function" else ""
+        if name not in _SQUEEZES or len(node.args) < 2:
+            continue
+        src = node.args[0]
+        if not isinstance(src, fx.Node) or getattr(src.target, "__name__", "") != "unsqueeze.default":
+            continue
+        rank = len(src.meta["val"].shape)
+        dims = node.args[1] if isinstance(node.args[1], list | tuple) else [node.args[1]]
+        if len(dims) != 1 or dims[0] % rank != src.args[1] % rank:
+            continue
+        node.replace_all_uses_with(src.args[0])
+        changed = True
+    if changed:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+
+
 _NUMBERED = re.compile(r"^(.*?)_(\d+)$")
 
 
@@ -215,6 +241,7 @@ def capture(task: Task) -> Captured:
         ) from e
     gm.graph.eliminate_dead_code()  # what a decomposition built and nothing reads
     _out_of_place(gm)
+    _cancel_unsqueezes(gm)
     gm = _renumbered(gm)
     args = _forward_args(model, len(inputs))
     exprs = [f"self.get_parameter({n!r})" for n, _ in model.named_parameters()]

@@ -5,8 +5,11 @@ Torch's own decompositions serve softmax, the norms, the losses, ... (`_DECOMPOS
 module's own, where those would leave a library call or cost a pass:
 
 - group norm with its affine in the grouped view (the affine joins the reduction);
-- 1-, 2- and 3-d max/avg pooling without padding or dilation, and global max pooling, as
-  a max/mean over `Tensor.unfold` windows (a strided view, no copy);
+- 1-, 2- and 3-d max/avg pooling without padding or dilation, and global max pooling, over
+  `Tensor.unfold` windows (a strided view, no copy): a small window (<= `SMALL_WINDOW`
+  elements) as a pointwise max/sum of one strided view per window element, which fuses
+  into what follows (a max pool, a sigmoid and a channel sum are one kernel that reads the
+  input once); a larger one as a max/mean reduction over the window dims;
 - thin products (``[M, K] @ [K, 1]``, ``[1, K] @ [K, N]``, ``mv``) as a multiply and a sum.
 
 A decomposition that does not apply returns ``NotImplemented`` and the op stays whole.
@@ -51,7 +54,10 @@ def table() -> dict[Any, Any]:
         ops.append(getattr(packet, overload) if overload else packet)
     table = get_decompositions(ops)
     table[aten.native_group_norm.default] = _group_norm
-    # pooling without padding (1-d pooling reaches ATen as 2-d)
+    # pooling without padding
+    table[aten.max_pool1d.default] = _values(_max_pool(1))  # 1-d without a 2-d detour
+    table[aten.max_pool1d_with_indices.default] = _max_pool(1)
+    table[aten.avg_pool1d.default] = _avg_pool(1)
     table[aten.max_pool2d_with_indices.default] = _max_pool(2)
     table[aten.max_pool3d_with_indices.default] = _max_pool(3)
     table[aten.avg_pool2d.default] = _avg_pool(2)
@@ -114,16 +120,40 @@ def _windows(
     return w, st
 
 
+def _one_d(x: torch.Tensor, n: int, kernel: Any, stride: Any, padding: Any,
+           dilation: Any = 1) -> tuple[Any, ...] | None:
+    """1-d pooling as PyTorch runs it: a 2-d pool over a height of one with a window and
+    stride of one along it, no padding or dilation there. Its 1-d kernel, stride, padding
+    and dilation, else None. Decomposed as 1-d with the size-1 dim put back after, so the
+    squeeze that follows cancels it (`capture`) and the pooled value fuses with what
+    reads it."""
+    if n != 2 or x.shape[-2] != 1:
+        return None
+    args = (_per_dim(kernel, 2), _per_dim(stride, 2, kernel), _per_dim(padding, 2),
+            _per_dim(dilation, 2))  # fmt: skip
+    if any(a is None for a in args) or tuple(a[0] for a in args) != (1, 1, 0, 1):
+        return None
+    return tuple(a[1] for a in args)
+
+
 def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -> Any:
     """Max over the last ``n`` dims of the windows ``w`` of ``x``, and the indices PyTorch's
     max pooling gives (the flat position in each input plane or volume). The indices are
     traced away when nothing reads them."""
     window = w.shape[-n:]
-    values = w.amax(dim=tuple(range(-n, 0)))
     size = 1
     for k in window:
         size *= k
-    flat = w.reshape(*w.shape[:-n], size).argmax(-1)
+    elems = _elements(w, n, size)
+    if elems is None:
+        values = w.amax(dim=tuple(range(-n, 0)))
+        flat = w.reshape(*w.shape[:-n], size).argmax(-1)
+    else:  # a running max, and the position of the element it last took (as max pooling)
+        values, flat = elems[0], 0
+        for k, v in enumerate(elems[1:], 1):
+            take = torch.logical_or(v > values, v != v)  # greater, or NaN (the last one wins)
+            flat = torch.where(take, k, flat)
+            values = torch.maximum(values, v)
     index = None
     for i in range(n):  # window offset along dim i, plus the window's start
         inner = 1
@@ -136,6 +166,26 @@ def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -
     return values, index
 
 
+SMALL_WINDOW = 16  # windows of at most this many elements are unrolled (`_elements`)
+
+
+def _elements(w: torch.Tensor, n: int, size: Any) -> list[torch.Tensor] | None:
+    """The elements of each window of ``w`` (its last ``n`` dims) as strided views of the
+    input, in the window's row-major order, or None where the window is not a small static
+    size (or one element). A pointwise fold over them is a chain of ``size`` loads that fuses into what
+    reads it (a max pool then a channel sum is one kernel that reads the input once)."""
+    if not isinstance(size, int) or not 2 <= size <= SMALL_WINDOW:
+        return None
+    out = []
+    for flat in range(size):
+        v, rest = w, flat
+        for k in reversed(w.shape[-n:]):  # the last window dim varies fastest
+            v = v.select(-1, rest % k)
+            rest //= k
+        out.append(v)
+    return out
+
+
 def _max_pool(n: int) -> Any:
     def decompose(
         x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
@@ -144,6 +194,10 @@ def _max_pool(n: int) -> Any:
         """Max pooling without padding or dilation as a max over unfolded windows: a
         reduction the templates fuse with what follows (a sigmoid, a channel sum) instead
         of a library call. Otherwise: not decomposed."""
+        one = _one_d(x, n, kernel, stride, padding, dilation)
+        if one is not None:
+            out = _max_pool(1)(x.squeeze(-2), *one, ceil_mode)
+            return out if out is NotImplemented else tuple(t.unsqueeze(-2) for t in out)
         found = None if ceil_mode else _windows(x, n, kernel, stride, padding, dilation)
         if found is None:
             return NotImplemented
@@ -153,6 +207,14 @@ def _max_pool(n: int) -> Any:
     return decompose
 
 
+def _values(decompose: Any) -> Any:
+    def values(*args: Any, **kwargs: Any) -> Any:
+        out = decompose(*args, **kwargs)
+        return out if out is NotImplemented else out[0]
+
+    return values
+
+
 def _avg_pool(n: int) -> Any:
     def decompose(
         x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0,
@@ -160,8 +222,24 @@ def _avg_pool(n: int) -> Any:
         divisor_override: int | None = None,
     ) -> Any:
         """Average pooling without padding as a mean over unfolded windows (see `_max_pool`)."""
+        one = _one_d(x, n, kernel, stride, padding)
+        if one is not None and divisor_override is None:
+            out = _avg_pool(1)(x.squeeze(-2), *one[:3], ceil_mode, count_include_pad)
+            return out if out is NotImplemented else out.unsqueeze(-2)
         found = None if ceil_mode or divisor_override else _windows(x, n, kernel, stride, padding)
-        return NotImplemented if found is None else found[0].mean(dim=tuple(range(-n, 0)))
+        if found is None:
+            return NotImplemented
+        w = found[0]
+        size = 1
+        for k in w.shape[-n:]:
+            size *= k
+        elems = _elements(w, n, size)
+        if elems is None:
+            return w.mean(dim=tuple(range(-n, 0)))
+        total = elems[0]
+        for v in elems[1:]:
+            total = total + v
+        return total / size
 
     return decompose
 

@@ -107,11 +107,20 @@ def _elu(a: str, alpha: Any = 1.0, scale: Any = 1.0, input_scale: Any = 1.0) -> 
     return f"tl.where({a} > 0, {a} * {sc}, {al} * {sc} * (tl.exp({a} * {isc}) - 1.0))"
 
 
+def _max(a: str, b: str) -> str:
+    """``torch.maximum``: NaN in either operand gives NaN (Triton's default drops it)."""
+    return f"tl.maximum({a}, {b}, propagate_nan=tl.PropagateNan.ALL)"
+
+
+def _min(a: str, b: str) -> str:
+    return f"tl.minimum({a}, {b}, propagate_nan=tl.PropagateNan.ALL)"
+
+
 def _clamp(a: str, lo: Any = None, hi: Any = None) -> str:
     if lo not in (None, "None"):
-        a = f"tl.maximum({a}, {lo})"
+        a = _max(a, lo)
     if hi not in (None, "None"):
-        a = f"tl.minimum({a}, {hi})"
+        a = _min(a, hi)
     return a
 
 
@@ -136,13 +145,13 @@ _UNARY = {
     "log1p.default": "tl.log(1.0 + {0})", "expm1.default": "(tl.exp({0}) - 1.0)",
     "sqrt.default": "tl.sqrt({0})", "rsqrt.default": "tl.rsqrt({0})", "abs.default": "tl.abs({0})",
     "sin.default": "tl.sin({0})", "cos.default": "tl.cos({0})", "sigmoid.default": "tl.sigmoid({0})",
-    "erf.default": "tl.erf({0})", "relu.default": "tl.maximum({0}, 0.0)",
+    "erf.default": "tl.erf({0})", "relu.default": _max("{0}", "0.0"),
     "reciprocal.default": "(1.0 / {0})", "floor.default": "tl.floor({0})",
     "ceil.default": "tl.ceil({0})", "square.default": "({0} * {0})",
     "silu.default": "({0} * tl.sigmoid({0}))",
     "sign.default": "tl.where({0} > 0, 1.0, tl.where({0} < 0, -1.0, 0.0))",
-    "hardswish.default": "({0} * tl.minimum(tl.maximum({0} + 3.0, 0.0), 6.0) / 6.0)",
-    "hardsigmoid.default": "(tl.minimum(tl.maximum({0} + 3.0, 0.0), 6.0) / 6.0)",
+    "hardswish.default": f"({{0}} * {_clamp('({0} + 3.0)', '0.0', '6.0')} / 6.0)",
+    "hardsigmoid.default": f"({_clamp('({0} + 3.0)', '0.0', '6.0')} / 6.0)",
     "logical_not.default": "({0} == 0)", "clone.default": "{0}", "alias.default": "{0}",
     "detach.default": "{0}", "lift_fresh_copy.default": "{0}", "positive.default": "{0}",
     "prims.neg.default": "(-{0})", "prims.exp.default": "tl.exp({0})",
@@ -162,8 +171,8 @@ _FORMULAS: dict[str, Callable[..., str | None]] = {
     "prims.mul.default": lambda a, b: f"({a} * {b})", "prims.div.default": lambda a, b: f"({a} / {b})",
     "rsub.Scalar": lambda a, b, alpha=1: f"({b} - {a} * {lit(alpha)})",
     "div.Tensor_mode": lambda a, b, mode=None: f"({a} / {b})" if mode is None else None,
-    "maximum.default": lambda a, b: f"tl.maximum({a}, {b})",
-    "minimum.default": lambda a, b: f"tl.minimum({a}, {b})",
+    "maximum.default": _max,
+    "minimum.default": _min,
     "clamp.default": _clamp, "clamp.Tensor": _clamp,
     "clamp_min.default": lambda a, lo: _clamp(a, lo), "clamp_max.default": lambda a, hi: _clamp(a, None, hi),
     "clamp_min.Tensor": lambda a, lo: _clamp(a, lo), "clamp_max.Tensor": lambda a, hi: _clamp(a, None, hi),
