@@ -284,10 +284,13 @@ def test_tall_tiles_widen_along_the_contiguous_rows() -> None:
     # would read one element per 2 MB stride (25_rmsnorm measured 1.66 ms against 0.20)
     regs = templates.move("row_in_registers", wide, f)
     assert regs is not None and regs["mode"] == "single" and regs["ROWS"] == 16
-    # short columns (RMS norm over 64 channels) start there: x is read once, not twice
+    # short columns (RMS norm over 64 channels) start there: x is read once, not twice, in
+    # tiles of ~4096 elements (64 rows of 64; 128 rows of 16 or 32)
     short = templates.initial(Facts("reduction", 2**26, rows=2**20, cols=64, innermost=False))
     assert (short["mode"], short["ROWS"], short["BLOCK_C"], short["num_warps"]) == (
-        "single", 128, 64, 8)  # fmt: skip
+        "single", 64, 64, 8)  # fmt: skip
+    shorter = templates.initial(Facts("reduction", 2**25, rows=2**20, cols=32, innermost=False))
+    assert (shorter["ROWS"], shorter["BLOCK_C"], shorter["num_warps"]) == (128, 32, 4)
     inner = Facts("reduction", 2**20, rows=2**10, cols=2**10)
     loop = {**templates.initial(inner), "mode": "loop", "BLOCK_C": 128, "num_warps": 8}
     assert templates.move("wider_vectors", loop, inner)["BLOCK_C"] == 1024  # capped at the row
