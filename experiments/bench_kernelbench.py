@@ -45,6 +45,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from experiments import copy_floor
 from experiments.bench_tune import summarize
 from profiling import affinity
 from profiling.tasks import TaskError, load_task
@@ -150,13 +151,14 @@ def render(rows: list[dict[str, Any]]) -> Table:
 
     t = Table(title="kernel-bandit: KernelBench problems, offline realizer")
     for col in ("problem", "templates", "correct", "x eager", "x compile", "% floor",
-                "cands", "wide", "wall s"):  # fmt: skip
+                "% copy", "cands", "wide", "wall s"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("problem", "templates") else "right")
     for r in rows:
         t.add_row(
             r["task"], r.get("templates", ""), "yes" if r.get("generated_ok") else "no",
             f(r.get("x_eager"), ".2f"), f(r.get("x_compile"), ".2f"),
             f(100 * r["roofline"] if r.get("roofline") else None, ".0f"),
+            f(100 * r["pct_copy"] if r.get("pct_copy") else None, ".0f"),  # copy_floor
             f"{r.get('correct', 0)}/{r.get('candidates', 0)}", f(r.get("wide"), "d"),
             f(r["wall_s"], ".0f"),
         )  # fmt: skip
@@ -170,6 +172,7 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "coverage": sum(1 for r in rows if r.get("generated_ok")) / len(rows) if rows else 0.0,
         "geomean_x_eager": geomean([r["x_eager"] for r in ok]),
         "geomean_x_compile": geomean([r["x_compile"] for r in ok if r.get("x_compile")]),
+        **copy_floor.counts(rows),
     }
 
 

@@ -126,7 +126,8 @@ def summarize(task: str, run_dir: Path, wall_s: float) -> dict[str, Any]:
         "floor_ms": rm.get("floor_ms"),
         # what sets the floor: its binding term, where its FLOPs came from (task or graph
         # analysis) and the matmul peak of its compute term (profiling.roofline)
-        **{f"floor_{k}": (rm.get("floor") or {}).get(k) for k in ("bound", "flops_source", "peak")},
+        **{f"floor_{k}": (rm.get("floor") or {}).get(k)
+           for k in ("bound", "flops_source", "peak", "bytes")},
         "best_ms": bm["runtime_ms"],
         # Measurement.speedup: reference / candidate, timed interleaved in the same worker
         "x_eager": best.get("speedup"),

@@ -148,7 +148,7 @@ def measure_gpu_facts(device_index: int = 0) -> GpuFacts:
     dev = torch.device("cuda", device_index)
     facts = replace(
         device_properties(device_index),
-        dram_gbps=_safely(lambda: _copy_bandwidth_gbps(dev)),
+        dram_gbps=_safely(lambda: copy_bandwidth_gbps(dev)),
         peak_tflops=_safely(lambda: _matmul_tflops(dev, torch.bfloat16)),
         peak_tflops_tf32=_safely(lambda: _matmul_tflops(dev, torch.float32)),
         peak_tflops_fp32=_safely(lambda: _matmul_tflops(dev, torch.float32, tf32=False)),
@@ -183,7 +183,9 @@ def _time_ms(fn: Any, reps: int, warmup: int = 3) -> list[float]:
     return [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
 
 
-def _copy_bandwidth_gbps(dev: Any, nbytes: int = 1 << 30) -> float:
+def copy_bandwidth_gbps(dev: Any, nbytes: int = 1 << 30) -> float:
+    """Device-to-device copy bandwidth (bytes read plus written) of the fastest of ten
+    copies of ``nbytes``: the roofline floor's memory rate."""
     import torch
 
     src = torch.empty(nbytes, dtype=torch.uint8, device=dev).fill_(1)
@@ -215,3 +217,31 @@ def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192, tf32: bool = True) -> fl
     times.sort()
     best = times[len(times) // 4]  # a low quantile: the peak, robust to one fast outlier
     return 2 * n**3 / (best * 1e-3) / 1e12
+
+
+def copy_ms(
+    nbytes: int, device_index: int = 0, hold_us: float = 300.0, warmup_ms: float = 5.0,
+    rep_ms: float = 20.0,
+) -> float:
+    """Median time of a device-to-device copy that moves ``nbytes`` (half read, half
+    written), timed as the evaluator times a kernel (`profiling.timing`: CUDA events, the L2
+    flushed and ``hold_us`` of device work queued before each call). The copy bandwidth the
+    floor uses is measured at 1 GiB, where a launch's fixed costs have vanished; this is the
+    same copy at a kernel's own byte count (`experiments.copy_floor`)."""
+    import torch
+
+    from profiling import timing
+
+    dev = torch.device("cuda", device_index)
+    with torch.cuda.device(dev):
+        src = torch.ones(max(1, nbytes // 2), dtype=torch.uint8, device=dev)
+        dst = torch.empty_like(src)
+        flush: Any = timing.L2Flusher(device_properties(device_index).l2_bytes, dev)
+        if hold_us > 0:
+            flush = timing.hold_after(flush, timing.GpuHold(), hold_us)
+        c = timing.Contender("copy", lambda: dst.copy_(src), [])
+        cfg = timing.TimingConfig(warmup_ms=warmup_ms, rep_ms=rep_ms)
+        ms = timing.time_interleaved([c], [[]], timing.CudaClock(), flush, cfg)["copy"].median_ms
+    src = dst = flush = c = None  # the buffers go back to the driver
+    torch.cuda.empty_cache()
+    return ms

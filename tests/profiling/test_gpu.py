@@ -189,3 +189,15 @@ def test_a_hold_takes_the_host_launch_out_of_the_event_time():
         runs[hold] = m
     assert runs[0.0].diagnostics.hold_us is None and runs[1000.0].diagnostics.hold_us == 1000.0
     assert runs[1000.0].runtime_ms < 0.5 * runs[0.0].runtime_ms
+
+
+def test_copy_of_a_kernels_bytes_is_timed_as_a_kernel(gpu_ev):
+    """`hardware.copy_ms`: 1 GiB moved runs near the floor's rate; 128 MiB, with its fixed
+    costs, at a lower one (an H200: 86 % of it)."""
+    from profiling import hardware
+
+    rate = gpu_ev.gpu_facts().dram_gbps  # GB/s, bytes read plus written
+    big, small = hardware.copy_ms(1 << 30), hardware.copy_ms(128 << 20)
+    floor_big = (1 << 30) / (rate * 1e6)
+    assert 0.9 * floor_big < big < 1.3 * floor_big, (big, floor_big)
+    assert (128 << 20) / small < (1 << 30) / big  # lower bandwidth at the smaller size
