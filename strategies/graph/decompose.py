@@ -54,10 +54,7 @@ def table() -> dict[Any, Any]:
         ops.append(getattr(packet, overload) if overload else packet)
     table = get_decompositions(ops)
     table[aten.native_group_norm.default] = _group_norm
-    # pooling without padding
-    table[aten.max_pool1d.default] = _values(_max_pool(1))  # 1-d without a 2-d detour
-    table[aten.max_pool1d_with_indices.default] = _max_pool(1)
-    table[aten.avg_pool1d.default] = _avg_pool(1)
+    # pooling without padding (1-d pooling reaches ATen as 2-d: `_one_d`)
     table[aten.max_pool2d_with_indices.default] = _max_pool(2)
     table[aten.max_pool3d_with_indices.default] = _max_pool(3)
     table[aten.avg_pool2d.default] = _avg_pool(2)
@@ -205,14 +202,6 @@ def _max_pool(n: int) -> Any:
         return _window_max(x, w, n, st)
 
     return decompose
-
-
-def _values(decompose: Any) -> Any:
-    def values(*args: Any, **kwargs: Any) -> Any:
-        out = decompose(*args, **kwargs)
-        return out if out is NotImplemented else out[0]
-
-    return values
 
 
 def _avg_pool(n: int) -> Any:
