@@ -50,3 +50,21 @@ def test_cross_entropy_names_have_no_gaps() -> None:
     names = [n.name for n in gm.graph.nodes if n.op == "call_function"]
     assert [n for n in names if n == "ne" or n.startswith("ne_")] == ["ne", "ne_1", "ne_2"]
     assert len(set(names)) == len(names)
+
+
+def test_an_unsqueeze_squeeze_pair_cancels(tmp_path: Path) -> None:
+    """``squeeze(unsqueeze(x, d), d)`` is dropped at capture, so the ops around it share a
+    group; a squeeze of another size-1 dim is a real view and stays."""
+    from strategies.graph.plan import plan_for
+    from tests.strategies.graph_check import problem_task
+
+    consts, inputs = "b = 3\nn = 5", "torch.randn(b, 1, n)"
+    pair = problem_task(tmp_path, "pair", consts, "x",
+                        "torch.relu(x).unsqueeze(-2).squeeze(-2) + 1.0", inputs)  # fmt: skip
+    ops = [str(n.target) for n in capture(pair).gm.graph.nodes if n.op == "call_function"]
+    assert not any("squeeze" in o for o in ops), ops
+    assert plan_for(pair).summary == "pointwise(relu, add)"
+    other = problem_task(tmp_path, "other", consts, "x",
+                         "torch.relu(x).unsqueeze(-1).squeeze(1) + 1.0", inputs)  # fmt: skip
+    ops = [str(n.target) for n in capture(other).gm.graph.nodes if n.op == "call_function"]
+    assert any("unsqueeze" in o for o in ops) and any(".squeeze" in o for o in ops), ops
