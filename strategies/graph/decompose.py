@@ -17,6 +17,7 @@ A decomposition that does not apply returns ``NotImplemented`` and the op stays 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -138,9 +139,7 @@ def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -
     max pooling gives (the flat position in each input plane or volume). The indices are
     traced away when nothing reads them."""
     window = w.shape[-n:]
-    size = 1
-    for k in window:
-        size *= k
+    size = math.prod(window)
     elems = _elements(w, n, size)
     if elems is None:
         values = w.amax(dim=tuple(range(-n, 0)))
@@ -169,8 +168,9 @@ SMALL_WINDOW = 16  # windows of at most this many elements are unrolled (`_eleme
 def _elements(w: torch.Tensor, n: int, size: Any) -> list[torch.Tensor] | None:
     """The elements of each window of ``w`` (its last ``n`` dims) as strided views of the
     input, in the window's row-major order, or None where the window is not a small static
-    size (or one element). A pointwise fold over them is a chain of ``size`` loads that fuses into what
-    reads it (a max pool then a channel sum is one kernel that reads the input once)."""
+    size (or is one element). A pointwise fold over them is a chain of ``size`` loads that
+    fuses into what reads it (a max pool then a channel sum is one kernel that reads the
+    input once)."""
     if not isinstance(size, int) or not 2 <= size <= SMALL_WINDOW:
         return None
     out = []
@@ -219,9 +219,7 @@ def _avg_pool(n: int) -> Any:
         if found is None:
             return NotImplemented
         w = found[0]
-        size = 1
-        for k in w.shape[-n:]:
-            size *= k
+        size = math.prod(w.shape[-n:])
         elems = _elements(w, n, size)
         if elems is None:
             return w.mean(dim=tuple(range(-n, 0)))
