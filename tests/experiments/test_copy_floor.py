@@ -46,7 +46,9 @@ def test_rows_are_set_against_a_copy_of_their_bytes() -> None:
     c = copy_floor.counts(rs)
     # 16: 75 % of the floor but 88 % of its copy; 24: 57 % and 65 %
     assert c == {"memory_bound": 2, "at_target_floor": 0, "at_target_copy": 1}
-    assert copy_floor.render(done).row_count == 2
+    assert [r["copy_bytes"] for r in done] == seen
+    table = copy_floor.render(done)
+    assert list(table.columns[1].cells) == ["254", "134"]  # MB moved, lowest % copy first
 
 
 def test_bench_kernelbench_shows_and_counts_the_copy() -> None:
