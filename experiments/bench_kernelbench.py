@@ -24,7 +24,9 @@ realizer, device or size is run again; Hydra overrides such as timing repetition
 recorded but not compared). ``--gpus N`` tunes N problems at once, each on its own GPU and,
 unless ``--no-pin``, on its own share of the CPU cores
 (``KB_CPUS``, `profiling.affinity`): one problem's compiles cannot stall the launches
-timed on another GPU.
+timed on another GPU. ``--copy``: once the problems are done, each memory-bound row is set
+against a device copy of its own bytes on GPU 0 (`experiments.copy_floor`: the ``% copy``
+column; a resumed row is timed again).
 """
 
 from __future__ import annotations
@@ -201,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-pin", action="store_true",
                    help="with --gpus N > 1: do not give each GPU's problem its own CPU cores")  # fmt: skip
+    p.add_argument("--copy", action="store_true",
+                   help="after the problems, time a copy of each memory-bound row's bytes on "
+                        "GPU 0 (experiments.copy_floor: the table's %% copy)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("runs/bench_kernelbench"))
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_intermixed_args(argv)  # overrides may follow the options
@@ -290,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.gpus) as pool:
         list(pool.map(one, files))
     rows.sort(key=lambda r: r["task"])
+    if args.copy:  # the GPUs are idle now: a copy of each memory-bound row's bytes
+        timers = copy_floor.gpu_timers(0) if args.device == "cuda" else None
+        if timers is None:
+            print("--copy: no CUDA GPU to time copies on; the rows have no % copy")
+        else:
+            copy_floor.add_copies(rows, *timers)
     write()
     Console(width=200).print(render(rows))
     Console().print(json.dumps(totals(rows)))

@@ -56,6 +56,21 @@ def add_copies(
     return out
 
 
+def gpu_timers(gpu: int = 0) -> tuple[Callable[[int], float], Callable[[], float]] | None:
+    """The GPU's copy timer and (measured once, when first asked) its 1 GiB copy rate, or
+    None without a CUDA GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    from profiling import hardware
+
+    dev = torch.device("cuda", gpu)
+    return (lambda n: hardware.copy_ms(n, gpu)), functools.cache(
+        lambda: hardware.copy_bandwidth_gbps(dev)
+    )
+
+
 def counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Memory-bound rows, and how many reach the target against the floor and the copy."""
     mem = memory_rows(rows)
@@ -91,16 +106,11 @@ def main(argv: list[str] | None = None, copy: Callable[[int], float] | None = No
               file=sys.stderr)  # fmt: skip
         return 2
     if copy is None or gbps is None:
-        import torch
-
-        if not torch.cuda.is_available():
+        timers = gpu_timers(args.gpu)
+        if timers is None:
             print("error: copy_floor times copies on a CUDA GPU; none is visible", file=sys.stderr)
             return 2
-        from profiling import hardware
-
-        dev = torch.device("cuda", args.gpu)
-        copy = copy or (lambda n: hardware.copy_ms(n, args.gpu))
-        gbps = gbps or functools.cache(lambda: hardware.copy_bandwidth_gbps(dev))
+        copy, gbps = copy or timers[0], gbps or timers[1]
     done = add_copies(rows, copy, gbps)
     Console(width=160).print(render(done))
     c = counts(rows)

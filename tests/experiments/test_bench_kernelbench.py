@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from experiments.bench_kernelbench import geomean, main, render, templates, totals
 from tests.strategies.test_graph_realizer import PROBLEMS
 
@@ -270,3 +272,33 @@ def test_timing_spread_counts_wide_candidates_and_reads_the_host_diagnostics() -
     assert s["wide"] == 1 and math.isclose(s["slow_calls"], 0.2)
     assert math.isclose(s["host_call_ms"], 0.15)
     assert timing_spread([]) == {"wide": 0, "slow_calls": None, "host_call_ms": None}
+
+
+@pytest.mark.parametrize("gpu", [True, False])
+def test_copy_sets_memory_bound_rows_against_a_copy_at_the_end(tmp_path, monkeypatch, capsys,
+                                                               gpu) -> None:  # fmt: skip
+    import json
+    import shutil
+
+    import experiments.bench_kernelbench as bk
+    from experiments import copy_floor
+
+    for name in ("01_relu.py", "13_softmax.py"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    monkeypatch.setattr(bk, "run_problem", lambda path, *a: 1.0)
+    monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {
+        "task": task, "status": "ok", "correct": 3, "x_eager": 2.0, "wall_s": wall,
+        "floor_bound": "memory", "floor_ms": 0.08, "floor_bytes": 320_000_000, "best_ms": 0.1})  # fmt: skip
+    copied: list[int] = []
+    timers = ((lambda n: copied.append(n) or 0.09), lambda: 4000.0) if gpu else None
+    monkeypatch.setattr(copy_floor, "gpu_timers", lambda index=0: timers)
+    out = tmp_path / "rows.json"
+    assert main([str(tmp_path), "--json", str(out), "--copy", "--out", str(tmp_path / "r")]) == 0
+    data = json.loads(out.read_text())
+    if gpu:
+        assert copied == [320_000_000, 320_000_000]
+        assert [round(r["pct_copy"], 3) for r in data["rows"]] == [0.9, 0.9]
+        assert data["totals"]["at_target_copy"] == 2 and data["totals"]["at_target_floor"] == 0
+    else:
+        assert "no CUDA GPU to time copies on" in capsys.readouterr().out
+        assert all("pct_copy" not in r for r in data["rows"]) and len(data["rows"]) == 2
