@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from profiling.measurement import DEFAULT_HOLD_US
+
 INTERPRETER_NAME = "cpu-interpreter"
 _CACHE_VERSION = 1
 
@@ -220,7 +222,7 @@ def _matmul_tflops(dev: Any, dtype: Any, n: int = 8192, tf32: bool = True) -> fl
 
 
 def copy_ms(
-    nbytes: int, device_index: int = 0, hold_us: float = 300.0, warmup_ms: float = 5.0,
+    nbytes: int, device_index: int = 0, hold_us: float = DEFAULT_HOLD_US, warmup_ms: float = 5.0,
     rep_ms: float = 20.0,
 ) -> float:
     """Median time of a device-to-device copy that moves ``nbytes`` (half read, half

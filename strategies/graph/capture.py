@@ -36,7 +36,7 @@ from torch import fx
 
 from profiling.tasks import Task
 from strategies.errors import RealizerError
-from strategies.graph import decompose
+from strategies.graph import decompose, ops
 
 
 @contextlib.contextmanager
@@ -150,11 +150,10 @@ def _cancel_unsqueezes(gm: fx.GraphModule) -> None:
     pair is the identity view."""
     changed = False
     for node in list(gm.graph.nodes):
-        name = f"{node.target.__name__}" if node.op == "call_function" else ""
-        if name not in _SQUEEZES or len(node.args) < 2:
+        if node.op != "call_function" or ops.op_name(node) not in _SQUEEZES or len(node.args) < 2:
             continue
         src = node.args[0]
-        if not isinstance(src, fx.Node) or getattr(src.target, "__name__", "") != "unsqueeze.default":
+        if not isinstance(src, fx.Node) or ops.op_name(src) != "unsqueeze.default":
             continue
         rank = len(src.meta["val"].shape)
         dims = node.args[1] if isinstance(node.args[1], list | tuple) else [node.args[1]]

@@ -152,10 +152,7 @@ def _window_max(x: torch.Tensor, w: torch.Tensor, n: int, st: tuple[Any, ...]) -
             values = torch.maximum(values, v)
     index = None
     for i in range(n):  # window offset along dim i, plus the window's start
-        inner = 1
-        for k in window[i + 1 :]:
-            inner *= k
-        offset = flat // inner % window[i]
+        offset = flat // math.prod(window[i + 1 :]) % window[i]
         start = torch.arange(w.shape[-2 * n + i], device=x.device) * st[i]
         pos = start.reshape(-1, *([1] * (n - 1 - i))) + offset
         index = pos if index is None else index * x.shape[-n + i] + pos
@@ -188,9 +185,10 @@ def _max_pool(n: int) -> Any:
         x: torch.Tensor, kernel: Any, stride: Any = (), padding: Any = 0, dilation: Any = 1,
         ceil_mode: bool = False,
     ) -> Any:
-        """Max pooling without padding or dilation as a max over unfolded windows: a
-        reduction the templates fuse with what follows (a sigmoid, a channel sum) instead
-        of a library call. Otherwise: not decomposed."""
+        """Max pooling without padding or dilation as a max over unfolded windows
+        (`_window_max`), which the templates fuse with what follows (a sigmoid, a channel
+        sum) instead of a library call; 1-d pooling as 1-d (`_one_d`). Otherwise: not
+        decomposed."""
         one = _one_d(x, n, kernel, stride, padding, dilation)
         if one is not None:
             out = _max_pool(1)(x.squeeze(-2), *one, ceil_mode)
@@ -210,7 +208,8 @@ def _avg_pool(n: int) -> Any:
         ceil_mode: bool = False, count_include_pad: bool = True,
         divisor_override: int | None = None,
     ) -> Any:
-        """Average pooling without padding as a mean over unfolded windows (see `_max_pool`)."""
+        """Average pooling without padding as a mean over unfolded windows (a small window:
+        the sum of its elements, `_elements`, over its size; see `_max_pool`)."""
         one = _one_d(x, n, kernel, stride, padding)
         if one is not None and divisor_override is None:
             out = _avg_pool(1)(x.squeeze(-2), *one[:3], ceil_mode, count_include_pad)
@@ -223,10 +222,7 @@ def _avg_pool(n: int) -> Any:
         elems = _elements(w, n, size)
         if elems is None:
             return w.mean(dim=tuple(range(-n, 0)))
-        total = elems[0]
-        for v in elems[1:]:
-            total = total + v
-        return total / size
+        return sum(elems[1:], start=elems[0]) / size
 
     return decompose
 

@@ -95,7 +95,7 @@ def initial_reduction(f: Facts) -> Params:
     return p
 
 
-TINY_ROW = 8  # a reduced row of at most this many elements (a pooling window) is tiny
+TINY_ROW = 8  # a reduced row of at most this many elements is tiny
 
 
 def row_cap(c: int) -> int:
@@ -106,11 +106,11 @@ def row_cap(c: int) -> int:
 def _initial_reduction(f: Facts) -> Params:
     c = pow2(f.cols)
     if not f.innermost and f.rows >= 256:  # rows run along the contiguous axis: tall tiles
-        # short columns whole in registers (x read once, ~32 values a thread), else a
-        # loop over 32-column chunks (an H200, [64, 512, 1024] reduced over 512: 16-column
-        # chunks 0.072 ms, 32-column 0.045 for sum, amax and argmax alike; eager 0.045-0.056)
-        # whole columns: about 4096 elements a program (an H200, 44's max pool, sigmoid and
-        # sum over 64 channels: 64 rows 0.250 ms, 128 rows 0.270, 256 rows 0.278)
+        # short columns whole in registers, ~4096 elements a program (x read once; an H200,
+        # 44's max pool, sigmoid and sum over 64 channels: 64 rows 0.250 ms, 128 rows
+        # 0.270, 256 rows 0.278), else a loop over 32-column chunks (an H200, [64, 512,
+        # 1024] reduced over 512: 16-column chunks 0.072 ms, 32-column 0.045 for sum, amax
+        # and argmax alike; eager 0.045-0.056)
         whole = c <= 128
         rows = clamp(4096 // c, 64, 128) if whole else 128
         return {"mode": "single" if whole else "loop", "ROWS": rows, "BLOCK_C": c if whole else 32,
@@ -118,8 +118,9 @@ def _initial_reduction(f: Facts) -> Params:
                 "num_stages": 1 if whole else 2, "evict": False, "persistent": 0, "split": 1,
                 "even": False, "online": False}  # fmt: skip
     if c * f.itemsize <= 65536:
-        # rows of a few elements (pooling windows): 256 of them to one warp (an H200,
-        # 44_maxpool_sigmoid_sum's 2 x 2 windows: 0.412 ms against 0.732 for 64 rows)
+        # rows of a few elements: 256 of them to one warp (an H200, 44_maxpool_sigmoid_sum's
+        # 2 x 2 windows when they were reduced as rows: 0.412 ms against 0.732 for 64 rows;
+        # small pooling windows are unrolled into pointwise loads since, `decompose`)
         tiny = c <= TINY_ROW
         rows = clamp(4096 // c, 1, row_cap(c))
         while rows > 1 and f.rows // rows < 264:

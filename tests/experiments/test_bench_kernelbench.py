@@ -288,7 +288,8 @@ def test_copy_sets_memory_bound_rows_against_a_copy_at_the_end(tmp_path, monkeyp
     monkeypatch.setattr(bk, "run_problem", lambda path, *a: 1.0)
     monkeypatch.setattr(bk, "summarize", lambda task, folder, wall: {
         "task": task, "status": "ok", "correct": 3, "x_eager": 2.0, "wall_s": wall,
-        "floor_bound": "memory", "floor_ms": 0.08, "floor_bytes": 320_000_000, "best_ms": 0.1})  # fmt: skip
+        "floor_bound": "memory", "floor_ms": 0.08, "floor_bytes": 320_000_000, "best_ms": 0.1,
+        "roofline": 0.8})  # fmt: skip
     copied: list[int] = []
     timers = ((lambda n: copied.append(n) or 0.09), lambda: 4000.0) if gpu else None
     monkeypatch.setattr(copy_floor, "gpu_timers", lambda index=0: timers)
