@@ -20,7 +20,7 @@ from strategies.graph.builder import Builder
 from strategies.graph.capture import Captured, capture
 from strategies.graph.emit_pointwise import has_transpose
 from strategies.graph.partition import Group, Partition, partition, shape_key
-from strategies.graph.reduction_parts import can_split, online_pairs, red_kind
+from strategies.graph.reduction_parts import can_split, online_pairs, red_kind, rereads
 from strategies.graph.space import Facts
 from strategies.graph.templates import initial
 
@@ -97,7 +97,7 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         split = can_split(g, part.outputs(g))
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
                      weight=float(numel * item * traffic), splittable=split,
-                     online=bool(online_pairs(g)),
+                     online=bool(online_pairs(g)), rereads=rereads(g, part.outputs(g)),
                      welford=any(red_kind(n) == "var" for n in g.members))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),

@@ -149,6 +149,17 @@ def welford_final(acc: str, out: str, corr: object) -> list[str]:
     ]
 
 
+def rereads(g: Group, outputs: list[fx.Node]) -> bool:
+    """A chunked loop reads the row again after its reductions: an output of the full
+    iteration space is computed from a reduced value (a norm's or a softmax's row)."""
+    members = set(g.members)
+    after: set[fx.Node] = set()  # members computed from a reduction (members: graph order)
+    for n in g.members:
+        if red_kind(n) or any(a in after for a in n.all_input_nodes if a in members):
+            after.add(n)
+    return any(o in after and g.space(o) != "row" for o in outputs)
+
+
 def can_split(g: Group, outputs: list[fx.Node]) -> bool:
     """Split-row applies: one level of sum/max/min reductions and only row outputs."""
     reds = [n for n in g.members if red_kind(n)]

@@ -45,3 +45,31 @@ def test_generated_group_norm_matches_with_a_random_affine(mode: str) -> None:
     x = torch.randn(3, 12, 5, 7)
     with torch.no_grad():
         torch.testing.assert_close(cand(x.clone()), ref(x.clone()), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("problem", "rereads"), [
+    ("41_groupnorm", True), ("13_softmax", True), ("25_rmsnorm", True),
+    ("16_sum_dim1", False), ("29_kl_div", False), ("21_argmin", False),
+])  # fmt: skip
+def test_rereads_names_the_groups_a_loop_reads_twice(problem: str, rereads: bool) -> None:
+    """A full-size output computed from a reduced value (a norm, a softmax) makes a chunked
+    loop read the row again; a reduction whose outputs are its rows' values does not."""
+    plan = plan_for(load_task(str(PROBLEM.with_name(f"{problem}.py")), "bench"))
+    (facts,) = [f for f in plan.facts if f.template == "reduction"]
+    assert facts.rereads is rereads
+
+
+def test_a_group_a_loop_would_read_twice_starts_whole_in_registers() -> None:
+    """41's 32768-element groups start in one pass (16 warps, 64 elements a thread), not the
+    Welford loop and its second read; a sum over rows as long stays a chunked loop."""
+    from dataclasses import replace
+
+    from strategies.graph.space import WHOLE_REREAD, in_registers, initial_reduction
+
+    (facts,) = plan_for(load_task(str(PROBLEM), "bench")).facts
+    assert facts.cols == WHOLE_REREAD and facts.rereads
+    start = initial_reduction(facts)
+    assert (start["mode"], start["ROWS"], start["num_warps"]) == ("single", 1, 16)
+    assert in_registers(start, facts)
+    assert initial_reduction(replace(facts, rereads=False))["mode"] == "loop"
+    assert initial_reduction(replace(facts, cols=2 * WHOLE_REREAD))["mode"] == "loop"
