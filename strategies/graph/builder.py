@@ -58,6 +58,8 @@ class Builder:
         self.stores: list[tuple[fx.Node, Access]] = []
         self.evict = False  # streaming loads and stores (evict_first)
         self.suffix = ""  # while set: full-space registers and loads get it (a point evaluation)
+        # loads whose addresses are in bounds for every lane (clamped coordinates): no mask
+        self.in_bounds: set[str] = set()
         for i, out in enumerate(part.outputs(g)):
             shape = shape_key(out)
             space = g.space(out) or "full"
@@ -94,6 +96,8 @@ class Builder:
         if var not in scope.loaded:
             scope.loaded.add(var)
             dtype = ops.val(a).dtype
+            if acc.ptr in self.in_bounds and not self.suffix:
+                mask = None
             scope.lines.append(f"{var} = {load(acc, addr(acc), mask, dtype, self.evict)}")
         return var
 

@@ -73,3 +73,34 @@ def test_a_group_a_loop_would_read_twice_starts_whole_in_registers() -> None:
     assert in_registers(start, facts)
     assert initial_reduction(replace(facts, rereads=False))["mode"] == "loop"
     assert initial_reduction(replace(facts, cols=2 * WHOLE_REREAD))["mode"] == "loop"
+
+
+@pytest.mark.parametrize("mode", ["single", "loop"])
+def test_the_per_channel_affine_is_read_in_bounds_without_a_mask(mode: str) -> None:
+    """The weight and bias are constant along H x W: read unmasked at coordinates clamped
+    into the tensor (so equal addresses merge into one load), while x keeps its mask; rows
+    past R (4 rows a program over 9 groups) and columns past C (140 of 256) stay right."""
+    task = load_task(str(PROBLEM), SIZE)
+    plan = plan_for(task)
+    start = plan.initial()["groups"][0]
+    p = {**start, "mode": mode, "ROWS": 4, "BLOCK_C": 64, "num_warps": 4, "split": 1,
+         "online": False}  # fmt: skip
+    src = render_plan(plan, {"groups": [p]})
+    loads = [line.strip() for line in src.splitlines() if "tl.load(" in line]
+    x_loads = [ln for ln in loads if ln.startswith("x_in0")]
+    affine = [ln for ln in loads if ln.startswith(("x_in1", "x_in2"))]
+    assert x_loads and all("mask=mask" in ln for ln in x_loads)
+    assert affine and all("mask=" not in ln and "qc0" in ln and "kc1" in ln for ln in affine)
+    assert "qc0 = tl.minimum(q0, (C - 1) // (Q1))" in src
+    assert "kc0 = tl.minimum(k0, (R - 1) // (K1))" in src
+    mod = task.load_module()
+    torch.manual_seed(1)
+    ref = mod.Model(*mod.get_init_inputs())
+    with torch.no_grad():
+        ref.gn.weight.copy_(torch.randn_like(ref.gn.weight))
+        ref.gn.bias.copy_(torch.randn_like(ref.gn.bias))
+    cand = exec_module(src, f"cand_gn_{mode}").ModelNew(*mod.get_init_inputs())
+    cand.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 12, 5, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(cand(x.clone()), ref(x.clone()), atol=1e-4, rtol=1e-4)
