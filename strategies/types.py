@@ -10,7 +10,9 @@ from profiling.hardware import GpuFacts
 from profiling.measurement import Measurement
 from profiling.tasks import Task
 
-FAMILIES = ("tiling", "fusion", "vectorization", "memory_layout", "pipelining", "parallelism")
+FAMILIES = (
+    "tiling", "fusion", "vectorization", "memory_layout", "pipelining", "parallelism", "math",
+)  # fmt: skip
 RESOURCES = ("dram", "l2", "sm", "launch")
 
 

@@ -57,6 +57,7 @@ class Builder:
         self.scalars: dict[fx.Node, str] = {}
         self.stores: list[tuple[fx.Node, Access]] = []
         self.evict = False  # streaming loads and stores (evict_first)
+        self.fast = False  # logs on the approximate log2 (``fast_math``; `ops.fast_math`)
         self.suffix = ""  # while set: full-space registers and loads get it (a point evaluation)
         # loads whose addresses are in bounds for every lane (clamped coordinates): no mask
         self.in_bounds: set[str] = set()
@@ -108,7 +109,8 @@ class Builder:
         f = ops.pointwise(node)
         if f is not None:
             args = [self.operand(a, space, scope, addr, mask) for a in f.inputs]
-            scope.lines.append(f"{self.name(node)} = {f.template.format(*args)}")
+            expr = f.template.format(*args)
+            scope.lines.append(f"{self.name(node)} = {ops.fast_math(expr) if self.fast else expr}")
             return
         if ops.op_name(node) in ops.VIEWS:  # a row value re-viewed: same registers
             src = node.args[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strategies.graph import emit_cuda
+from strategies.graph import emit_cuda, ops
 from strategies.graph.builder import Builder, Scope, kernel_args, store
 from strategies.graph.layout import (
     Access,
@@ -56,7 +56,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     if p.get("target") == "cuda":
         return emit_cuda.emit(b, p, name)
     g = b.g
-    b.evict = bool(p.get("evict"))
+    b.evict, b.fast = bool(p.get("evict")), bool(p.get("fast_math"))
     dims = _prepare(b)
     t = transposed_dim(b, dims)
     if p.get("tile2d") and t is not None:
@@ -129,7 +129,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps}, "
         f"num_stages={p.get('num_stages', 1)})"
     )
-    return Kernel(name, src, launch)
+    return Kernel(name, src, launch, prelude=ops.prelude(p))
 
 
 def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: int) -> Kernel:
@@ -204,4 +204,4 @@ def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: in
         f"{name}[{grid}]({', '.join(call)}, BI={bi}, BJ={bj}, EVEN={even}, "
         f"num_warps={p['num_warps']}, num_stages={p.get('num_stages', 1)})"
     )
-    return Kernel(name, src, launch)
+    return Kernel(name, src, launch, prelude=ops.prelude(p))

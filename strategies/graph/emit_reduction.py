@@ -46,7 +46,7 @@ from strategies.graph.render_util import Kernel, indent, numel_expr, out_alloc
 class _Emitter:
     def __init__(self, b: Builder, p: dict[str, Any]) -> None:
         self.b, self.p = b, p
-        b.evict = bool(p.get("evict"))
+        b.evict, b.fast = bool(p.get("evict")), bool(p.get("fast_math"))
         probe = Scope()
         for n in b.g.members:
             if not red_kind(n):
@@ -403,6 +403,6 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
             f"SPLIT={split}, PHASE=0)",
             f"{name}[(triton.cdiv(R, {rows}),)]({', '.join(call)}, {tail}, SPLIT={split}, PHASE=1)",
         ]
-        return Kernel(name, src, launch)
+        return Kernel(name, src, launch, prelude=ops.prelude(p))
     launch.append(f"{name}[{grid}]({', '.join(call)}, {tail})")
-    return Kernel(name, src, launch)
+    return Kernel(name, src, launch, prelude=ops.prelude(p))

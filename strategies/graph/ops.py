@@ -9,7 +9,7 @@ Values live in fp32 registers (bool for comparisons); the store casts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,3 +359,42 @@ def row_gather(node: fx.Node) -> int | None:
     if any(ishape[i] != xshape[i] for i in range(rank) if i != d):
         return None
     return d
+
+
+# ``fast_math`` (reduction and pointwise Triton kernels; `math/fast_math`): every log on the
+# hardware's approximate log2. The prelude goes once into a module whose kernels call it.
+FAST_LOG = "_fast_log("
+FAST_MATH_PRELUDE = '''import os
+
+from triton.language.extra import libdevice
+
+
+@triton.jit
+def _fast_log(x):
+    # log(x) from the hardware's approximate log2 (libdevice fast_logf: lg2.approx.f32 times
+    # ln 2; about 2^-21 absolute error near 1, 2^-22 relative elsewhere, subnormal inputs
+    # flushed to zero): `math/fast_math`; the evaluator's correctness check decides
+    return libdevice.fast_logf(x)
+
+
+if os.environ.get("TRITON_INTERPRET") == "1":  # the interpreter has no fast_logf: exact
+
+    @triton.jit
+    def _fast_log(x):  # noqa: F811
+        return tl.log(x)'''
+
+
+def fast_math(expr: str) -> str:
+    """A Triton expression with its logs on `FAST_LOG` (the exact ``tl.log`` elsewhere)."""
+    return expr.replace("tl.log(", FAST_LOG)
+
+
+def prelude(p: Mapping[str, Any]) -> str:
+    """The module-level helpers a Triton kernel with parameters ``p`` calls."""
+    return FAST_MATH_PRELUDE if p.get("fast_math") else ""
+
+
+def has_log(node: fx.Node) -> bool:
+    """The member's Triton form takes a log (log, log1p, softplus, xlogy, pow, ...)."""
+    f = pointwise(node)
+    return f is not None and "tl.log(" in f.template

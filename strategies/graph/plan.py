@@ -98,10 +98,12 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
                      weight=float(numel * item * traffic), splittable=split,
                      online=bool(online_pairs(g)), rereads=rereads(g, part.outputs(g)),
+                     logs=any(ops.has_log(n) for n in g.members),
                      welford=any(red_kind(n) == "var" for n in g.members))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
-                 transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)))  # fmt: skip
+                 transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)),
+                 logs=any(ops.has_log(n) for n in g.members))  # fmt: skip
 
 
 def _tma_fits(node: Any, hints: dict[str, int]) -> bool:

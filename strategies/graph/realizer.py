@@ -21,10 +21,11 @@ from strategies.errors import RealizerError
 from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.render import PARAMS_MARKER, render
-from strategies.graph.space import CUDA_START
+from strategies.graph.space import CUDA_START, FAST_MATH
 from strategies.graph.space_matmul import OPTIONAL
 from strategies.types import BaseRealizer, Realization, RealizeRequest
 
+OPTIONAL_KEYS = (*OPTIONAL, *CUDA_START, *FAST_MATH)  # keys present only once their move is on
 _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)
 
 
@@ -48,7 +49,7 @@ def parent_params(plan: Plan, source: str, given: Mapping[str, Any]) -> dict[str
     if found is None and given.get("kind") == "graph":
         found = dict(given)
     groups = (found or {}).get("groups")
-    optional = {*OPTIONAL, *CUDA_START}  # keys present only once their move is on
+    optional = set(OPTIONAL_KEYS)
     if not isinstance(groups, list) or len(groups) != len(start["groups"]):
         return start
     merged = []

@@ -29,6 +29,9 @@ THREADS = (64, 128, 256, 512, 1024)  # pointwise CUDA: threads a block
 # a pointwise group's CUDA C++ rendering (``vectorization/cuda_vec4``): these keys are
 # present only once it is on, so every kernel written before it existed keeps its source
 CUDA_START: Params = {"target": "cuda", "threads": 256, "streaming": False}
+# a Triton reduction's or pointwise group's logs on the approximate log2 (`fast_math`):
+# present only once on, like CUDA_START's keys
+FAST_MATH = ("fast_math",)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Facts:
     tma: bool = False  # matmul: both operands' strides fit TMA descriptors (`plan._tma_fits`)
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
     cuda: bool = False  # pointwise: the group has a CUDA C++ rendering (`emit_cuda.analyse`)
+    logs: bool = False  # reduction, pointwise: a member takes a log (``fast_math`` applies)
 
 
 def pow2(n: int) -> int:
@@ -152,13 +156,14 @@ def size_pointwise(f: Facts) -> int:
     """Distinct kernels in a pointwise group's space."""
     tiles = 4 * 4 * len(WARPS) * 2 * 2 * 2 * len(PERSISTENT) if f.transposed else 0
     cuda = len(THREADS) * 2 if f.cuda else 0
-    return 9 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4) + tiles + cuda
+    triton = 9 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4) + tiles
+    return triton * (2 if f.logs else 1) + cuda
 
 
 def size_reduction(f: Facts) -> int:
     single = 7 * len(WARPS) * 2 * 2 * (1 + (len(PERSISTENT) - 1) * 4)
     loop = 7 * 8 * len(WARPS) * 4 * 2 * 2 * len(PERSISTENT) * (2 if f.online or f.welford else 1)
-    return single + loop * (len(SPLITS) if f.splittable else 1)
+    return (single + loop * (len(SPLITS) if f.splittable else 1)) * (2 if f.logs else 1)
 
 
 def step(v: int, up: bool, lo: int, hi: int) -> int | None:
@@ -169,6 +174,12 @@ def step(v: int, up: bool, lo: int, hi: int) -> int | None:
 def set_params(p: Params, **kw: Any) -> Params | None:
     new = {**p, **kw}
     return None if new == p else new
+
+
+def fast_math(p: Params, f: Facts) -> Params | None:
+    """``fast_math``: the group's logs on the approximate log2 (`ops.fast_math`). An optional
+    key, present only once on, so every kernel written before it existed keeps its source."""
+    return set_params(p, fast_math=True) if f.logs else None
 
 
 def common_move(name: str, p: Params, looped: bool) -> Params | None:
@@ -225,6 +236,8 @@ def _move_cuda(name: str, p: Params) -> Params | None:
 def _move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
     if p.get("target") == "cuda":
         return _move_cuda(name, p)
+    if name == "fast_math":
+        return fast_math(p, f)
     if name == "cuda_vec4":
         return set_params(p, **CUDA_START) if f.cuda else None
     if f.transposed and name == "coalesced_tiles":
@@ -247,6 +260,8 @@ def _move_pointwise(name: str, p: Params, f: Facts) -> Params | None:
 
 
 def _move_reduction(name: str, p: Params, f: Facts) -> Params | None:
+    if name == "fast_math":
+        return fast_math(p, f)
     single = p["mode"] == "single"
     c = pow2(f.cols)
     tile = p["ROWS"] * (c if single else p["BLOCK_C"])
