@@ -93,7 +93,7 @@ def test_fast_math_on_the_gpu_is_approximate_and_close() -> None:
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
     caches = [entry[0] for entry in mod._k0_reduction.device_caches.values()]  # compiled
     ptx = [k.asm["ptx"] for cache in caches for k in cache.values()]
-    assert ptx and all("lg2.approx" in p for p in ptx)
+    assert any("lg2.approx" in p for p in ptx)  # the phase that takes the logs
 
 
 def test_a_fast_math_parent_keeps_its_parameters_for_the_next_move() -> None:
