@@ -63,7 +63,8 @@ class _Emitter:
         # operands constant along the row's contiguous axis (a per-channel weight across a
         # group norm's H x W): read at coordinates clamped into the tensor, without a mask,
         # so the compiler merges the loads of equal addresses (ptxas keeps every predicated
-        # load: an H200, 41_groupnorm's one-pass kernel 0.25 ms with masked weight loads)
+        # load: an H200, 41_groupnorm's one-pass kernel 0.263 ms with masked weight loads,
+        # 0.160 ms without)
         inner = self.dims[-1] if self.dims else None
         b.in_bounds = {
             a.ptr for a in b.loads.values()

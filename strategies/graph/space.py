@@ -124,8 +124,8 @@ def _initial_reduction(f: Facts) -> Params:
                 "num_stages": 1 if whole else 2, "evict": False, "persistent": 0, "split": 1,
                 "even": False, "online": False}  # fmt: skip
     # a row a chunked loop would read twice is held whole up to 32K elements (16 warps, 64
-    # a thread): an H200, 41_groupnorm's 2048 groups of 32768 fp32: one read 0.136 ms (94 %
-    # of the floor) against 0.228 for the Welford loop and its second pass
+    # a thread): an H200, 41_groupnorm's 2048 groups of 32768 fp32: one read 0.160 ms (79 %
+    # of the floor; 8 warps 0.175) against 0.228 for the Welford loop and its second pass
     if c * f.itemsize <= 65536 or (f.rereads and c <= WHOLE_REREAD):
         # rows of a few elements: 256 of them to one warp (an H200, 44_maxpool_sigmoid_sum's
         # 2 x 2 windows when they were reduced as rows: 0.412 ms against 0.732 for 64 rows;
