@@ -39,7 +39,7 @@ EXPECTED = {
     "parallelism/warps_down": ("sm", ()),
     "parallelism/persistent": ("launch", ()),
     "parallelism/split_row": ("sm", ("logsumexp", "cross_entropy", "softmax")),
-    "math/fast_math": ("sm", ("logsumexp", "cross_entropy")),
+    "math/fast_math": ("dram", ("logsumexp", "cross_entropy")),
 }
 
 
