@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     start, f = plan.initial(), plan.facts[gi]
     base = dict(start["groups"][gi])
-    unknown = sorted(set(grid) - set(base) - set(OPTIONAL_KEYS))
+    unknown = sorted(set(grid) - set(base) - OPTIONAL_KEYS)
     if unknown:
         print(f"error: group {gi} ({f.template}) has no parameter "
               f"{', '.join(unknown)}; it has {', '.join(sorted(base))}", file=sys.stderr)  # fmt: skip

@@ -26,7 +26,16 @@ from torch import fx
 
 from strategies.graph import ops
 from strategies.graph.builder import Builder, Scope, kernel_args, reg, store
-from strategies.graph.layout import Access, address, collapse, coords, size_expr, stride_args
+from strategies.graph.layout import (
+    Access,
+    address,
+    clamped,
+    collapse,
+    constant_along_row,
+    coords,
+    size_expr,
+    stride_args,
+)
 from strategies.graph.reduction_parts import (
     INIT,
     ancestors,
@@ -34,8 +43,12 @@ from strategies.graph.reduction_parts import (
     fold,
     init,
     levels,
+    online_final,
+    online_fold,
     online_pairs,
     red_kind,
+    single_lines,
+    var_pass_final,
     welford_final,
     welford_fold,
     welford_init,
@@ -60,17 +73,10 @@ class _Emitter:
         self.kept = [d for d in self.dims if not d.reduced]
         self.red = [d for d in self.dims if d.reduced]
         self.strided = [a for a in self.accesses if not a.dense]
-        # operands constant along the row's contiguous axis (a per-channel weight across a
-        # group norm's H x W): read at coordinates clamped into the tensor, without a mask,
-        # so the compiler merges the loads of equal addresses (ptxas keeps every predicated
-        # load: an H200, 41_groupnorm's one-pass kernel 0.263 ms with masked weight loads,
-        # 0.160 ms without)
-        inner = self.dims[-1] if self.dims else None
-        b.in_bounds = {
-            a.ptr for a in b.loads.values()
-            if not a.dense and a.space == "full" and inner is not None and inner.reduced
-            and a.axes[inner.members[-1]] is None
-        }  # fmt: skip
+        # operands constant along the row's contiguous axis, read unmasked at clamped
+        # coordinates (an H200, 41_groupnorm's one-pass kernel: 0.263 ms with its weight
+        # loads masked, 0.160 ms without)
+        b.in_bounds = constant_along_row(list(b.loads.values()), self.dims)
         on = p.get("online") and p["mode"] == "loop" and p.get("split", 1) == 1
         self.online = online_pairs(b.g) if on else {}
         self.welford = bool(on) and any(red_kind(n) == "var" for n in b.g.members)
@@ -180,23 +186,9 @@ class _Emitter:
                     b.compute(n, scope, self.addr, "mask")
                 continue  # row values and gathers: by ``after`` once their reductions are done
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
-            scope.lines += self._singlered_kind(n, kind, x)
+            scope.lines += single_lines(n, kind, x)
             self.after([n], top, scope)
         return scope.lines
-
-    def _singlered_kind(self, n: fx.Node, kind: str, x: str) -> list[str]:
-        r = reg(n)
-        if kind == "var":
-            corr = ops.normalized_args(n)[2] or 0
-            return [
-                f"{r}_m = tl.sum(tl.where(mask, {x}, 0.0), axis=1, keep_dims=True) / C",
-                f"{r}_d = tl.where(mask, {x} - {r}_m, 0.0)",
-                f"{r} = tl.sum({r}_d * {r}_d, axis=1, keep_dims=True) / (C - {corr})",
-            ]
-        if kind.startswith("arg"):
-            return [f"{r}_a = tl.where(mask, {x}, {INIT[kind]})", f"{r}_a_i = col + 0 * row",
-                    *final(kind, f"{r}_a", r)]  # fmt: skip
-        return [f"{r} = tl.{kind}(tl.where(mask, {x}, {INIT[kind]}), axis=1, keep_dims=True)"]
 
     def looped(self) -> list[str]:
         b, lines = self.b, []
@@ -239,15 +231,8 @@ class _Emitter:
                 if kind == "online":  # rescale the running sum to the row's running max
                     # (first: it reads the max accumulator before this chunk updates it);
                     # one exp an element, one a row and chunk for the rescale
-                    m_acc = f"acc_{self.online[n].name}"
                     x = b.operand(self.online[n].args[0], "full", scope, self.addr, "mask")
-                    scope.lines += [
-                        f"{acc}_m = tl.maximum({m_acc}, tl.max(tl.where(mask, {x}, "
-                        "float('-inf')), axis=1, keep_dims=True))",
-                        f"{acc}_k = tl.where({acc}_m == float('-inf'), 0.0, "
-                        f"tl.exp({m_acc} - {acc}_m))",
-                        f"{acc} = {acc} * {acc}_k + tl.where(mask, tl.exp({x} - {acc}_m), 0.0)",
-                    ]
+                    scope.lines += online_fold(acc, f"acc_{self.online[n].name}", x)
                     continue
                 if n in paired:  # the chunk's max is already folded in by its online sum
                     partner = next(s for s, m in self.online.items() if m is n)
@@ -271,22 +256,10 @@ class _Emitter:
                 if kind == "welford":
                     post.lines += welford_final(acc, reg(n), ops.normalized_args(n)[2] or 0)
                 elif red_kind(n) == "var":
-                    corr = ops.normalized_args(n)[2] or 0
-                    if acc.endswith("_0"):
-                        post.lines.append(f"{reg(n)}_m = tl.sum({acc}, axis=1, keep_dims=True) / C")
-                    else:
-                        post.lines.append(
-                            f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"
-                        )
-                elif kind == "online":  # the sum is relative to the running max; the
-                    # reference subtracts its shift (the max, or a row function of it)
-                    m_acc = f"acc_{self.online[n].name}"
+                    post.lines += var_pass_final(acc, reg(n), ops.normalized_args(n)[2] or 0)
+                elif kind == "online":
                     shift = reg(n.args[0].args[0].args[1])
-                    post.lines += [
-                        f"{reg(n)} = tl.sum({acc}, axis=1, keep_dims=True)",
-                        f"{reg(n)} = {reg(n)} * tl.where({m_acc} == float('-inf'), 1.0, "
-                        f"tl.exp({m_acc} - {shift}))",
-                    ]
+                    post.lines += online_final(acc, f"acc_{self.online[n].name}", reg(n), shift)
                 else:
                     post.lines += final(kind, acc, reg(n))
                 self.after([n], p, post)
@@ -339,16 +312,6 @@ class _Emitter:
         if self.p["mode"] == "single":
             return head + self.single() + self.stores(("full", "row"))
         return head + self.looped() + self.stores(("row",))
-
-
-def clamped(n: int, prefix: str, size: str, extent: str) -> list[str]:
-    """Coordinates ``{prefix}c{i}`` that stay inside the tensor for masked lanes too: the
-    inner ones are remainders already, the outermost is clamped to its last index (from the
-    unclamped quotient, so lanes of one vector keep one provably equal address)."""
-    inner = " * ".join(f"{size}{i}" for i in range(1, n)) or "1"
-    last = f"({extent} - 1) // ({inner})" if n > 1 else f"{extent} - 1"
-    return [f"{prefix}c0 = tl.minimum({prefix}0, {last})",
-            *(f"{prefix}c{i} = {prefix}{i}" for i in range(1, n))]  # fmt: skip
 
 
 def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:

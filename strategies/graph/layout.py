@@ -137,6 +137,27 @@ def coords(dims: list[Dim], index: str, prefix: str, sizes: list[str]) -> list[s
     return lines
 
 
+def constant_along_row(loads: list[Access], dims: list[Dim]) -> set[str]:
+    """Strided full-space operands constant along a reduction's contiguous (innermost,
+    reduced) axis, such as a per-channel weight across a group norm's H x W. Read unmasked at
+    `clamped` coordinates, their equal addresses merge into one load (ptxas keeps every
+    predicated load: 128 a thread instead of 16 in 41_groupnorm's one-pass kernel)."""
+    if not dims or not dims[-1].reduced:
+        return set()
+    inner = dims[-1].members[-1]
+    return {a.ptr for a in loads if not a.dense and a.space == "full" and a.axes[inner] is None}
+
+
+def clamped(n: int, prefix: str, size: str, extent: str) -> list[str]:
+    """Coordinates ``{prefix}c{i}`` that stay inside the tensor for masked lanes too: the
+    inner ones are remainders already, the outermost is clamped to its last index (from the
+    unclamped quotient, so lanes of one vector keep one provably equal address)."""
+    inner = " * ".join(f"{size}{i}" for i in range(1, n)) or "1"
+    last = f"({extent} - 1) // ({inner})" if n > 1 else f"{extent} - 1"
+    return [f"{prefix}c0 = tl.minimum({prefix}0, {last})",
+            *(f"{prefix}c{i} = {prefix}{i}" for i in range(1, n))]  # fmt: skip
+
+
 def stride_args(a: Access, dims: list[Dim]) -> list[tuple[str, str]]:
     """(kernel arg, forward expr) strides of a strided access, one per spanned collapsed dim."""
     out = []

@@ -363,7 +363,7 @@ def row_gather(node: fx.Node) -> int | None:
 
 # ``fast_math`` (reduction and pointwise Triton kernels; `math/fast_math`): every log on the
 # hardware's approximate log2. The prelude goes once into a module whose kernels call it.
-FAST_LOG = "_fast_log("
+EXACT_LOG, FAST_LOG = "tl.log(", "_fast_log("
 FAST_MATH_PRELUDE = '''import os
 
 from triton.language.extra import libdevice
@@ -386,7 +386,7 @@ if os.environ.get("TRITON_INTERPRET") == "1":  # the interpreter has no fast_log
 
 def fast_math(expr: str) -> str:
     """A Triton expression with its logs on `FAST_LOG` (the exact ``tl.log`` elsewhere)."""
-    return expr.replace("tl.log(", FAST_LOG)
+    return expr.replace(EXACT_LOG, FAST_LOG)
 
 
 def prelude(p: Mapping[str, Any]) -> str:
@@ -397,4 +397,4 @@ def prelude(p: Mapping[str, Any]) -> str:
 def has_log(node: fx.Node) -> bool:
     """The member's Triton form takes a log (log, log1p, softplus, xlogy, pow, ...)."""
     f = pointwise(node)
-    return f is not None and "tl.log(" in f.template
+    return f is not None and EXACT_LOG in f.template

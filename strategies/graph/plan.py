@@ -75,6 +75,7 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         numel *= s
     item = max((ops.val(n).dtype.itemsize for n in g.members if ops.is_tensor(n)), default=4)
     traffic = len(part.inputs(g)) + len(part.outputs(g))
+    logs = any(ops.has_log(n) for n in g.members)  # fast_math applies (reduction, pointwise)
     if g.template == "matmul":
         a = ops.normalized_args(g.anchor)[1 if ops.op_name(g.anchor) == "addmm.default" else 0]
         k = evaluate(str(ops.val(a).shape[-1]), hints)
@@ -98,12 +99,12 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         return Facts("reduction", numel, rows=r, cols=c, itemsize=item, innermost=inner,
                      weight=float(numel * item * traffic), splittable=split,
                      online=bool(online_pairs(g)), rereads=rereads(g, part.outputs(g)),
-                     logs=any(ops.has_log(n) for n in g.members),
+                     logs=logs,
                      welford=any(red_kind(n) == "var" for n in g.members))  # fmt: skip
     transposed = has_transpose(Builder(part, g))
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
                  transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)),
-                 logs=any(ops.has_log(n) for n in g.members))  # fmt: skip
+                 logs=logs)  # fmt: skip
 
 
 def _tma_fits(node: Any, hints: dict[str, int]) -> bool:

@@ -25,7 +25,7 @@ from strategies.graph.space import CUDA_START, FAST_MATH
 from strategies.graph.space_matmul import OPTIONAL
 from strategies.types import BaseRealizer, Realization, RealizeRequest
 
-OPTIONAL_KEYS = (*OPTIONAL, *CUDA_START, *FAST_MATH)  # keys present only once their move is on
+OPTIONAL_KEYS = frozenset((*OPTIONAL, *CUDA_START, *FAST_MATH))  # present only once their move is on
 _PARAMS_RE = re.compile("^" + re.escape(PARAMS_MARKER) + r"(\{.*\})\s*$", re.MULTILINE)
 
 
@@ -49,12 +49,11 @@ def parent_params(plan: Plan, source: str, given: Mapping[str, Any]) -> dict[str
     if found is None and given.get("kind") == "graph":
         found = dict(given)
     groups = (found or {}).get("groups")
-    optional = set(OPTIONAL_KEYS)
     if not isinstance(groups, list) or len(groups) != len(start["groups"]):
         return start
     merged = []
     for init, got in zip(start["groups"], groups, strict=True):
-        if not isinstance(got, dict) or set(got) - optional != set(init) - optional:
+        if not isinstance(got, dict) or set(got) - OPTIONAL_KEYS != set(init) - OPTIONAL_KEYS:
             return start
         merged.append(got)
     return {"groups": merged}

@@ -1,12 +1,13 @@
 """Reduction template pieces: pass levels, online-softmax pairs, split eligibility and
-the accumulator code (init, fold, final) per reduction kind."""
+the accumulator code (init, fold, final) per reduction kind and mode (single, Welford,
+two-pass variance, online sum)."""
 
 from __future__ import annotations
 
 from torch import fx
 
 from strategies.graph import ops
-from strategies.graph.builder import Builder
+from strategies.graph.builder import Builder, reg
 from strategies.graph.partition import Group
 
 INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
@@ -147,6 +148,53 @@ def welford_final(acc: str, out: str, corr: object) -> list[str]:
         f"{acc}_e = {acc}_a - {out}_m",
         f"{out} = tl.sum({acc}_q + {acc} * {acc}_e * {acc}_e, axis=1, keep_dims=True) / (C - {corr})",
     ]
+
+
+def var_pass_final(acc: str, out: str, corr: object) -> list[str]:
+    """The two-pass variance after one of its passes: the mean ``out_m`` after the first
+    (accumulator ``..._0``), the variance ``out`` (divided by C - correction) after the
+    second (``..._1``, centred squares)."""
+    if acc.endswith("_0"):
+        return [f"{out}_m = tl.sum({acc}, axis=1, keep_dims=True) / C"]
+    return [f"{out} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"]
+
+
+def online_fold(acc: str, m_acc: str, x: str) -> list[str]:
+    """One chunk into an online sum of exp(x - max): the running sum rescaled to the row's
+    new running max (read from ``m_acc`` before the chunk updates it; one exp an element,
+    one a row and chunk for the rescale); the chunk's max is ``acc_m``."""
+    return [
+        f"{acc}_m = tl.maximum({m_acc}, tl.max(tl.where(mask, {x}, "
+        "float('-inf')), axis=1, keep_dims=True))",
+        f"{acc}_k = tl.where({acc}_m == float('-inf'), 0.0, tl.exp({m_acc} - {acc}_m))",
+        f"{acc} = {acc} * {acc}_k + tl.where(mask, tl.exp({x} - {acc}_m), 0.0)",
+    ]
+
+
+def online_final(acc: str, m_acc: str, out: str, shift: str) -> list[str]:
+    """The online sum relative to the running max ``m_acc``, moved to the reference's own
+    shift (the max, or a row function of it)."""
+    return [
+        f"{out} = tl.sum({acc}, axis=1, keep_dims=True)",
+        f"{out} = {out} * tl.where({m_acc} == float('-inf'), 1.0, tl.exp({m_acc} - {shift}))",
+    ]
+
+
+def single_lines(n: fx.Node, kind: str, x: str) -> list[str]:
+    """A reduction of the whole row held in registers (single mode): ``x`` under the row
+    mask; a variance in two passes over the registers (mean, centred squares)."""
+    r = reg(n)
+    if kind == "var":
+        corr = ops.normalized_args(n)[2] or 0
+        return [
+            f"{r}_m = tl.sum(tl.where(mask, {x}, 0.0), axis=1, keep_dims=True) / C",
+            f"{r}_d = tl.where(mask, {x} - {r}_m, 0.0)",
+            f"{r} = tl.sum({r}_d * {r}_d, axis=1, keep_dims=True) / (C - {corr})",
+        ]
+    if kind.startswith("arg"):
+        return [f"{r}_a = tl.where(mask, {x}, {INIT[kind]})", f"{r}_a_i = col + 0 * row",
+                *final(kind, f"{r}_a", r)]  # fmt: skip
+    return [f"{r} = tl.{kind}(tl.where(mask, {x}, {INIT[kind]}), axis=1, keep_dims=True)"]
 
 
 def rereads(g: Group, outputs: list[fx.Node]) -> bool:
