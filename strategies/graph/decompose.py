@@ -63,7 +63,26 @@ def table() -> dict[Any, Any]:
     table[aten.adaptive_max_pool2d.default] = _global_max_pool2d
     table[aten.mm.default] = _thin_mm
     table[aten.mv.default] = _mv
+    for packet, values, index in ((aten.max, aten.amax, aten.argmax),
+                                  (aten.min, aten.amin, aten.argmin)):  # fmt: skip
+        table[packet.dim] = _values_and_index(values, index)
+        table[packet.default] = _whole(values)
     return table
+
+
+def _values_and_index(values: Any, index: Any) -> Any:
+    """``torch.max(x, dim)`` / ``torch.min``: the values and the first index of the extreme
+    as two reductions of one group (the one nothing reads is dropped after the trace)."""
+
+    def run(x: torch.Tensor, dim: int, keepdim: bool = False) -> Any:
+        return values(x, [dim], keepdim), index(x, dim, keepdim)
+
+    return run
+
+
+def _whole(values: Any) -> Any:
+    """``torch.max(x)`` / ``torch.min(x)``: the extreme of every element, a 0-d result."""
+    return lambda x: values(x, list(range(x.dim())))
 
 
 def _thin_mm(a: torch.Tensor, b: torch.Tensor) -> Any:

@@ -314,4 +314,4 @@ def emit(b: Builder, p: dict[str, object], name: str) -> Kernel:
         f"({''.join(e + ', ' for _, e in sizes)}), n, {' and '.join(vec)}, {p['threads']})"
     )
     source = f'{name} = r"""\n{src}"""'
-    return Kernel(name, source, launch, prelude=HELPER)
+    return Kernel(name, source, launch, preludes=(HELPER,))

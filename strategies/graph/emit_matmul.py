@@ -178,7 +178,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
             f"{''.join(e + ', ' for _, e in strides)}BM={bm}, BN={bn}, GROUP_M={p['GROUP_M']}, "
             f"SPLIT_K={split}, {warps})"
         )
-        return Kernel(name, src, launch, prelude=TMA_HELPER if tma else "")
+        return Kernel(name, src, launch, preludes=(TMA_HELPER,) if tma else ())
     rest = [*(e for _, e in args), "M", "N", "K"]
     call = [av, wv, *rest[:-3], *ops_call[2:], *(e for _, e in strides)]
     pointer = f"{name}[{grid}]({', '.join(call)}, {blocks}, EVEN_K={even}, {warps}, {stages})"
@@ -188,7 +188,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
                              f"A_T=@A_T@, B_T=@B_T@, {warps}, {stages})", pointer)  # fmt: skip
     else:
         launch.append(pointer)
-    return Kernel(name, src, launch, prelude=TMA_HELPER if tma else "")
+    return Kernel(name, src, launch, preludes=(TMA_HELPER,) if tma else ())
 
 
 def _program(loop: list[str], split: int, persistent: bool, epilogue: list[str]) -> list[str]:

@@ -129,7 +129,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         f"{name}[{grid}]({', '.join(call)}, BLOCK={block}, I64=n >= 2**31, num_warps={warps}, "
         f"num_stages={p.get('num_stages', 1)})"
     )
-    return Kernel(name, src, launch, prelude=ops.prelude(p))
+    return Kernel(name, src, launch, preludes=(ops.prelude(p),))
 
 
 def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: int) -> Kernel:
@@ -204,4 +204,4 @@ def _emit_tiled(b: Builder, p: dict[str, Any], name: str, dims: list[Dim], t: in
         f"{name}[{grid}]({', '.join(call)}, BI={bi}, BJ={bj}, EVEN={even}, "
         f"num_warps={p['num_warps']}, num_stages={p.get('num_stages', 1)})"
     )
-    return Kernel(name, src, launch, prelude=ops.prelude(p))
+    return Kernel(name, src, launch, preludes=(ops.prelude(p),))

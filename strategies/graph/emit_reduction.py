@@ -38,15 +38,18 @@ from strategies.graph.layout import (
 )
 from strategies.graph.reduction_parts import (
     INIT,
+    NAN_PRELUDE,
     ancestors,
     final,
     fold,
     init,
+    keeps_nan,
     levels,
     online_final,
     online_fold,
     online_pairs,
     red_kind,
+    row_reduce,
     single_lines,
     var_pass_final,
     welford_final,
@@ -81,6 +84,7 @@ class _Emitter:
         self.online = online_pairs(b.g) if on else {}
         self.welford = bool(on) and any(red_kind(n) == "var" for n in b.g.members)
         self.avail = levels(b, self.online, self.welford)
+        self.nan = keeps_nan(b.g)
         self.done: set[fx.Node] = set()
 
     def addr(self, a: Access) -> str:
@@ -186,7 +190,7 @@ class _Emitter:
                     b.compute(n, scope, self.addr, "mask")
                 continue  # row values and gathers: by ``after`` once their reductions are done
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
-            scope.lines += single_lines(n, kind, x)
+            scope.lines += single_lines(n, kind, x, n in self.nan)
             self.after([n], top, scope)
         return scope.lines
 
@@ -245,7 +249,7 @@ class _Emitter:
                 if acc.endswith("_1") and red_kind(n) == "var":
                     x = f"tl.where(mask, {x} - {reg(n)}_m, 0.0)"
                     x = f"({x} * {x})"
-                scope.lines += fold(kind, acc, x, "col")
+                scope.lines += fold(kind, acc, x, "col", n in self.nan)
             for n, a in b.stores:
                 if n in stores:
                     scope.lines.append(store(a, self.addr(a), reg(n), "mask", b.evict))
@@ -261,7 +265,7 @@ class _Emitter:
                     shift = reg(n.args[0].args[0].args[1])
                     post.lines += online_final(acc, f"acc_{self.online[n].name}", reg(n), shift)
                 else:
-                    post.lines += final(kind, acc, reg(n))
+                    post.lines += final(kind, acc, reg(n), n in self.nan)
                 self.after([n], p, post)
             lines += post.lines
         return lines
@@ -280,10 +284,10 @@ class _Emitter:
         self.full_nodes(scope, ancestors(b, [n.args[0] for n in reds]))
         for n in reds:
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
-            scope.lines += fold(red_kind(n), f"acc_{n.name}", x, "col")
+            scope.lines += fold(red_kind(n), f"acc_{n.name}", x, "col", n in self.nan)
         body += indent(scope.lines, 4)
         for i, n in enumerate(reds):
-            body += final(red_kind(n), f"acc_{n.name}", f"part{i}")
+            body += final(red_kind(n), f"acc_{n.name}", f"part{i}", n in self.nan)
             body.append(f"tl.store(ws + ({i} * R + row) * SPLIT + sid, part{i}, mask=rmask)")
         lines += indent(body, 4)
         lines.append("else:")
@@ -292,7 +296,7 @@ class _Emitter:
             kind = red_kind(n)
             body.append(f"part{i} = tl.load(ws + ({i} * R + row) * SPLIT + s, mask=rmask, "
                         f"other={INIT[kind]})")  # fmt: skip
-            body.append(f"{reg(n)} = tl.{kind}(part{i}, axis=1, keep_dims=True)")
+            body.append(f"{reg(n)} = {row_reduce(kind, f'part{i}', n in self.nan)}")
         post = Scope()
         self.after(reds, 1, post)  # one reduction level (can_split): the whole epilogue
         body += post.lines + self.stores(("row",))
@@ -342,6 +346,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     )
     kept_shape = tuple(s for d, s in enumerate(g.shape) if d not in g.red_dims)
     red_shape = tuple(s for d, s in enumerate(g.shape) if d in g.red_dims)
+    helpers = (ops.prelude(p), NAN_PRELUDE if e.nan else "")
     launch = [out_alloc(node) for node, _ in b.stores]
     launch += [f"R = {numel_expr(kept_shape)}", f"C = {numel_expr(red_shape)}"]
     rows, warps, stages = p["ROWS"], p["num_warps"], p.get("num_stages", 1)
@@ -367,6 +372,6 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
             f"SPLIT={split}, PHASE=0)",
             f"{name}[(triton.cdiv(R, {rows}),)]({', '.join(call)}, {tail}, SPLIT={split}, PHASE=1)",
         ]
-        return Kernel(name, src, launch, prelude=ops.prelude(p))
+        return Kernel(name, src, launch, preludes=helpers)
     launch.append(f"{name}[{grid}]({', '.join(call)}, {tail})")
-    return Kernel(name, src, launch, prelude=ops.prelude(p))
+    return Kernel(name, src, launch, preludes=helpers)

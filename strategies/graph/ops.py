@@ -193,7 +193,8 @@ _FORMULAS: dict[str, Callable[..., str | None]] = {
     "selu.default": lambda a: _elu(a, 1.6732632423543772, 1.0507009873554805),
     "celu.default": lambda a, al=1.0: _elu(a, al, 1.0, 1.0 / float(al)),
     "hardtanh.default": lambda a, lo=-1.0, hi=1.0: _clamp(a, lit(float(lo)), lit(float(hi))),
-    "threshold.default": lambda a, th, v: f"tl.where({a} > {lit(th)}, {a}, {lit(v)})",
+    # torch's form (x <= th ? v : x): a NaN stays NaN
+    "threshold.default": lambda a, th, v: f"tl.where({a} <= {lit(th)}, {lit(v)}, {a})",
     "masked_fill.Scalar": lambda a, m, v: f"tl.where({m}, {lit(v)}, {a})",
     "_to_copy.default": lambda a, dtype=None, *r: _cast(a, dtype),
     "prims.convert_element_type.default": _cast,

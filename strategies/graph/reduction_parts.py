@@ -90,29 +90,65 @@ def ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
     return seen
 
 
-def fold(kind: str, acc: str, v: str, col: str) -> list[str]:
+# ``nan`` (max/min/argmax/argmin whose value is a result, `keeps_nan`): torch's semantics, a
+# NaN in the row is the row's max and min and its first index the arg; Triton's max/min and
+# comparisons drop NaN. The row reductions combine through these (`NAN_PRELUDE`).
+NAN_COMBINE = {"max": "_max_nan", "min": "_min_nan", "argmax": "_max_nan", "argmin": "_min_nan"}
+NAN_PRELUDE = """@triton.jit
+def _max_nan(a, b):
+    # a row reduction's combine: NaN wins (tl.max drops it; torch.max returns it)
+    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
+
+
+@triton.jit
+def _min_nan(a, b):
+    return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)"""
+
+
+def keeps_nan(g: Group) -> set[fx.Node]:
+    """The max/min reductions that must return a NaN they meet: all but an online pair's max
+    (a softmax's shift: a NaN in the row reaches every output through ``exp(x - max)``)."""
+    shifts = set(online_pairs(g).values())
+    return {n for n in g.members if red_kind(n) in NAN_COMBINE and n not in shifts}
+
+
+def row_reduce(kind: str, x: str, nan: bool = False) -> str:
+    """``x`` [ROWS, BLOCK_C] reduced along its columns with ``kind`` (sum, max, min)."""
+    if nan:
+        return f"tl.reduce({x}, 1, {NAN_COMBINE[kind]}, keep_dims=True)"
+    return f"tl.{kind}({x}, axis=1, keep_dims=True)"
+
+
+def fold(kind: str, acc: str, v: str, col: str, nan: bool = False) -> list[str]:
     init = INIT[kind]
     vm = f"tl.where(mask, {v}, {init})"
     if kind == "sum":
         return [f"{acc} += {vm}"]
     if kind in ("max", "min"):
-        return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm})"]
+        keep = ", propagate_nan=tl.PropagateNan.ALL" if nan else ""
+        return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm}{keep})"]
     cmp = ">" if kind == "argmax" else "<"
+    take = f"{acc}_m {cmp} {acc}"
+    if nan:  # the first NaN a lane meets stays its value and index
+        take = f"({take}) | (({acc}_m != {acc}_m) & ({acc} == {acc}))"
     return [
         f"{acc}_m = {vm}",
-        f"{acc}_u = {acc}_m {cmp} {acc}",
+        f"{acc}_u = {take}",
         f"{acc} = tl.where({acc}_u, {acc}_m, {acc})",
         f"{acc}_i = tl.where({acc}_u, {col} + 0 * row, {acc}_i)",
     ]
 
 
-def final(kind: str, acc: str, out: str) -> list[str]:
+def final(kind: str, acc: str, out: str, nan: bool = False) -> list[str]:
     if kind in ("sum", "max", "min"):
-        return [f"{out} = tl.{kind}({acc}, axis=1, keep_dims=True)"]
-    op = "max" if kind == "argmax" else "min"
+        return [f"{out} = {row_reduce(kind, acc, nan)}"]
+    best = row_reduce("max" if kind == "argmax" else "min", acc, nan)
+    hit = f"{acc} == {acc}_b"
+    if nan:  # a NaN best: the lanes holding a NaN (each its first), the smallest index wins
+        hit = f"({hit}) | (({acc} != {acc}) & ({acc}_b != {acc}_b))"
     return [
-        f"{acc}_b = tl.{op}({acc}, axis=1, keep_dims=True)",
-        f"{out} = tl.min(tl.where({acc} == {acc}_b, {acc}_i, {BIG}), axis=1, keep_dims=True)",
+        f"{acc}_b = {best}",
+        f"{out} = tl.min(tl.where({hit}, {acc}_i, {BIG}), axis=1, keep_dims=True)",
     ]
 
 
@@ -180,7 +216,7 @@ def online_final(acc: str, m_acc: str, out: str, shift: str) -> list[str]:
     ]
 
 
-def single_lines(n: fx.Node, kind: str, x: str) -> list[str]:
+def single_lines(n: fx.Node, kind: str, x: str, nan: bool = False) -> list[str]:
     """A reduction of the whole row held in registers (single mode): ``x`` under the row
     mask; a variance in two passes over the registers (mean, centred squares)."""
     r = reg(n)
@@ -193,8 +229,8 @@ def single_lines(n: fx.Node, kind: str, x: str) -> list[str]:
         ]
     if kind.startswith("arg"):
         return [f"{r}_a = tl.where(mask, {x}, {INIT[kind]})", f"{r}_a_i = col + 0 * row",
-                *final(kind, f"{r}_a", r)]  # fmt: skip
-    return [f"{r} = tl.{kind}(tl.where(mask, {x}, {INIT[kind]}), axis=1, keep_dims=True)"]
+                *final(kind, f"{r}_a", r, nan)]  # fmt: skip
+    return [f"{r} = {row_reduce(kind, f'tl.where(mask, {x}, {INIT[kind]})', nan)}"]
 
 
 def rereads(g: Group, outputs: list[fx.Node]) -> bool:

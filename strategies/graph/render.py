@@ -170,7 +170,7 @@ def render(
     body.append(f"return ({ret},)" if cap.out_tuple else f"return {ret}")
     header = PARAMS_MARKER + json.dumps({"kind": "graph", **params}, sort_keys=True)
     sig = ", ".join(["self", *cap.arg_names])
-    preludes = list(dict.fromkeys(k.prelude for k in ks if k.prelude))
+    preludes = list(dict.fromkeys(h for k in ks for h in k.preludes if h))
     kernel_src = "\n\n\n".join([*preludes, *(k.source for k in ks)])
     return (
         f"{header}\n"

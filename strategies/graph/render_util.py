@@ -15,7 +15,8 @@ class Kernel:
     name: str
     source: str  # module-level source: the @triton.jit function (or a CUDA source string)
     launch: list[str]  # forward() lines: allocate outputs, launch
-    prelude: str = ""  # module-level helpers the launch needs, written once per module
+    # module-level helpers the kernel or its launch needs, each written once per module
+    preludes: tuple[str, ...] = ()
 
 
 def indent(lines: list[str], n: int) -> list[str]:
