@@ -38,8 +38,8 @@ from strategies.graph.layout import (
 )
 from strategies.graph.reduction_parts import (
     INIT,
-    NAN_PRELUDE,
     ancestors,
+    combine_preludes,
     final,
     fold,
     init,
@@ -346,7 +346,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     )
     kept_shape = tuple(s for d, s in enumerate(g.shape) if d not in g.red_dims)
     red_shape = tuple(s for d, s in enumerate(g.shape) if d in g.red_dims)
-    helpers = (ops.prelude(p), NAN_PRELUDE if e.nan else "")
+    helpers = (ops.prelude(p), *combine_preludes(g))
     launch = [out_alloc(node) for node, _ in b.stores]
     launch += [f"R = {numel_expr(kept_shape)}", f"C = {numel_expr(red_shape)}"]
     rows, warps, stages = p["ROWS"], p["num_warps"], p.get("num_stages", 1)

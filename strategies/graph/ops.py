@@ -205,6 +205,7 @@ REDUCTIONS = {
     "sum.dim_IntList": "sum", "prims.sum.default": "sum", "amax.default": "max",
     "amin.default": "min", "argmax.default": "argmax", "argmin.default": "argmin",
     "prims.var.default": "var", "prims.amax.default": "max", "prims.amin.default": "min",
+    "prims.prod.default": "prod", "prod.default": "prod",
 }  # fmt: skip
 MATMULS = ("mm.default", "addmm.default", "bmm.default")
 VIEWS = (
@@ -323,6 +324,10 @@ def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
     ):
         return None  # a count (sum of a bool) accumulates in fp32: exact below 2**24
     rank = val(x).dim()
+    if op_name(node) == "prod.default":  # prod(x, dtype=None): every element
+        if len(args) > 1 and args[1] is not None:
+            return None
+        args = [x]
     dims = args[1] if len(args) > 1 else None
     if kind in ("argmax", "argmin"):
         if dims is None:

@@ -11,7 +11,7 @@ from strategies.graph.builder import Builder, reg
 from strategies.graph.partition import Group
 
 INIT = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')",
-         "argmax": "float('-inf')", "argmin": "float('inf')"}  # fmt: skip
+         "argmax": "float('-inf')", "argmin": "float('inf')", "prod": "1.0"}  # fmt: skip
 BIG = "2147483647"
 
 
@@ -92,7 +92,8 @@ def ancestors(b: Builder, roots: list[fx.Node]) -> set[fx.Node]:
 
 # ``nan`` (max/min/argmax/argmin whose value is a result, `keeps_nan`): torch's semantics, a
 # NaN in the row is the row's max and min and its first index the arg; Triton's max/min and
-# comparisons drop NaN. The row reductions combine through these (`NAN_PRELUDE`).
+# comparisons drop NaN. Those row reductions combine through the functions of `NAN_PRELUDE`,
+# products (Triton has no tl.prod) through `PROD_PRELUDE`'s.
 NAN_COMBINE = {"max": "_max_nan", "min": "_min_nan", "argmax": "_max_nan", "argmin": "_min_nan"}
 NAN_PRELUDE = """@triton.jit
 def _max_nan(a, b):
@@ -103,6 +104,15 @@ def _max_nan(a, b):
 @triton.jit
 def _min_nan(a, b):
     return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)"""
+PROD_PRELUDE = """@triton.jit
+def _mul(a, b):
+    return a * b"""
+
+
+def combine_preludes(g: Group) -> tuple[str, ...]:
+    """The module helpers the group's row reductions combine through."""
+    nan = NAN_PRELUDE if keeps_nan(g) else ""
+    return nan, PROD_PRELUDE if any(red_kind(n) == "prod" for n in g.members) else ""
 
 
 def keeps_nan(g: Group) -> set[fx.Node]:
@@ -113,7 +123,9 @@ def keeps_nan(g: Group) -> set[fx.Node]:
 
 
 def row_reduce(kind: str, x: str, nan: bool = False) -> str:
-    """``x`` [ROWS, BLOCK_C] reduced along its columns with ``kind`` (sum, max, min)."""
+    """``x`` [ROWS, BLOCK_C] reduced along its columns with ``kind`` (sum, max, min, prod)."""
+    if kind == "prod":
+        return f"tl.reduce({x}, 1, _mul, keep_dims=True)"
     if nan:
         return f"tl.reduce({x}, 1, {NAN_COMBINE[kind]}, keep_dims=True)"
     return f"tl.{kind}({x}, axis=1, keep_dims=True)"
@@ -124,6 +136,8 @@ def fold(kind: str, acc: str, v: str, col: str, nan: bool = False) -> list[str]:
     vm = f"tl.where(mask, {v}, {init})"
     if kind == "sum":
         return [f"{acc} += {vm}"]
+    if kind == "prod":
+        return [f"{acc} *= {vm}"]
     if kind in ("max", "min"):
         keep = ", propagate_nan=tl.PropagateNan.ALL" if nan else ""
         return [f"{acc} = tl.{'maximum' if kind == 'max' else 'minimum'}({acc}, {vm}{keep})"]
@@ -140,7 +154,7 @@ def fold(kind: str, acc: str, v: str, col: str, nan: bool = False) -> list[str]:
 
 
 def final(kind: str, acc: str, out: str, nan: bool = False) -> list[str]:
-    if kind in ("sum", "max", "min"):
+    if kind in ("sum", "max", "min", "prod"):
         return [f"{out} = {row_reduce(kind, acc, nan)}"]
     best = row_reduce("max" if kind == "argmax" else "min", acc, nan)
     hit = f"{acc} == {acc}_b"
@@ -245,9 +259,9 @@ def rereads(g: Group, outputs: list[fx.Node]) -> bool:
 
 
 def can_split(g: Group, outputs: list[fx.Node]) -> bool:
-    """Split-row applies: one level of sum/max/min reductions and only row outputs."""
+    """Split-row applies: one level of sum/max/min/prod reductions and only row outputs."""
     reds = [n for n in g.members if red_kind(n)]
-    if not reds or any(red_kind(n) not in ("sum", "max", "min") for n in reds):
+    if not reds or any(red_kind(n) not in ("sum", "max", "min", "prod") for n in reds):
         return False
     members = set(g.members)
     for n in reds:  # no reduction feeds another

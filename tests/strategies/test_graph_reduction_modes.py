@@ -27,7 +27,12 @@ from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.realizer import render_plan
 from strategies.graph.space import MAX_NUMEL, MAX_PER_THREAD, Facts, pow2, tile_numel
-from tests.strategies.graph_check import assert_correct, launch_blocks, undefined_names
+from tests.strategies.graph_check import (
+    assert_correct,
+    launch_blocks,
+    problem_task,
+    undefined_names,
+)
 from tests.strategies.test_graph_property import draw
 
 PROBLEMS = Path(__file__).with_name("kernelbench")
@@ -350,3 +355,47 @@ def test_coordinate_sizes_are_compile_time_constants() -> None:
     plan = plan_for(task("28_hinge", "bench"))
     src = render_plan(plan, plan.initial())
     assert "q1 = q_t % Q1" in src and "Q1: tl.constexpr" in src, src
+
+
+def test_products_in_every_mode(tmp_path: Path) -> None:
+    """``torch.prod`` over a middle axis (KernelBench's form, strided rows), over the last
+    axis with an epilogue (split rows at 300 columns), and of every element: single, loop,
+    persistent and split modes combine through the product prelude (no ``tl.prod``)."""
+    t = task("49_prod_dim")
+    assert plan_for(t).templates == ("reduction",)  # was a lone library call: refused
+    assert check_modes(t) >= 3
+    last = problem_task(tmp_path, "prod_last", consts="rows = 5\ncols = 300", args="x",
+                        body="torch.prod(x, dim=-1, keepdim=True) * 2.0 + x",
+                        inputs="torch.rand(rows, cols) + 0.5")  # fmt: skip
+    whole = problem_task(tmp_path, "prod_all", consts="rows = 7\ncols = 9", args="x",
+                         body="torch.prod(x)", inputs="torch.rand(rows, cols) + 0.5")  # fmt: skip
+    assert check_modes(last) >= 3 and check_modes(whole) >= 3
+    prod_split = problem_task(tmp_path, "prod_split", consts="rows = 5\ncols = 300", args="x",
+                              body="torch.prod(x, dim=-1)", inputs="torch.rand(rows, cols) + 0.5")  # fmt: skip
+    plan = plan_for(prod_split)
+    assert plan.facts[0].splittable
+    p = modes(plan.facts[0])["split"]
+    src = render_plan(plan, {"groups": [p]})
+    assert "tl.reduce(part0, 1, _mul" in src
+    assert_correct(prod_split, src)
+
+
+@pytest.mark.gpu
+def test_products_on_the_gpu() -> None:
+    """Compiled (the interpreter's reduce is numpy's): every mode of 49_prod_dim at the small
+    size and its start at the bench size, against PyTorch on the GPU."""
+    import torch
+
+    from profiling.tasks import exec_module
+
+    for t in (task("49_prod_dim"), task("49_prod_dim", "bench")):
+        plan = plan_for(t)
+        srcs = [render_plan(plan, plan.initial())]
+        if t.size != "bench":
+            srcs += [render_plan(plan, {"groups": [p]}) for p in modes(plan.facts[0]).values()]
+        mod = t.load_module()
+        ref = mod.Model(*mod.get_init_inputs()).cuda()
+        x = [v.cuda() for v in mod.get_inputs()]
+        for i, src in enumerate(srcs):
+            cand = exec_module(src, f"prod_gpu_{i}").ModelNew(*mod.get_init_inputs()).cuda()
+            torch.testing.assert_close(cand(*x), ref(*x), rtol=1e-4, atol=1e-6)
