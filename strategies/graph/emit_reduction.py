@@ -50,6 +50,9 @@ from strategies.graph.reduction_parts import (
     online_pairs,
     red_kind,
     row_reduce,
+    scan_init,
+    scan_kind,
+    scan_lines,
     single_lines,
     var_pass_final,
     welford_final,
@@ -65,7 +68,9 @@ class _Emitter:
         b.evict, b.fast = bool(p.get("evict")), bool(p.get("fast_math"))
         probe = Scope()
         for n in b.g.members:
-            if not red_kind(n):
+            if scan_kind(n):
+                b.operand(n.args[0], "full", probe, lambda a: "0", None)
+            elif not red_kind(n):
                 b.compute(n, probe, lambda a: "0", None)
             else:
                 b.operand(n.args[0], "full", probe, lambda a: "0", None)
@@ -170,9 +175,17 @@ class _Emitter:
         return lines
 
     def full_nodes(self, scope: Scope, needed: set[fx.Node]) -> None:
+        """The needed full-space members over one chunk (a scan: offset by its carry)."""
         for n in self.b.g.members:
             if n in needed:
-                self.b.compute(n, scope, self.addr, "mask")
+                self.full(n, scope, carry=True)
+
+    def full(self, n: fx.Node, scope: Scope, carry: bool) -> None:
+        if not scan_kind(n):
+            self.b.compute(n, scope, self.addr, "mask")
+            return
+        x = self.b.operand(n.args[0], "full", scope, self.addr, "mask")
+        scope.lines += scan_lines(n, x, carry)
 
     def single(self) -> list[str]:
         b = self.b
@@ -187,7 +200,7 @@ class _Emitter:
             kind = red_kind(n)
             if kind in (None, "gather"):
                 if n in needed:
-                    b.compute(n, scope, self.addr, "mask")
+                    self.full(n, scope, carry=False)
                 continue  # row values and gathers: by ``after`` once their reductions are done
             x = b.operand(n.args[0], "full", scope, self.addr, "mask")
             scope.lines += single_lines(n, kind, x, n in self.nan)
@@ -228,6 +241,7 @@ class _Emitter:
                     lines.append(f"{acc} = tl.full([ROWS, 1], {INIT['max']}, tl.float32)")
                     continue
                 lines += init("sum" if kind == "online" else kind, acc)
+            lines += [s for n in b.g.members if n in needed and scan_kind(n) for s in scan_init(n)]
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
             self.full_nodes(scope, needed)

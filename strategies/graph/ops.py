@@ -347,6 +347,23 @@ def reduction(node: fx.Node) -> tuple[str, tuple[int, ...], bool] | None:
     return kind, tuple(sorted(d % rank for d in dims)) if rank else (), keep
 
 
+SCANS = {"cumsum.default": "cumsum", "cumprod.default": "cumprod"}
+
+
+def scan(node: fx.Node) -> tuple[str, int] | None:
+    """(kind, normalized dim) for an inclusive cumulative sum or product of a float tensor
+    along one axis (no dtype change), else None."""
+    if node.op != "call_function" or op_name(node) not in SCANS:
+        return None
+    args = normalized_args(node)
+    x = args[0]
+    if not is_tensor(x) or val(x).dtype not in FLOATS or val(x).dim() == 0:
+        return None
+    if len(args) > 2 and args[2] is not None and args[2] != val(x).dtype:
+        return None  # cumsum(dtype=...)
+    return SCANS[op_name(node)], int(args[1]) % val(x).dim()
+
+
 def row_gather(node: fx.Node) -> int | None:
     """``gather(x, dim, index)`` picking one element per row (cross-entropy's target
     logit): the gathered axis, else None. The reduction template folds it as a masked

@@ -7,7 +7,8 @@ PyTorch step in ``forward``:
 - ``pointwise``: elementwise ops over one iteration shape (inputs broadcast in);
 - ``reduction``: reductions over one set of axes of one shape, with the pointwise
   work before them (``full`` space), between and after them (``full`` or ``row``
-  space, e.g. softmax's normalize or layer norm's affine);
+  space, e.g. softmax's normalize or layer norm's affine); cumulative sums and products
+  along one axis (scans: ``full`` in, ``full`` out, a running carry along the row);
 - ``matmul``: ``mm``/``addmm``/``bmm`` with the pointwise ops on its output fused
   into the epilogue.
 
@@ -109,7 +110,7 @@ def reads(n: fx.Node) -> list[fx.Node]:
         return [n.args[0]]
     if ops.row_gather(n) is not None:
         return [n.args[0], n.args[2]]
-    if ops.reduction(n) is not None:
+    if ops.reduction(n) is not None or ops.scan(n) is not None:
         return [n.args[0]]
     return list(n.all_input_nodes)
 
@@ -156,6 +157,9 @@ def partition(gm: fx.GraphModule) -> Partition:
         target: Group | None = None
         formula = ops.pointwise(node)
         red = ops.reduction(node)
+        scan = ops.scan(node)
+        if scan is not None:  # a running sum/product along one axis: a reduction group's
+            red = (scan[0], (scan[1],), True)  # rows, its output in the full space
         if formula is not None:
             cands = [group_of[a] for a in formula.inputs if a in group_of]
             cands.sort(key=lambda g: ("reduction", "matmul", "pointwise").index(g.template))

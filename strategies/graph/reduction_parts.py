@@ -110,9 +110,40 @@ def _mul(a, b):
 
 
 def combine_preludes(g: Group) -> tuple[str, ...]:
-    """The module helpers the group's row reductions combine through."""
+    """The module helpers the group's row reductions (and running products) combine through."""
     nan = NAN_PRELUDE if keeps_nan(g) else ""
-    return nan, PROD_PRELUDE if any(red_kind(n) == "prod" for n in g.members) else ""
+    prod = any(red_kind(n) == "prod" or scan_kind(n) == "cumprod" for n in g.members)
+    return nan, PROD_PRELUDE if prod else ""
+
+
+def scan_kind(node: fx.Node) -> str | None:
+    s = ops.scan(node)
+    return s[0] if s else None
+
+
+SCAN_OPS = {"cumsum": ("0.0", "tl.cumsum", "+", "tl.sum({0}, axis=1, keep_dims=True)"),
+            "cumprod": ("1.0", "tl.cumprod", "*", "tl.reduce({0}, 1, _mul, keep_dims=True)")}  # fmt: skip
+
+
+def scan_init(node: fx.Node) -> list[str]:
+    """The running carry a row of a chunked scan starts from (before each pass's loop)."""
+    ident = SCAN_OPS[scan_kind(node) or ""][0]
+    return [f"{reg(node)}_c = tl.full([ROWS, 1], {ident}, tl.float32)"]
+
+
+def scan_lines(node: fx.Node, x: str, carry: bool) -> list[str]:
+    """A cumulative sum or product along the row of ``x`` (masked lanes the identity): the
+    whole row at once, or (``carry``) one chunk, offset by the carry of the chunks before
+    it, which then takes in this chunk's total."""
+    ident, fn, op, total = SCAN_OPS[scan_kind(node) or ""]
+    r = reg(node)
+    if not carry:
+        return [f"{r} = {fn}(tl.where(mask, {x}, {ident}), axis=1)"]
+    return [
+        f"{r}_x = tl.where(mask, {x}, {ident})",
+        f"{r} = {fn}({r}_x, axis=1) {op} {r}_c",
+        f"{r}_c = {r}_c {op} {total.format(f'{r}_x')}",
+    ]
 
 
 def keeps_nan(g: Group) -> set[fx.Node]:
@@ -263,6 +294,8 @@ def can_split(g: Group, outputs: list[fx.Node]) -> bool:
     reds = [n for n in g.members if red_kind(n)]
     if not reds or any(red_kind(n) not in ("sum", "max", "min", "prod") for n in reds):
         return False
+    if any(scan_kind(n) for n in g.members):
+        return False  # a running carry goes along the whole row in order
     members = set(g.members)
     for n in reds:  # no reduction feeds another
         stack, seen = list(n.all_input_nodes), set()
