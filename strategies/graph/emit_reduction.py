@@ -10,7 +10,10 @@ pass, the numerically safe two-pass form; with ``online`` in loop mode it is one
 pass of per-lane Welford updates (count, mean, M2) combined across lanes after the
 loop (layer/group/instance norm read the row twice instead of three times).
 A row gather (cross-entropy's target logit) is no pass: its operand's chain is
-evaluated at the gathered column once the reductions it reads are done.
+evaluated at the gathered column once the reductions it reads are done. A scan
+(cumsum, cumprod) is a full-space member: the whole row at once in single mode, and in
+loop mode each chunk offset by a per-row carry (set before each pass that needs it).
+Max/min/arg reductions keep torch's NaN; products combine through a ``_mul`` helper.
 Accumulators are fp32 vectors reduced once after the loop. ``persistent`` loops a
 program over row blocks.
 

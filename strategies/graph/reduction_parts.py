@@ -1,6 +1,6 @@
 """Reduction template pieces: pass levels, online-softmax pairs, split eligibility and
 the accumulator code (init, fold, final) per reduction kind and mode (single, Welford,
-two-pass variance, online sum)."""
+two-pass variance, online sum), NaN-keeping max/min, products, and scans' carries."""
 
 from __future__ import annotations
 
