@@ -165,3 +165,21 @@ def test_pointwise_ops_keep_nan(tmp_path: Path, body: str) -> None:
         want, got = ref(x), cand(x)
     assert bool(torch.isnan(want[0]))
     torch.testing.assert_close(got, want, equal_nan=True, atol=1e-5, rtol=1e-4)
+
+
+def test_two_groups_share_one_written_helper(tmp_path: Path) -> None:
+    """A max over one axis and a min over the other are two kernels of one module: the
+    NaN-keeping helpers are written once, and both results keep a NaN."""
+    t = problem_task(tmp_path, "two_groups", consts="rows = 6\ncols = 9", args="x",
+                     body="(x.amax(dim=1), x.amin(dim=0))", inputs="torch.randn(rows, cols)")  # fmt: skip
+    plan = plan_for(t)
+    assert plan.templates == ("reduction", "reduction")
+    src = render_plan(plan, plan.initial())
+    assert src.count("def _max_nan(") == 1 and src.count("def _min_nan(") == 1
+    cand = exec_module(src, "nan_two").ModelNew()
+    x = torch.randn(6, 9)
+    x[2, 4] = float("nan")
+    want, got = t.load_module().Model()(x), cand(x)
+    for g, w in zip(got, want, strict=True):
+        assert bool(torch.isnan(w).any())
+        torch.testing.assert_close(g, w, equal_nan=True)
