@@ -30,7 +30,7 @@ def reg(node: fx.Node) -> str:
 
 def strides_of(node: fx.Node) -> tuple[str, ...]:
     v = ops.val(node)
-    return tuple(str(s) for s in v.stride()) if isinstance(v, torch.Tensor) else ()
+    return tuple(ops.size_str(s) for s in v.stride()) if isinstance(v, torch.Tensor) else ()
 
 
 def contiguous_strides(shape: tuple[str, ...]) -> tuple[str, ...]:

@@ -166,6 +166,45 @@ def _cancel_unsqueezes(gm: fx.GraphModule) -> None:
         gm.recompile()
 
 
+def _diagonal_products(gm: fx.GraphModule) -> None:
+    """``diag(v) @ B`` (``mm(diag_embed(v), B)``) is ``v[:, None] * B``, and ``A @ diag(v)`` is
+    ``A * v[None, :]``: a scaling of rows or columns, not an N x N matrix and an N^3 product.
+    Same values: each output element is the one nonzero product plus exact zeros (IEEE:
+    x + 0 = x). A diagonal matrix read elsewhere too is still built for those readers."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or ops.op_name(node) != "mm.default":
+            continue
+        for side in (0, 1):
+            d = node.args[side]
+            if not _is_diagonal(d):
+                continue
+            v = d.args[0]
+            with gm.graph.inserting_before(node):
+                vec = gm.graph.call_function(torch.ops.aten.unsqueeze.default, (v, 1 - side))
+                vec.meta["val"] = v.meta["val"].unsqueeze(1 - side)
+                pair = (vec, node.args[1]) if side == 0 else (node.args[0], vec)
+                prod = gm.graph.call_function(torch.ops.aten.mul.Tensor, pair)
+                prod.meta["val"] = node.meta["val"]
+            node.replace_all_uses_with(prod)
+            changed = True
+            break
+    if changed:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+
+
+def _is_diagonal(node: Any) -> bool:
+    """``diag_embed(v)`` of a 1-d float ``v`` on the main diagonal: a square diagonal matrix."""
+    if not isinstance(node, fx.Node) or ops.op_name(node) != "diag_embed.default":
+        return False
+    args = ops.normalized_args(node)
+    v = args[0]
+    rest = (list(args[1:]) + [0, -2, -1][len(args) - 1 :])[:3]
+    return (isinstance(v, fx.Node) and ops.is_tensor(v) and ops.val(v).dim() == 1
+            and ops.val(v).dtype in ops.FLOATS and rest == [0, -2, -1])  # fmt: skip
+
+
 _NUMBERED = re.compile(r"^(.*?)_(\d+)$")
 
 
@@ -241,6 +280,7 @@ def capture(task: Task) -> Captured:
     gm.graph.eliminate_dead_code()  # what a decomposition built and nothing reads
     _out_of_place(gm)
     _cancel_unsqueezes(gm)
+    _diagonal_products(gm)
     gm = _renumbered(gm)
     args = _forward_args(model, len(inputs))
     exprs = [f"self.get_parameter({n!r})" for n, _ in model.named_parameters()]

@@ -9,6 +9,7 @@ Values live in fp32 registers (bool for comparisons); the store casts.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,16 @@ def val(node: Any) -> Any:
 
 def is_tensor(node: Any) -> bool:
     return isinstance(val(node), torch.Tensor)
+
+
+_SYMPY_CALLS = re.compile(r"\b(Min|Max)\(")
+
+
+def size_str(size: Any) -> str:
+    """A traced size or stride as the Python the generated ``forward`` evaluates: sympy's
+    ``Min``/``Max`` (``torch.diag`` of a matrix, a clamped slice) become ``min``/``max``;
+    every other expression prints as sympy prints it."""
+    return _SYMPY_CALLS.sub(lambda m: m.group(1).lower() + "(", str(size))
 
 
 def lit(x: Any) -> str:

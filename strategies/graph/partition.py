@@ -30,7 +30,7 @@ TEMPLATES = ("pointwise", "reduction", "matmul")
 
 def shape_key(node: fx.Node) -> tuple[str, ...]:
     v = ops.val(node)
-    return tuple(str(s) for s in v.shape) if isinstance(v, torch.Tensor) else ()
+    return tuple(ops.size_str(s) for s in v.shape) if isinstance(v, torch.Tensor) else ()
 
 
 @dataclass

@@ -30,7 +30,7 @@ def numel_expr(shape: tuple[str, ...]) -> str:
 
 def shape_expr(node: fx.Node) -> str:
     v = ops.val(node)
-    dims = [str(s) for s in v.shape]
+    dims = [ops.size_str(s) for s in v.shape]
     return "(" + "".join(f"{d}, " for d in dims) + ")"
 
 

@@ -68,3 +68,46 @@ def test_an_unsqueeze_squeeze_pair_cancels(tmp_path: Path) -> None:
                          "torch.relu(x).unsqueeze(-1).squeeze(1) + 1.0", inputs)  # fmt: skip
     ops = [str(n.target) for n in capture(other).gm.graph.nodes if n.op == "call_function"]
     assert any("unsqueeze" in o for o in ops) and any(".squeeze" in o for o in ops), ops
+
+
+DIAGONAL = {
+    # body: the summary after the rewrite
+    "torch.diag(a) @ b": "pointwise(mul)",
+    "b.t() @ torch.diag(a)": "pointwise(mul) + torch(t)",
+    "torch.matmul(torch.diag(a), b) + 1.0": "pointwise(mul, add)",
+    # the diagonal matrix is read elsewhere too: built for that reader only
+    "torch.diag(a) @ b + torch.diag(a)[:, :1]": "pointwise(mul, add) + torch(diag_embed, slice)",
+}
+
+
+def test_a_diagonal_product_is_a_scaling(tmp_path: Path) -> None:
+    """``diag(v) @ B`` and ``A @ diag(v)`` are captured as row/column scalings (no product,
+    no N x N matrix), and compute what the reference does."""
+    from strategies.graph.plan import plan_for
+    from strategies.graph.realizer import render_plan
+    from tests.strategies.graph_check import assert_correct, problem_task
+
+    for i, (body, summary) in enumerate(DIAGONAL.items()):
+        t = problem_task(tmp_path, f"diag{i}", "n = 7\nm = 5", "a, b", body,
+                         "torch.randn(n), torch.randn(n, m)")  # fmt: skip
+        ops = {str(n.target) for n in capture(t).gm.graph.nodes if n.op == "call_function"}
+        assert "aten.mm.default" not in ops, (body, ops)
+        plan = plan_for(t)
+        assert plan.summary == summary, body
+        assert_correct(t, render_plan(plan, plan.initial()), atol=0, rtol=0)  # same values
+    kb = load_task(str(Path(__file__).with_name("kernelbench") / "52_diag_matmul.py"))
+    assert plan_for(kb).templates == ("pointwise",)
+
+
+def test_a_min_size_renders_as_python(tmp_path: Path) -> None:
+    """``torch.diag`` of a matrix has min(rows, cols) elements: sympy's ``Min`` in the
+    traced sizes is written as Python's ``min`` (it was a NameError at run time)."""
+    from strategies.graph.plan import plan_for
+    from strategies.graph.realizer import render_plan
+    from tests.strategies.graph_check import assert_correct, problem_task
+
+    t = problem_task(tmp_path, "diag_of", "n = 7\nm = 5", "b", "torch.diag(b) * 2.0",
+                     "torch.randn(n, m)")  # fmt: skip
+    src = render_plan(plan_for(t), plan_for(t).initial())
+    assert "min(" in src and "Min(" not in src
+    assert_correct(t, src)
