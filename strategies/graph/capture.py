@@ -198,11 +198,10 @@ def _is_diagonal(node: Any) -> bool:
     """``diag_embed(v)`` of a 1-d float ``v`` on the main diagonal: a square diagonal matrix."""
     if not isinstance(node, fx.Node) or ops.op_name(node) != "diag_embed.default":
         return False
-    args = ops.normalized_args(node)
-    v = args[0]
-    rest = (list(args[1:]) + [0, -2, -1][len(args) - 1 :])[:3]
-    return (isinstance(v, fx.Node) and ops.is_tensor(v) and ops.val(v).dim() == 1
-            and ops.val(v).dtype in ops.FLOATS and rest == [0, -2, -1])  # fmt: skip
+    v, offset, dim1, dim2 = ops.normalized_args(node)[:4]
+    if not ops.is_tensor(v) or ops.val(v).dim() != 1 or ops.val(v).dtype not in ops.FLOATS:
+        return False
+    return offset == 0 and {dim1 % 2, dim2 % 2} == {0, 1}
 
 
 _NUMBERED = re.compile(r"^(.*?)_(\d+)$")

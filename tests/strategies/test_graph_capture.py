@@ -97,6 +97,11 @@ def test_a_diagonal_product_is_a_scaling(tmp_path: Path) -> None:
         assert_correct(t, render_plan(plan, plan.initial()), atol=0, rtol=0)  # same values
     kb = load_task(str(Path(__file__).with_name("kernelbench") / "52_diag_matmul.py"))
     assert plan_for(kb).templates == ("pointwise",)
+    # off the main diagonal: a real (n + 1)-square matrix, left a product
+    off = problem_task(tmp_path, "diag_off", "n = 7\nm = 5", "a, b", "torch.diag(a, 1) @ b",
+                       "torch.randn(n), torch.randn(n + 1, m)")  # fmt: skip
+    assert plan_for(off).summary == "matmul(mm) + torch(diag_embed)"
+    assert_correct(off, render_plan(plan_for(off), plan_for(off).initial()))
 
 
 def test_a_min_size_renders_as_python(tmp_path: Path) -> None:
