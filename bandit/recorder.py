@@ -68,6 +68,7 @@ class Recorder:
                     f"run log {log.path} belongs to another run: {key} is "
                     f"{logged.header.get(key)!r} there, {header[key]!r} here"
                 )
+        log.append_resume()
         self.records = list(logged.records)
         if self.records:
             self._seconds0 = self.records[-1].wall_s

@@ -8,6 +8,7 @@ One JSON object per line, appended and flushed as the run goes:
 - ``counters``: hardware counters a probe measured for a kernel after it was
   logged (a new parent), with the profiling seconds;
 - ``end``: why the run stopped (a resumed run appends more lines after it);
+- ``resume``: a process took the run up again from here;
 - ``measured``: a measurement, written the moment the evaluator returns it (keyed
   by source hash), and ``realized``: a realizer's answer, written the moment it
   returns (keyed by the request): a run killed anywhere (SIGKILL included)
@@ -16,7 +17,9 @@ One JSON object per line, appended and flushed as the run goes:
 Candidates of an iteration are written just before its iteration line. Reading
 tolerates a truncated last line (a crash mid-write); candidates after the last
 iteration line belong to an unfinished iteration and come back as `orphans`, so a
-resumed run reuses their measurements instead of evaluating them again.
+resumed run reuses their measurements instead of evaluating them again; it logs the ones
+it uses again in its own iteration, so orphans before a ``resume`` line are dropped there
+(otherwise a kernel whose iteration a kill interrupted would be read back twice).
 """
 
 from __future__ import annotations
@@ -158,6 +161,16 @@ class RunLog:
             "seconds": seconds,
         })
 
+    def append_resume(self) -> None:
+        """Mark a resume; a torn last line (a crash mid-write, which `read` skipped) is cut
+        first, so the lines appended after it stay lines of their own."""
+        with self._lock:
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with self.path.open("r+b") as fh:
+                    fh.truncate(data.rfind(b"\n") + 1)
+            self._append_locked({"type": "resume"})
+
     def append_end(self, stop_reason: str, error: str | None) -> None:
         self._append({"type": "end", "stop_reason": stop_reason, "error": error})
 
@@ -193,6 +206,8 @@ class RunLog:
                 pending = []
             elif kind == "end":
                 ends.append(obj)
+            elif kind == "resume":  # the resumed process logs again the orphans it reuses
+                pending = [c for c in pending if c.iteration == 0]
             elif kind == "measured":
                 measured[obj["hash"]] = Measurement.from_dict(obj["measurement"])
             elif kind == "realized":

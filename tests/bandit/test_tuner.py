@@ -313,6 +313,11 @@ def test_resume_after_a_crash_mid_iteration_reuses_orphan_measurements(tmp_path)
     assert comparable(result.records) == comparable(full.records)
     orphan_source = json.loads(lines[cut - 1])["source"]
     assert orphan_source not in ev.sources
+    # read back: every kernel once (the orphan was logged again by the resumed iteration)
+    logged = RunLog(log).read()
+    assert len(logged.records) == 8 and not logged.orphans
+    ids = [c.candidate.id for c in logged.candidates]
+    assert len(ids) == len(set(ids)) == len(result.members)
 
 
 def test_resume_refuses_another_runs_log(tmp_path):
