@@ -227,11 +227,20 @@ def test_candidate_sources_live_in_the_worker_scratch_and_go_with_it(tmp_path, m
 
 
 def test_precision_opt_in_admits_a_bf16_kernel_only_where_declared(interp_ev):
+    """A softmax computed in bf16 fails the fp32 task; on a task that opts into bf16, a
+    kernel whose results are bf16 (fp32 math, outputs rounded: at most 2^-9 relative) passes.
+    (The all-bf16 softmax of the adversarial file is not used for the second check: its
+    error grows with |x|, and the value probes draw fresh inputs each evaluation, so a
+    large draw can put one element past bf16's 2 % on the opted-in task too.)"""
     from pathlib import Path
 
     bf16 = (Path(__file__).parent / "adversarial" / "bf16_downgrade.py").read_text()
     assert interp_ev.evaluate(task("row_softmax"), bf16).status is Status.INCORRECT
-    m = interp_ev.evaluate(task("softmax_bf16_ok", None), bf16)
+    rounded = bf16.replace("torch.softmax(x.bfloat16(), -1).float()",
+                           "torch.softmax(x, -1).bfloat16().float()")  # fmt: skip
+    assert rounded != bf16
+    assert interp_ev.evaluate(task("row_softmax"), rounded).status is Status.INCORRECT
+    m = interp_ev.evaluate(task("softmax_bf16_ok", None), rounded)
     assert m.status is Status.OK, m.error
 
 
