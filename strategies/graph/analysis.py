@@ -14,7 +14,7 @@ from torch import fx
 
 from profiling.hardware import GpuFacts
 from profiling.roofline import matmul_peak
-from strategies.graph import ops
+from strategies.graph import ops, row_ops
 from strategies.graph.plan import Plan, evaluate
 
 MAX_OPS = 60
@@ -102,7 +102,7 @@ def _flops(node: fx.Node, hints: dict[str, int]) -> int:
     if name == "convolution.default":
         w = _shape(node.args[1], hints) or (1,)
         return 2 * _numel(out) * _numel(w[1:])
-    if ops.reduction(node):
+    if row_ops.reduction(node):
         return _numel(_shape(node.args[0], hints))
     return _numel(out)
 

@@ -363,7 +363,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     )
     kept_shape = tuple(s for d, s in enumerate(g.shape) if d not in g.red_dims)
     red_shape = tuple(s for d, s in enumerate(g.shape) if d in g.red_dims)
-    helpers = (ops.prelude(p), *combine_preludes(g))
+    helpers = (ops.prelude(p), *combine_preludes(g, e.nan))
     launch = [out_alloc(node) for node, _ in b.stores]
     launch += [f"R = {numel_expr(kept_shape)}", f"C = {numel_expr(red_shape)}"]
     rows, warps, stages = p["ROWS"], p["num_warps"], p.get("num_stages", 1)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
-from strategies.graph import ops
+from strategies.graph import ops, row_ops
 
 TEMPLATES = ("pointwise", "reduction", "matmul")
 
@@ -108,9 +108,9 @@ def reads(n: fx.Node) -> list[fx.Node]:
         return list(f.inputs)
     if ops.op_name(n) in ops.VIEWS:
         return [n.args[0]]
-    if ops.row_gather(n) is not None:
+    if row_ops.row_gather(n) is not None:
         return [n.args[0], n.args[2]]
-    if ops.reduction(n) is not None or ops.scan(n) is not None:
+    if row_ops.row_axes(n) is not None:
         return [n.args[0]]
     return list(n.all_input_nodes)
 
@@ -156,10 +156,7 @@ def partition(gm: fx.GraphModule) -> Partition:
         up = frozenset().union(*(deps.get(a, frozenset()) for a in ins)) if ins else frozenset()
         target: Group | None = None
         formula = ops.pointwise(node)
-        red = ops.reduction(node)
-        scan = ops.scan(node)
-        if scan is not None:  # a running sum/product along one axis: a reduction group's
-            red = (scan[0], (scan[1],), True)  # rows, its output in the full space
+        dims = row_ops.row_axes(node)  # a reduction's axes, or a scan's (its output: full)
         if formula is not None:
             cands = [group_of[a] for a in formula.inputs if a in group_of]
             cands.sort(key=lambda g: ("reduction", "matmul", "pointwise").index(g.template))
@@ -193,8 +190,7 @@ def partition(gm: fx.GraphModule) -> Partition:
                         break
             if target is None:
                 target = new("pointwise", shape_key(node))
-        elif red is not None:
-            _kind, dims, _ = red
+        elif dims is not None:
             x = node.args[0]
             g = group_of.get(x)
             if g is not None and dep_ok(node, g):
@@ -211,9 +207,9 @@ def partition(gm: fx.GraphModule) -> Partition:
                         break
             if target is None and dims:
                 target = new("reduction", shape_key(x), red_dims=dims)
-        elif ops.row_gather(node) is not None and node.args[0] in group_of:
+        elif row_ops.row_gather(node) is not None and node.args[0] in group_of:
             g = group_of[node.args[0]]
-            d = ops.row_gather(node)
+            d = row_ops.row_gather(node)
             fits = g.template == "reduction" and g.red_dims == (d,) and dep_ok(node, g)
             if fits and g.space(node.args[0]) == "full" and g.space(node) == "row":
                 target = g

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import fx
 
-from strategies.graph import ops
+from strategies.graph import ops, row_ops
 from strategies.graph.builder import Builder, reg
 from strategies.graph.partition import Group
 
@@ -16,8 +16,8 @@ BIG = "2147483647"
 
 
 def red_kind(node: fx.Node) -> str | None:
-    r = ops.reduction(node)
-    if r is None and ops.row_gather(node) is not None:
+    r = row_ops.reduction(node)
+    if r is None and row_ops.row_gather(node) is not None:
         return "gather"  # the element whose column is the row's index: evaluated at that point
     return r[0] if r else None
 
@@ -71,7 +71,7 @@ def online_pairs(g: Group) -> dict[fx.Node, fx.Node]:
         if len(found) != 1:
             continue
         mx = found.pop()
-        same_axes = ops.reduction(mx)[1] == ops.reduction(s)[1]
+        same_axes = row_ops.reduction(mx)[1] == row_ops.reduction(s)[1]
         if red_kind(mx) == "max" and mx.args[0] is x and same_axes:
             out[s] = mx
     return out
@@ -109,40 +109,40 @@ def _mul(a, b):
     return a * b"""
 
 
-def combine_preludes(g: Group) -> tuple[str, ...]:
-    """The module helpers the group's row reductions (and running products) combine through."""
-    nan = NAN_PRELUDE if keeps_nan(g) else ""
+def combine_preludes(g: Group, nan: set[fx.Node]) -> tuple[str, ...]:
+    """The module helpers the group's row reductions (and running products) combine through;
+    ``nan``: its `keeps_nan` members."""
     prod = any(red_kind(n) == "prod" or scan_kind(n) == "cumprod" for n in g.members)
-    return nan, PROD_PRELUDE if prod else ""
+    return NAN_PRELUDE if nan else "", PROD_PRELUDE if prod else ""
 
 
 def scan_kind(node: fx.Node) -> str | None:
-    s = ops.scan(node)
+    s = row_ops.scan(node)
     return s[0] if s else None
 
 
-SCAN_OPS = {"cumsum": ("0.0", "tl.cumsum", "+", "tl.sum({0}, axis=1, keep_dims=True)"),
-            "cumprod": ("1.0", "tl.cumprod", "*", "tl.reduce({0}, 1, _mul, keep_dims=True)")}  # fmt: skip
+# a scan: its Triton function, how a carry combines, the reduction that totals a chunk
+SCAN_OPS = {"cumsum": ("tl.cumsum", "+", "sum"), "cumprod": ("tl.cumprod", "*", "prod")}
 
 
 def scan_init(node: fx.Node) -> list[str]:
     """The running carry a row of a chunked scan starts from (before each pass's loop)."""
-    ident = SCAN_OPS[scan_kind(node) or ""][0]
-    return [f"{reg(node)}_c = tl.full([ROWS, 1], {ident}, tl.float32)"]
+    total = SCAN_OPS[scan_kind(node) or ""][2]
+    return [f"{reg(node)}_c = tl.full([ROWS, 1], {INIT[total]}, tl.float32)"]
 
 
 def scan_lines(node: fx.Node, x: str, carry: bool) -> list[str]:
     """A cumulative sum or product along the row of ``x`` (masked lanes the identity): the
     whole row at once, or (``carry``) one chunk, offset by the carry of the chunks before
     it, which then takes in this chunk's total."""
-    ident, fn, op, total = SCAN_OPS[scan_kind(node) or ""]
-    r = reg(node)
+    fn, op, total = SCAN_OPS[scan_kind(node) or ""]
+    r, ident = reg(node), INIT[total]
     if not carry:
         return [f"{r} = {fn}(tl.where(mask, {x}, {ident}), axis=1)"]
     return [
         f"{r}_x = tl.where(mask, {x}, {ident})",
         f"{r} = {fn}({r}_x, axis=1) {op} {r}_c",
-        f"{r}_c = {r}_c {op} {total.format(f'{r}_x')}",
+        f"{r}_c = {r}_c {op} {row_reduce(total, f'{r}_x')}",
     ]
 
 

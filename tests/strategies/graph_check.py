@@ -48,15 +48,18 @@ def problem_task(tmp_path: Path, name: str, consts: str, args: str, body: str,
     return load_task(str(path))
 
 
-def assert_correct(task: Task, source: str, atol: float = 1e-4, rtol: float = 1e-4) -> None:
-    """Build Model and ModelNew with the same weights, run both, compare every output."""
+def assert_correct(task: Task, source: str, atol: float = 1e-4, rtol: float = 1e-4,
+                   device: str = "cpu") -> None:  # fmt: skip
+    """Build Model and ModelNew with the same weights, run both (on ``device``: "cuda" runs
+    compiled kernels), compare every output."""
     mod = task.load_module()
     torch.manual_seed(0)
     ref = mod.Model(*mod.get_init_inputs())
     cand = exec_module(source, f"cand_{task.name}").ModelNew(*mod.get_init_inputs())
     cand.load_state_dict(ref.state_dict())
+    ref, cand = ref.to(device), cand.to(device)
     torch.manual_seed(1)
-    inputs = mod.get_inputs()
+    inputs = [x.to(device) for x in mod.get_inputs()]
     with torch.no_grad():
         want = ref(*[x.clone() for x in inputs])
         got = cand(*[x.clone() for x in inputs])

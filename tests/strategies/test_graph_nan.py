@@ -20,7 +20,7 @@ from strategies.graph.plan import plan_for
 from strategies.graph.realizer import render_plan
 from strategies.graph.reduction_parts import keeps_nan
 from tests.strategies.graph_check import problem_task
-from tests.strategies.test_graph_reduction_modes import modes, reduction_groups
+from tests.strategies.test_graph_reduction_modes import mode_sources, reduction_groups
 
 PROBLEMS = Path(__file__).with_name("kernelbench")
 NAMES = ["18_max_dim", "19_min_dim", "20_argmax", "21_argmin"]
@@ -62,14 +62,7 @@ def check(t: Task, src: str, device: str = "cpu") -> None:
 
 
 def sources(t: Task) -> list[tuple[str, str]]:
-    plan = plan_for(t)
-    start = plan.initial()["groups"]
-    out = []
-    for i in reduction_groups(plan):
-        for mode, p in modes(plan.facts[i]).items():
-            groups = [*start[:i], p, *start[i + 1 :]]
-            out.append((mode, render_plan(plan, {"groups": groups})))
-    return out
+    return [(mode, src) for _, mode, src in mode_sources(t)]
 
 
 @pytest.mark.parametrize("name", NAMES)

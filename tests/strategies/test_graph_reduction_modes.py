@@ -71,21 +71,28 @@ def modes(f: Facts) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_modes(t: Task) -> int:
-    """Render and run every forced mode of every reduction group; the count checked."""
+def mode_sources(t: Task) -> list[tuple[int, str, str]]:
+    """(group, mode, source) for every forced mode of every reduction group, the other
+    groups at their start."""
     plan = plan_for(t)
     start = plan.initial()["groups"]
-    count = 0
+    out = []
     for i in reduction_groups(plan):
         for mode, p in modes(plan.facts[i]).items():
-            groups = [*start[:i], p, *start[i + 1 :]]
-            src = render_plan(plan, {"groups": groups})
-            assert not undefined_names(src), (t.name, mode, undefined_names(src))
-            try:
-                assert_correct(t, src)
-            except AssertionError as e:
-                raise AssertionError(f"{t.name} group {i} mode {mode}: {e}") from e
-            count += 1
+            out.append((i, mode, render_plan(plan, {"groups": [*start[:i], p, *start[i + 1 :]]})))
+    return out
+
+
+def check_modes(t: Task) -> int:
+    """Render and run every forced mode of every reduction group; the count checked."""
+    count = 0
+    for i, mode, src in mode_sources(t):
+        assert not undefined_names(src), (t.name, mode, undefined_names(src))
+        try:
+            assert_correct(t, src)
+        except AssertionError as e:
+            raise AssertionError(f"{t.name} group {i} mode {mode}: {e}") from e
+        count += 1
     return count
 
 
@@ -384,18 +391,10 @@ def test_products_in_every_mode(tmp_path: Path) -> None:
 def test_products_on_the_gpu() -> None:
     """Compiled (the interpreter's reduce is numpy's): every mode of 49_prod_dim at the small
     size and its start at the bench size, against PyTorch on the GPU."""
-    import torch
-
-    from profiling.tasks import exec_module
-
     for t in (task("49_prod_dim"), task("49_prod_dim", "bench")):
         plan = plan_for(t)
         srcs = [render_plan(plan, plan.initial())]
         if t.size != "bench":
             srcs += [render_plan(plan, {"groups": [p]}) for p in modes(plan.facts[0]).values()]
-        mod = t.load_module()
-        ref = mod.Model(*mod.get_init_inputs()).cuda()
-        x = [v.cuda() for v in mod.get_inputs()]
-        for i, src in enumerate(srcs):
-            cand = exec_module(src, f"prod_gpu_{i}").ModelNew(*mod.get_init_inputs()).cuda()
-            torch.testing.assert_close(cand(*x), ref(*x), rtol=1e-4, atol=1e-6)
+        for src in srcs:
+            assert_correct(t, src, atol=1e-6, rtol=1e-4, device="cuda")

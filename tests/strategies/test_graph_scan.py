@@ -10,13 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from profiling.tasks import Task, exec_module, load_task
+from profiling.tasks import Task, load_task
 from strategies.graph.plan import plan_for
 from strategies.graph.realizer import render_plan
-from tests.strategies.graph_check import problem_task
-from tests.strategies.test_graph_reduction_modes import check_modes, modes, reduction_groups
+from tests.strategies.graph_check import assert_correct, problem_task
+from tests.strategies.test_graph_reduction_modes import check_modes, mode_sources, modes
 
 PROBLEMS = Path(__file__).with_name("kernelbench")
 
@@ -77,23 +76,12 @@ def test_scans_on_the_gpu(tmp_path: Path) -> None:
     tasks += [inline(tmp_path, n) for n in sorted(CASES)]
     runs: list[tuple[Task, str]] = []
     for t in tasks:
-        plan = plan_for(t)
-        start = plan.initial()["groups"]
-        runs.append((t, render_plan(plan, {"groups": start})))
-        for i in reduction_groups(plan):
-            for p in modes(plan.facts[i]).values():
-                runs.append((t, render_plan(plan, {"groups": [*start[:i], p, *start[i + 1 :]]})))
+        runs.append((t, render_plan(plan_for(t), plan_for(t).initial())))
+        runs += [(t, src) for _, _, src in mode_sources(t)]
     big = load_task(str(PROBLEMS / "50_cumsum.py"), size="batch_size=37,input_shape=(9001,)")
     bplan = plan_for(big)
     chunked = {**bplan.initial()["groups"][0], "mode": "loop", "BLOCK_C": 1024, "num_warps": 4}
     runs += [(big, render_plan(bplan, bplan.initial())),
              (big, render_plan(bplan, {"groups": [chunked]}))]  # fmt: skip
     for t, src in runs:
-        mod = t.load_module()
-        torch.manual_seed(0)
-        ref = mod.Model(*mod.get_init_inputs()).cuda()
-        cand = exec_module(src, f"scan_gpu_{t.name}").ModelNew(*mod.get_init_inputs()).cuda()
-        xs = [x.cuda() for x in mod.get_inputs()]
-        with torch.no_grad():
-            want, got = ref(*xs), cand(*xs)
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)
+        assert_correct(t, src, atol=1e-3, rtol=1e-4, device="cuda")
