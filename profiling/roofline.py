@@ -24,7 +24,9 @@ work, cached results, or hid work from the timer. Where the correctness check
 admits TF32-level error on an fp32 task that did not opt in (its reference is
 TF32-sensitive, :func:`profiling.correctness.tolerance_for`), an honest kernel may
 use TF32, so that check uses the compute term at the TF32 peak (``check_ms``);
-the reported floor (``ms``) stays the IEEE one.
+elsewhere an fp32 product keeps fp32-level error as three TF32 products (3xTF32,
+`strategies.graph.emit_matmul`), so the check uses a third of the TF32 peak where that
+is above the IEEE one. The reported floor (``ms``) stays the IEEE one.
 """
 
 from __future__ import annotations
@@ -171,8 +173,10 @@ def compute_floor(
         peak, peak_name = matmul_peak(main_dtype(ins), precision, facts)
         if peak > 0:
             compute_ms = flops / (peak * 1e12) * 1e3
-        tf32 = _tf32_peak(facts)
-        if peak_name == PEAK_FP32 and tf32_admitted and tf32 > peak:
+        # fp32 products at fp32-level error also run as three TF32 products (3xTF32); where
+        # TF32-level error is admitted, as one
+        tf32 = _tf32_peak(facts) / (1 if tf32_admitted else 3)
+        if peak_name == PEAK_FP32 and tf32 > peak:
             admitted_ms = flops / (tf32 * 1e12) * 1e3
     return Floor(
         memory_ms,

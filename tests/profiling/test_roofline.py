@@ -94,11 +94,23 @@ def test_a_tf32_kernel_the_precision_policy_admits_is_not_rejected():
     admitted = _floor(torch.float32, tf32_admitted=True)
     strict = _floor(torch.float32)
     assert admitted.ms == strict.ms == 100.0  # reported: IEEE fp32
-    assert abs(admitted.check_ms - 20.0) < 1e-9 and strict.check_ms == strict.ms
+    assert abs(admitted.check_ms - 20.0) < 1e-9 and abs(strict.check_ms - 60.0) < 1e-9
     tf32_speed = 25.0  # faster than 0.8 x the IEEE floor, slower than 0.8 x the TF32 one
     assert floor_violation(tf32_speed, 500.0, admitted) is None
     assert "roofline" in floor_violation(tf32_speed, 500.0, strict)
     assert floor_violation(10.0, 500.0, admitted) is not None  # below even the TF32 floor
+
+
+def test_an_fp32_product_as_three_tf32_products_is_not_rejected():
+    """fp32-level error on tensor cores (3xTF32) runs at a third of the TF32 peak: the
+    rejection uses that where it is above the IEEE peak; the reported floor stays IEEE."""
+    strict = _floor(torch.float32)
+    assert strict.ms == 100.0 and abs(strict.check_ms - 60.0) < 1e-9  # 50 / 3 TFLOP/s
+    assert floor_violation(55.0, 500.0, strict) is None  # under 0.8 x 100, over 0.8 x 60
+    assert "roofline" in floor_violation(40.0, 500.0, strict)
+    slow_tc = replace(PEAKS, peak_tflops_tf32=24.0)  # 8 TFLOP/s a third: IEEE is faster
+    f = _floor(torch.float32, facts=slow_tc)
+    assert f.admitted_compute_ms is None and f.check_ms == f.ms == 100.0
 
 
 class _Module:
