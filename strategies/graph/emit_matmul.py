@@ -1,9 +1,10 @@
 """The matmul template: mm / addmm / bmm tiles with the pointwise epilogue fused.
 
 A program computes a [BM, BN] output tile over a K loop (fp32 accumulator; fp32
-inputs use ``input_precision="ieee"`` so no silent TF32: ``tf32`` switches to
-``input_precision="tf32"``, a move that exists only when the task sets
-``PRECISION`` or the user sets ``realizer.allow_tf32``), in grouped (swizzled)
+inputs never run plain TF32 silently: ``tf32`` switches to ``input_precision="tf32"``,
+which exists only when the task sets ``PRECISION`` or the user sets
+``realizer.allow_tf32``; ``tf32x3`` keeps fp32-level error on tensor cores, below; with
+neither, ``input_precision="ieee"``), in grouped (swizzled)
 order of GROUP_M tile rows, optionally persistent. Operands are read through their
 strides, so ``x @ w.t()`` (``nn.Linear``) needs no copy. The epilogue (addmm's bias,
 activations, scaling, residual adds: the group's pointwise members) runs on the
@@ -32,9 +33,21 @@ Only ``BM``, ``BN``, ``num_warps`` and ``evict`` shape that kernel.
 
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
 ``persistent`` (0: one program per tile; k: k programs per SM; only without
-split-K), ``tf32``, ``split_k``, ``library`` and ``tma`` (each present only when 1;
-``tma``: operand tiles through TMA tensor descriptors, `strategies.graph.emit_matmul_tma`,
-the pointer kernel kept as the launch-time fallback).
+split-K), ``tf32``, ``split_k``, ``library``, ``tma`` and ``tf32x3`` (each of the last
+three present only when 1; ``tma``: operand tiles through TMA tensor descriptors,
+`strategies.graph.emit_matmul_tma`, the pointer kernel kept as the launch-time fallback).
+
+``tf32x3`` (fp32 operands, TF32 not opted in): ``input_precision="tf32x3"``, each operand
+split into a TF32 high part and the TF32 rounding of its remainder, the product summed
+from three tensor-core products (high x high, high x low, low x high) into the fp32
+accumulator; the dropped low x low term is below 2^-21 of the product, so the result
+carries fp32-level error (the harness holds it to the fp32 tolerance like any kernel);
+CUTLASS's "3xTF32". It moves fp32 GEMMs off the FMA pipes, which IEEE products saturate.
+
+``kmajor`` (fp32 operands, one not contiguous along K): ``forward`` copies such an operand
+to K-major storage first (``b.transpose(-1, -2).contiguous().transpose(-1, -2)``, the same
+values; a K-major operand is passed as it is), since 32-bit tensor-core products read
+K-major tiles (the TMA descriptor is then built on the transposed storage, ``B_T``).
 """
 
 from __future__ import annotations
@@ -106,7 +119,7 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     scope.lines.append(f"{reg(mm)} = {acc_expr}")
     strides = _epilogue(b, scope, addr)
     fp32 = ops.val(a).dtype == torch.float32
-    prec = f', input_precision="{"tf32" if p.get("tf32") else "ieee"}"' if fp32 else ""
+    prec = f', input_precision="{_precision(p)}"' if fp32 else ""
     split = int(p.get("split_k", 1))
     part = _program(_k_loop(prec, split > 1), split, bool(p.get("persistent")), scope.lines)
     if split > 1:
@@ -144,6 +157,11 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
         )  # fmt: skip
     av, wv = fwd(a), fwd(w)
     launch = [out_alloc(node) for node, _ in b.stores]
+    if p.get("kmajor"):  # K-contiguous operands (a copy only where one is not)
+        launch += [f"{name}_ka = {av} if {av}.stride(-1) == 1 else {av}.contiguous()",
+                   f"{name}_kb = {wv} if {wv}.stride(-2) == 1 else "
+                   f"{wv}.transpose(-1, -2).contiguous().transpose(-1, -2)"]  # fmt: skip
+        av, wv = f"{name}_ka", f"{name}_kb"
     if batched:
         launch += [f"B, M, K = {av}.shape", f"N = {wv}.shape[2]",
                    f"sab, sam, sak = {av}.stride()", f"sbb, sbk, sbn = {wv}.stride()"]  # fmt: skip
@@ -189,6 +207,14 @@ def emit(b: Builder, p: dict[str, Any], name: str) -> Kernel:
     else:
         launch.append(pointer)
     return Kernel(name, src, launch, preludes=(TMA_HELPER,) if tma else ())
+
+
+def _precision(p: dict[str, Any]) -> str:
+    """The fp32 dot's ``input_precision``: TF32 (opted in), three TF32 products per fp32
+    product (``tf32x3``: fp32-level error, tensor cores), else IEEE (fp32 FMAs)."""
+    if p.get("tf32"):
+        return "tf32"
+    return "tf32x3" if p.get("tf32x3") else "ieee"
 
 
 def _program(loop: list[str], split: int, persistent: bool, epilogue: list[str]) -> list[str]:

@@ -86,7 +86,9 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
         return Facts("matmul", numel, rows=m, cols=sizes[-1], depth=k, itemsize=item,
                      weight=2.0 * numel * k / 50, fp32_dot=fp32, tf32=tf32,
                      epilogue=len(g.members) > 1,
-                     tma=all(_tma_fits(x, hints) for x in pair))  # fmt: skip
+                     tma=all(_tma_fits(x, hints) for x in pair),
+                     a_k_major=_k_major(pair[0], -1, hints),
+                     b_k_major=_k_major(pair[1], -2, hints))  # fmt: skip
     if g.template == "reduction":
         c = 1
         for d in g.red_dims:
@@ -105,6 +107,15 @@ def _facts(g: Group, part: Partition, hints: dict[str, int], tf32: bool = False)
     return Facts("pointwise", numel, itemsize=item, weight=float(numel * item * traffic),
                  transposed=transposed, cuda=emit_cuda.supported(Builder(part, g)),
                  logs=logs)  # fmt: skip
+
+
+def _k_major(node: Any, axis: int, hints: dict[str, int]) -> bool:
+    """A matmul operand contiguous along K at its captured strides (``axis``: K's axis, -1
+    for A, -2 for B) or with a single K element (no tensor value: taken as K-major)."""
+    v = ops.val(node)
+    if not isinstance(v, torch.Tensor) or v.dim() < 2:
+        return True
+    return evaluate(str(v.shape[axis]), hints) == 1 or evaluate(str(v.stride(axis)), hints) == 1
 
 
 def _tma_fits(node: Any, hints: dict[str, int]) -> bool:

@@ -51,10 +51,12 @@ class Facts:
     online: bool = False  # reduction: a sum(exp(x - max(x))) that can run online with its max
     welford: bool = False  # reduction: a variance that can run in one pass (Welford)
     rereads: bool = False  # reduction: a chunked loop reads the row again (`reduction_parts.rereads`)
-    fp32_dot: bool = False  # matmul: fp32 operands (IEEE products unless TF32 is opted in)
+    fp32_dot: bool = False  # matmul: fp32 operands (3xTF32 or IEEE products unless TF32 is opted in)
     tf32: bool = False  # the task (PRECISION) or the user (realizer.allow_tf32) accepts TF32
     epilogue: bool = False  # matmul: the group has pointwise work beyond the bare product
     tma: bool = False  # matmul: both operands' strides fit TMA descriptors (`plan._tma_fits`)
+    a_k_major: bool = True  # matmul: A contiguous along K (`plan._k_major`)
+    b_k_major: bool = True  # matmul: B contiguous along K
     sms: int = 132  # the GPU's SM count (the request's GpuFacts; an H100/H200 by default)
     cuda: bool = False  # pointwise: the group has a CUDA C++ rendering (`emit_cuda.analyse`)
     logs: bool = False  # reduction, pointwise: a member takes a log (``fast_math`` applies)

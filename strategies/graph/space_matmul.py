@@ -1,7 +1,8 @@
 """The matmul template's parameter space: heuristic start, moves, size.
 
 The Triton GEMM (tiles ``BM x BN x BK``, grouped order, warps, stages, persistent or
-split-K, TF32 where opted in) and the library point (``library=1``: the product from
+split-K, TF32 where opted in, fp32 as three TF32 products: ``tf32x3``, operands copied
+K-major first: ``kmajor``) and the library point (``library=1``: the product from
 PyTorch, one generated kernel for the epilogue). ``tma=1`` (`alignment_hints`, with
 ``even``) reads the operand tiles through TMA tensor descriptors
 (`strategies.graph.emit_matmul_tma`; the pointer kernel is the launch-time fallback).
@@ -28,11 +29,9 @@ TILES = (16, 32, 64, 128, 256)  # BM and BN
 
 
 def initial_matmul(f: Facts) -> Params:
-    """The Triton GEMM start (`gemm_start`), or the library core (``library=1``) where the
-    Triton dot would run IEEE fp32 products (fp32 operands, TF32 not opted in: about half
-    of cuBLAS SGEMM) and the group has an epilogue to fuse."""
-    p = gemm_start(f)
-    return library_point(p, f) if f.fp32_dot and not f.tf32 and f.epilogue else p
+    """The Triton GEMM start (`gemm_start`); the library point (cuBLAS core, generated
+    epilogue) is one move away (``fuse_epilogue``)."""
+    return gemm_start(f)
 
 
 def gemm_start(f: Facts) -> Params:
@@ -41,7 +40,16 @@ def gemm_start(f: Facts) -> Params:
     SMs and K is long. A large bf16/fp16 GEMM starts on the Hopper tile 128 x 256 x 64 (8
     warps, 3 stages, GROUP_M 8: Triton's first tutorial config, the retired per-kind
     kernel's best at 727-755 TFLOP/s on an H200 with TMA) where it fits and its tiles
-    fill every SM at least once."""
+    fill every SM at least once.
+
+    fp32 operands start on tensor cores: TF32 products where opted in, else three TF32
+    products (``tf32x3``: fp32-level error; IEEE FMA products ran at about half of cuBLAS
+    SGEMM, 3xTF32 at 1.6-1.7x it on an H200), with an operand that is not contiguous along
+    K copied K-major first where the copy pays (``kmajor``, `_copy_pays`: 32-bit
+    tensor-core products read K-major tiles; 4096^3 with B row-major ran 1.55 ms so
+    against 3.70 without), on 128 x 128 x 64 tiles
+    with 8 warps where those fill every SM (the fastest of an H200 grid over 34_matmul and
+    39_linear_layernorm_relu)."""
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
@@ -50,6 +58,8 @@ def gemm_start(f: Facts) -> Params:
     bn = clamp(pow2(f.cols), 16, bn)
     p = {"BM": bm, "BN": bn, "BK": bk, "GROUP_M": 8, "num_warps": warps, "num_stages": 3,
          "persistent": 0, "even": False, "evict": False, "tf32": False, "split_k": 1}  # fmt: skip
+    if f.fp32_dot:
+        p = _tensor_cores(p, f)
     wide = {**p, "BN": 256}
     big = f.itemsize <= 2 and bm == 128 and f.cols >= 256
     if big and gemm_fits(wide, f) and matmul_tiles(wide, f) >= f.sms:
@@ -66,19 +76,35 @@ def gemm_start(f: Facts) -> Params:
 
 # ``library`` (matmul): 1 runs the group's GEMM core as a PyTorch call (cuBLAS) into a
 # temporary and one generated kernel reads it for the whole epilogue; ``tma``: 1 loads the
-# operand tiles through TMA descriptors. Each key is present only when on (absent: off),
-# so every kernel written before it existed keeps its source.
-OPTIONAL = ("library", "tma")
+# operand tiles through TMA descriptors; ``tf32x3``: 1 runs an fp32 dot as three TF32
+# tensor-core products (fp32-level error, `tf32x3_allowed`); ``kmajor``: 1 copies an
+# operand that is not contiguous along K to K-major storage first (`kmajor_allowed`). Each
+# key is present only when on (absent: off), so every kernel written before it existed
+# keeps its source.
+OPTIONAL = ("library", "tma", "tf32x3", "kmajor")
+# the optional keys of the Triton GEMM only (a library point drops them)
+GEMM_OPTIONAL = ("tma", "tf32x3", "kmajor")
 # GEMM-only parameters: the library point's source does not depend on them (the epilogue
 # kernel tiles by BM x BN with num_warps, streams with evict, walks tiles row-major).
 GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split_k")
+
+
+def _tensor_cores(p: Params, f: Facts) -> Params:
+    """An fp32 start on tensor cores (`gemm_start`)."""
+    p = {**p, "tf32": True} if f.tf32 else {**p, "tf32x3": 1}
+    if _copy_pays(f):
+        p["kmajor"] = 1
+    big = {**p, "BM": 128, "BN": 128, "BK": 64, "num_warps": 8}
+    if f.rows > 64 and f.cols >= 128 and gemm_fits(big, f) and matmul_tiles(big, f) >= f.sms:
+        return big
+    return p
 
 
 def library_point(p: Params, f: Facts) -> Params:
     """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
     each library kernel has one parameter set (one source), and leaving it goes back there."""
     start = gemm_start(f)
-    kept = {k: v for k, v in p.items() if k != "tma"}  # a GEMM-only key, absent at the start
+    kept = {k: v for k, v in p.items() if k not in GEMM_OPTIONAL}
     return {**kept, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
 
 
@@ -105,10 +131,38 @@ def tf32_allowed(f: Facts) -> bool:
     return f.fp32_dot and f.tf32
 
 
+def tf32x3_allowed(f: Facts) -> bool:
+    """fp32 products as three TF32 products (fp32-level error): fp32 operands that are not
+    opted into TF32 (where they are, one TF32 product is the faster move)."""
+    return f.fp32_dot and not f.tf32
+
+
+def kmajor_allowed(f: Facts) -> bool:
+    """A K-major copy of an operand: fp32 operands (32-bit tensor-core products, TF32 and
+    3xTF32, read K-major shared-memory tiles; Hopper reads 16-bit tiles either way) of which
+    one is not contiguous along K."""
+    return f.fp32_dot and not (f.a_k_major and f.b_k_major)
+
+
+# rows (columns) of output from which a K-major copy of B (A) starts on: the copy is one
+# pass over the operand, the product reads it once per BM rows (BN columns) of output;
+# 4096^3 gained 2.4x from the copy, 256 x 256 x 131072 (B: 134 MB) lost to it on an H200
+KMAJOR_FROM = 512
+
+
+def _copy_pays(f: Facts) -> bool:
+    """The start copies an operand K-major where the product is wide enough along the other
+    operand's side to amortise the copy."""
+    return kmajor_allowed(f) and (
+        (not f.b_k_major and f.rows >= KMAJOR_FROM) or (not f.a_k_major and f.cols >= KMAJOR_FROM)
+    )
+
+
 def size_matmul(f: Facts) -> int:
     """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
     (BM, BN, num_warps) whose epilogue tile fits (`gemm_fits`), times ``evict``."""
-    tf32 = 2 if tf32_allowed(f) else 1
+    tf32 = 2 if tf32_allowed(f) or tf32x3_allowed(f) else 1
+    tf32 *= 2 if kmajor_allowed(f) else 1
     aligned = 3 if f.tma else 2  # masked loads, even K steps, TMA descriptors (+ even K)
     gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * tf32
     if not f.epilogue:
@@ -128,7 +182,8 @@ def gemm_fits(p: Params, f: Facts) -> bool:
 
 # the moves that change a library point's source (the others change GEMM-only parameters)
 LIBRARY_MOVES = ("fuse_epilogue", "block_size_up", "block_size_down", "tile_aspect",
-                 "warps_up", "warps_down", "streaming_eviction")  # fmt: skip
+                 "warps_up", "warps_down", "streaming_eviction", "tf32x3",
+                 "k_major_operands")  # fmt: skip
 
 
 def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
@@ -136,10 +191,14 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     library = bool(p.get("library"))
     if library and name not in LIBRARY_MOVES:
         return None
-    if name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
+    if name == "tf32x3":
+        new = _tf32x3(p, f)
+    elif name == "k_major_operands":
+        new = _toggle(p, f, "kmajor") if kmajor_allowed(f) else None
+    elif name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
         if not f.epilogue:
             return None
-        new = {k: v for k, v in p.items() if k != "library"} if library else library_point(p, f)
+        new = _leave_library(p, f) if library else library_point(p, f)
     elif name in ("block_size_up", "block_size_down"):
         up = name.endswith("up")
         bm, bn = step(p["BM"], up, 16, 256), step(p["BN"], up, 16, 256)
@@ -175,6 +234,29 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     elif name == "streaming_eviction":
         new = common_move(name, p, looped=True)
     return new if new is not None and gemm_fits(new, f) else None
+
+
+def _tf32x3(p: Params, f: Facts) -> Params | None:
+    """fp32 products on tensor cores (three TF32 products) <-> IEEE products."""
+    return _toggle(p, f, "tf32x3") if tf32x3_allowed(f) else None
+
+
+def _toggle(p: Params, f: Facts, key: str) -> Params:
+    """An optional GEMM key on <-> off; from the library point, the Triton GEMM (its start
+    tiles) with it on: one jump."""
+    if p.get("library"):
+        return {**_leave_library(p, f), key: 1}
+    if p.get(key):
+        return {k: v for k, v in p.items() if k != key}
+    return {**p, key: 1}
+
+
+def _leave_library(p: Params, f: Facts) -> Params:
+    """The library point's Triton GEMM: its parameters with the start's optional GEMM keys
+    (`gemm_start`: the fp32 tensor-core products) back."""
+    start = gemm_start(f)
+    gemm = {k: v for k, v in p.items() if k != "library"}
+    return {**gemm, **{k: start[k] for k in GEMM_OPTIONAL if k in start}}
 
 
 def _next_aspect(p: Params, f: Facts) -> Params | None:

@@ -32,6 +32,7 @@ EXPECTED = {
     "memory_layout/coalesced_tiles": ("dram", ("transpose",)),
     "memory_layout/tile_aspect": ("dram", ("transpose", *MM)),
     "memory_layout/streaming_eviction": ("dram", ()),
+    "memory_layout/k_major_operands": ("sm", MM),
     "pipelining/stages_up": ("sm", ()),
     "pipelining/stages_down": ("sm", ()),
     "pipelining/chunked_loop": ("sm", ROW),
@@ -40,11 +41,12 @@ EXPECTED = {
     "parallelism/persistent": ("launch", ()),
     "parallelism/split_row": ("sm", ("logsumexp", "cross_entropy", "softmax")),
     "math/fast_math": ("dram", ("logsumexp", "cross_entropy")),
+    "math/tf32x3": ("sm", MM),
 }
 
 
 def test_bundled_catalog(catalog):
-    assert set(catalog.ids()) == set(EXPECTED) and len(catalog) == 24
+    assert set(catalog.ids()) == set(EXPECTED) and len(catalog) == 26
     for s in catalog:
         resource, kinds = EXPECTED[s.id]
         assert (s.resource, set(s.applies_to)) == (resource, set(kinds)), s.id
@@ -186,7 +188,7 @@ def test_adding_a_yaml_entry_needs_no_code(tmp_path: Path):
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
     catalog = load_catalog(path)
-    assert len(catalog) == 25
+    assert len(catalog) == 27
     new = catalog.get("memory_layout/kv_cache_blocked")
     assert new in catalog.for_kind("attention") and new not in catalog.for_kind("softmax")
     assert new in catalog.in_family("memory_layout")

@@ -21,7 +21,13 @@ from strategies.graph.plan import plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, parent_params, render_plan
 from strategies.graph.space import Facts
 from tests.strategies.graph_check import assert_correct, undefined_names
-from tests.strategies.test_graph_matmul import NAMES, request, task, with_precision
+from tests.strategies.test_graph_matmul import (
+    NAMES,
+    library_source,
+    request,
+    task,
+    with_precision,
+)
 
 ADDMM_RELU = '''"""fp32 addmm with beta and alpha, then ReLU; the product is an output too."""
 
@@ -91,9 +97,9 @@ def library_points(f: Facts, depth: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("name", "call"), [("38_linear_gelu_scale", "torch.addmm("), ("36_bmm_scale", "torch.bmm(")]
 )
-def test_library_start_is_correct(name: str, call: str) -> None:
+def test_library_point_is_correct(name: str, call: str) -> None:
     t = task(name)
-    src = initial_source(t)
+    src = library_source(t)
     kernels = generated(src)
     assert call in kernels and "tl.dot" not in kernels and "_epilogue[" in kernels
     assert "allow_tf32" not in kernels and "float32_matmul_precision" not in kernels
@@ -109,14 +115,14 @@ def test_library_start_is_correct(name: str, call: str) -> None:
 def test_library_moves_are_correct(sid: str) -> None:
     """Ragged tiles (24 x 40 output), other tile shapes, warps and the streaming loads."""
     t = task("38_linear_gelu_scale")
-    r = GraphRealizer().realize(request(t, sid))
+    r = GraphRealizer().realize(request(t, sid, library_source(t)))
     assert r.ok and r.params["groups"][0]["library"] == 1, r.error
     assert_correct(t, r.source)
 
 
 def test_addmm_relu_keeps_beta_and_alpha_in_the_library_call(tmp_path: Path) -> None:
     t = addmm_task(tmp_path, "torch.relu(y)")
-    src = initial_source(t)
+    src = library_source(t)
     gen = generated(src)
     assert "torch.addmm(" in gen and "beta=0.5, alpha=2.0" in gen and "tl.dot" not in gen
     assert_correct(t, src)
@@ -126,11 +132,11 @@ def test_product_as_an_output_is_the_library_result(tmp_path: Path) -> None:
     """The product is returned as well: the call's tensor itself, no copy by the kernel."""
     t = addmm_task(tmp_path, "y, torch.relu(y)")
     plan = plan_for(t)
-    assert plan.facts[0].epilogue and plan.initial()["groups"][0]["library"] == 1
-    src = initial_source(t)
+    assert plan.facts[0].epilogue and "library" not in plan.initial()["groups"][0]
+    src = library_source(t)
     assert src.count("tl.store(") == 1  # the ReLU only
     assert_correct(t, src)
-    back = GraphRealizer().realize(request(t, "fusion/fuse_epilogue"))
+    back = GraphRealizer().realize(request(t, "fusion/fuse_epilogue", src))
     assert back.ok and "tl.dot" in back.source and "torch.addmm(" not in generated(back.source)
     assert_correct(t, back.source)
 
@@ -151,13 +157,20 @@ def test_a_group_without_an_epilogue_has_no_library_point() -> None:
 # ------------------------------------------------------------------ the space
 
 
-def test_start_is_the_library_for_ieee_fp32_with_an_epilogue(tmp_path: Path) -> None:
-    assert plan_for(task("38_linear_gelu_scale")).initial()["groups"][0]["library"] == 1
-    assert plan_for(task("36_bmm_scale")).initial()["groups"][0]["library"] == 1
+def test_fp32_with_an_epilogue_starts_on_the_fused_triton_gemm(tmp_path: Path) -> None:
+    """fp32 products run on tensor cores (3xTF32, or TF32 where opted in) with the epilogue
+    fused; cuBLAS + an epilogue kernel (IEEE fp32, about 0.6x the 3xTF32 GEMM on an H200)
+    is one move away."""
+    for name in ("38_linear_gelu_scale", "36_bmm_scale"):
+        plan = plan_for(task(name))
+        start = plan.initial()["groups"][0]
+        assert "library" not in start and start["tf32x3"] == 1, name
+        assert templates.move("fuse_epilogue", start, plan.facts[0])["library"] == 1
     opted = with_precision(tmp_path, "38_linear_gelu_scale", "tf32")
     assert "library" not in plan_for(opted).initial()["groups"][0]
+    assert plan_for(opted).initial()["groups"][0]["tf32"] is True
     user = plan_for(task("38_linear_gelu_scale")).allowing_tf32()
-    assert "library" not in user.initial()["groups"][0]
+    assert user.initial()["groups"][0]["tf32"] is True
     bf16 = plan_for(load_task("matmul_bias_gelu", tasks_dir=TASKS_DIR))  # bf16 by default
     assert bf16.facts[0].epilogue and not bf16.facts[0].fp32_dot
     assert "library" not in bf16.initial()["groups"][0]
@@ -180,18 +193,21 @@ def test_fuse_epilogue_round_trips() -> None:
     t = task("38_linear_gelu_scale")
     plan = plan_for(t)
     f, start = plan.facts[0], plan.initial()["groups"][0]
-    gemm = templates.move("fuse_epilogue", start, f)
-    assert gemm == space_matmul.gemm_start(f) and "library" not in gemm
-    assert templates.move("fuse_epilogue", gemm, f) == start
+    assert start == space_matmul.gemm_start(f) and "library" not in start
+    lib = templates.move("fuse_epilogue", start, f)
+    assert lib["library"] == 1 and "tf32x3" not in lib  # cuBLAS: the GEMM keys dropped
+    assert templates.move("fuse_epilogue", lib, f) == start  # and back on the way out
     # a tuned Triton GEMM keeps its tile but resets the GEMM-only parameters on the way in
-    tuned = templates.move("block_2d_k_loop", templates.move("block_size_up", gemm, f), f)
-    lib = templates.move("fuse_epilogue", tuned, f)
-    assert lib["library"] == 1 and lib["BM"] == tuned["BM"] and lib["BK"] == start["BK"]
+    tuned = templates.move("block_2d_k_loop", templates.move("block_size_down", start, f), f)
+    lib2 = templates.move("fuse_epilogue", tuned, f)
+    assert lib2["library"] == 1 and lib2["BM"] == tuned["BM"] and lib2["BK"] == start["BK"]
+    assert tuned["BK"] != start["BK"]
     # through the realizer: sources, and a parent written before the key existed
     realizer = GraphRealizer()
     out = realizer.realize(request(t, "fusion/fuse_epilogue"))
-    assert out.ok and "library" not in out.params["groups"][0] and "tl.dot" in out.source
-    assert parent_params(plan, out.source, {})["groups"] == [gemm]
+    assert out.ok and out.params["groups"][0]["library"] == 1
+    assert "tl.dot" not in generated(out.source) and "torch.addmm(" in generated(out.source)
+    assert parent_params(plan, out.source, {})["groups"] == [lib]
     back = realizer.realize(request(t, "fusion/fuse_epilogue", out.source))
     assert back.ok and back.source == initial_source(t)
 
@@ -216,13 +232,16 @@ def test_library_moves_change_the_source_or_are_masked() -> None:
             assert body(render_plan(plan, {"groups": [q]})) != body(
                 render_plan(plan, {"groups": [p]})
             ), n
-    assert offered == set(space_matmul.LIBRARY_MOVES)
+    # 38's operands are K-major already (nn.Linear): no K-major copy to jump to
+    assert offered == set(space_matmul.LIBRARY_MOVES) - {"k_major_operands"}
     realizer = GraphRealizer()
+    lib = templates.move("fuse_epilogue", plan.initial()["groups"][0], f)
     for n in set(NAMES) - set(space_matmul.LIBRARY_MOVES):  # e.g. split_k, stages, BK, persistent
-        assert templates.move(n, plan.initial()["groups"][0], f) is None, n
-    for s in load_catalog():  # the tuner masks those arms at the library start
-        wanted = s.id.rsplit("/", 1)[-1] in space_matmul.LIBRARY_MOVES
-        assert realizer.can_realize(request(t, s.id)) == wanted, s.id
+        assert templates.move(n, lib, f) is None, n
+    parent = library_source(t)
+    for s in load_catalog():  # the tuner masks those arms at a library point
+        wanted = s.id.rsplit("/", 1)[-1] in set(space_matmul.LIBRARY_MOVES) - {"k_major_operands"}
+        assert realizer.can_realize(request(t, s.id, parent)) == wanted, s.id
 
 
 def test_size_counts_the_library_points() -> None:
@@ -233,5 +252,7 @@ def test_size_counts_the_library_points() -> None:
     kernels = {(p["BM"], p["BN"], p["num_warps"], p["evict"]) for p in points}
     assert len(kernels) == len(points) and len(points) <= added
     bare = plan_for(task("34_matmul", "bench")).facts[0]
-    assert bare.tma  # masked, even K steps, TMA tiles: 3 load modes
-    assert templates.size(bare) == 5 * 5 * 4 * 4 * len(space.WARPS) * 5 * 3 * 2 * 6
+    assert bare.tma and bare.fp32_dot  # masked, even K steps, TMA tiles: 3 load modes
+    # x 2: an fp32 product not opted into TF32 is IEEE or 3xTF32 (both keep fp32's error);
+    # x 2: its row-major B as it is or copied K-major
+    assert templates.size(bare) == 5 * 5 * 4 * 4 * len(space.WARPS) * 5 * 3 * 2 * 6 * 2 * 2

@@ -1,16 +1,20 @@
-"""The matmul template's precision policy (TF32 only when opted in) and split-K."""
+"""The matmul template's precision policy (TF32 only when opted in; 3xTF32 keeps fp32-level
+error) and split-K."""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from profiling.hardware import GpuFacts
-from profiling.tasks import Task, load_task
+from profiling.tasks import Task, exec_module, load_task
 from strategies.catalog import load_catalog
 from strategies.errors import RealizerError
 from strategies.factory import build_realizer
@@ -18,6 +22,7 @@ from strategies.graph import templates
 from strategies.graph.plan import Plan, plan_for
 from strategies.graph.realizer import GraphRealizer, initial_source, render_plan
 from strategies.graph.space import Facts
+from strategies.graph.space_matmul import OPTIONAL
 from strategies.types import RealizeRequest
 from tests.strategies.graph_check import assert_correct, undefined_names
 
@@ -62,39 +67,57 @@ def request(t: Task, strategy_id: str, parent: str | None = None) -> RealizeRequ
 # ------------------------------------------------------------------ precision
 
 
-def triton_gemm(t: Task) -> str:
-    """The heuristic kernel of ``t`` with its matmul group on the Triton GEMM (library=0:
-    an fp32 group with an epilogue starts on the library core)."""
+def ieee_gemm(t: Task) -> str:
+    """The heuristic kernel of ``t`` with its matmul group on IEEE fp32 products (the start
+    runs fp32 on tensor cores: 3xTF32, operands K-major)."""
     plan = plan_for(t)
-    groups = [{k: v for k, v in p.items() if k != "library"} for p in plan.initial()["groups"]]
+    off = ("library", "tf32x3", "kmajor")
+    groups = [{k: v for k, v in p.items() if k not in off} for p in plan.initial()["groups"]]
+    return render_plan(plan, {"groups": groups})
+
+
+def library_source(t: Task) -> str:
+    """The heuristic kernel of ``t`` with its matmul group moved to the library point."""
+    plan = plan_for(t)
+    groups = [dict(p) for p in plan.initial()["groups"]]
+    i = plan.templates.index("matmul")
+    groups[i] = templates.move("fuse_epilogue", groups[i], plan.facts[i])
+    assert groups[i]["library"] == 1
     return render_plan(plan, {"groups": groups})
 
 
 @pytest.mark.parametrize("name", ["34_matmul", "38_linear_gelu_scale"])
 def test_fp32_matmul_never_uses_tf32_by_default(name: str) -> None:
+    """fp32 starts on three TF32 products (fp32-level error), never on one; no move reaches
+    plain TF32 without the opt-in."""
     t = task(name)
-    src = triton_gemm(t)
+    code = initial_source(t).split("# ---- generated kernels")[1]
+    assert 'input_precision="tf32x3"' in code and 'input_precision="tf32"' not in code
+    src = ieee_gemm(t)
     assert 'input_precision="ieee"' in src and "tf32" not in src.split("class Model")[-1]
-    assert "tf32" not in initial_source(t).split("class Model")[-1]  # the library start too
     seen = list(reachable(plan_for(t), 3))
     assert len(seen) > 100 and not any(p.get("tf32") for p in seen)
     for sid in ("tiling/block_2d_k_loop", "vectorization/wider_vectors"):
-        r = GraphRealizer().realize(request(t, sid, src))
-        assert r.ok and 'input_precision="tf32"' not in r.source
+        for parent in (None, src):
+            r = GraphRealizer().realize(request(t, sid, parent))
+            assert r.ok and 'input_precision="tf32"' not in r.source
 
 
 @pytest.mark.parametrize("precision", ["tf32", "bf16"])
-def test_task_precision_opt_in_adds_the_tf32_move(tmp_path: Path, precision: str) -> None:
+def test_task_precision_opt_in_starts_on_tf32(tmp_path: Path, precision: str) -> None:
     t = with_precision(tmp_path, "34_matmul", precision)
     plan = plan_for(t)
     assert plan.facts[0].tf32 and plan.facts[0].fp32_dot
-    assert templates.size(plan.facts[0]) == 2 * templates.size(plan_for(task("34_matmul")).facts[0])
-    assert 'input_precision="ieee"' in initial_source(t)  # the start stays IEEE: a move opts in
-    r = GraphRealizer().realize(request(t, "tiling/block_2d_k_loop"))
+    ieee_only = replace(plan_for(task("34_matmul")).facts[0], fp32_dot=False)
+    # TF32 or IEEE (3xTF32's place), times B as it is or K-major
+    assert templates.size(plan.facts[0]) == 4 * templates.size(ieee_only)
+    start = initial_source(t)
+    assert 'input_precision="tf32"' in start and "tf32x3" not in start
+    assert_correct(t, start, atol=1e-2, rtol=1e-2)
+    # from an IEEE kernel the same strategy opts in; once on, it steps BLOCK_K
+    r = GraphRealizer().realize(request(t, "tiling/block_2d_k_loop", ieee_gemm(t)))
     assert r.ok and r.params["groups"][0]["tf32"] is True
     assert 'input_precision="tf32"' in r.source and 'input_precision="ieee"' not in r.source
-    assert_correct(t, r.source, atol=1e-2, rtol=1e-2)  # the interpreter computes in fp32
-    # once on, the same strategy goes back to stepping BLOCK_K
     r2 = GraphRealizer().realize(request(t, "tiling/block_2d_k_loop", r.source))
     assert r2.ok and r2.params["groups"][0]["tf32"] is True
     assert r2.params["groups"][0]["BK"] == 2 * r.params["groups"][0]["BK"]
@@ -104,11 +127,11 @@ def test_user_opt_in_through_the_realizer_config() -> None:
     t = task("38_linear_gelu_scale")
     for kind in ("graph", "offline"):
         realizer = build_realizer(kind, {"name": kind, "allow_tf32": True})
-        r = realizer.realize(request(t, "tiling/block_2d_k_loop"))
+        r = realizer.realize(request(t, "tiling/block_2d_k_loop", ieee_gemm(t)))
         assert r.ok and 'input_precision="tf32"' in r.source, kind
         assert_correct(t, r.source, atol=1e-2, rtol=1e-2)
     off = build_realizer("graph", {"name": "graph", "allow_tf32": False})
-    r = off.realize(request(t, "tiling/block_2d_k_loop", triton_gemm(t)))
+    r = off.realize(request(t, "tiling/block_2d_k_loop", ieee_gemm(t)))
     assert r.ok and 'input_precision="tf32"' not in r.source
     with pytest.raises(RealizerError, match="allow_tf32 must be true or false"):
         build_realizer("graph", {"name": "graph", "allow_tf32": "yes"})
@@ -120,6 +143,7 @@ def test_tf32_needs_fp32_operands() -> None:
     p = templates.initial(low)
     q = templates.move("block_2d_k_loop", p, low)
     assert q is not None and not q["tf32"] and q["BK"] == 2 * p["BK"]
+    assert "tf32x3" not in p and "kmajor" not in p
 
 
 def test_tf32_renders_only_where_allowed() -> None:
@@ -130,6 +154,150 @@ def test_tf32_renders_only_where_allowed() -> None:
     assert opted.facts[0].tf32 and not plan.facts[0].tf32
 
 
+# ------------------------------------------------------------------ 3xTF32
+
+
+def test_tf32x3_is_the_fp32_start_and_a_move_back_to_ieee() -> None:
+    """The start: three TF32 products per fp32 product; the move: the IEEE kernel; again:
+    the start."""
+    t = task("34_matmul")
+    plan = plan_for(t)
+    start = plan.initial()
+    assert start["groups"][0]["tf32x3"] == 1
+    src = initial_source(t)
+    assert src.count('input_precision="tf32x3"') >= 1
+    assert 'input_precision="ieee"' not in src and 'input_precision="tf32"' not in src
+    assert_correct(t, src)  # the fp32 tolerance (the interpreter computes in fp32)
+    r = GraphRealizer().realize(request(t, "math/tf32x3"))
+    assert r.ok and r.params["groups"][0] == {
+        k: v for k, v in start["groups"][0].items() if k != "tf32x3"
+    }
+    assert 'input_precision="ieee"' in r.source and "tf32x3" not in r.source
+    assert_correct(t, r.source)
+    back = GraphRealizer().realize(request(t, "math/tf32x3", r.source))
+    assert back.ok and back.params["groups"] == start["groups"]
+    assert back.source == initial_source(t)
+
+
+def test_tf32x3_from_the_library_point_jumps_to_the_triton_gemm() -> None:
+    """From cuBLAS + one epilogue kernel the move is one jump to the fused Triton GEMM on
+    tensor cores (the epilogue still fused, still correct)."""
+    t = task("38_linear_gelu_scale")
+    r = GraphRealizer().realize(request(t, "math/tf32x3", library_source(t)))
+    g = r.params["groups"][0]
+    assert r.ok and "library" not in g and g["tf32x3"] == 1
+    assert "torch.addmm" not in r.source.split("class ModelNew")[-1]
+    assert_correct(t, r.source)
+
+
+def test_tf32x3_only_for_fp32_operands_not_opted_into_tf32(tmp_path: Path) -> None:
+    """bf16/fp16 operands already run on tensor cores; a task that accepts TF32 takes the
+    single TF32 product (faster) instead: no tf32x3 move in either, one more precision each."""
+    fp32 = plan_for(task("34_matmul")).facts[0]
+    low = Facts("matmul", 4096, rows=64, cols=64, depth=512, itemsize=2)
+    assert templates.move("tf32x3", templates.initial(low), low) is None
+    opted = plan_for(with_precision(tmp_path, "34_matmul", "tf32")).facts[0]
+    assert templates.move("tf32x3", templates.initial(opted), opted) is None
+    assert templates.move("tf32x3", templates.initial(fp32), fp32) is not None
+    ieee_only = replace(fp32, fp32_dot=False, itemsize=4)
+    assert templates.size(fp32) == 4 * templates.size(ieee_only) == templates.size(opted)
+
+
+def test_tf32x3_moves_split_k_and_tma_kernels() -> None:
+    """Every K loop the template writes (split-K's partials, the TMA descriptor kernel and its
+    pointer fallback) takes the precision."""
+    t = task("47_skinny_matmul")
+    src = forced(t, split_k=2, even=True, tma=1, tf32x3=1)
+    assert src.count('input_precision="tf32x3"') == 2 and "ieee" not in src
+    assert_correct(t, src)
+
+
+# ------------------------------------------------------------------ K-major operands
+
+
+@pytest.mark.parametrize(
+    ("name", "copied"),
+    [("34_matmul", "_kb"), ("35_matmul_transposed_a", "_ka"), ("36_bmm_scale", "_kb")],
+)
+def test_kmajor_copies_the_operand_that_is_not_k_contiguous(name: str, copied: str) -> None:
+    """B row-major (34, the bmm) or A transposed (35): the move copies it K-major (the same
+    values), again drops the copy; both correct. At these small sizes the start does not copy."""
+    t = task(name)
+    plan = plan_for(t)
+    i = plan.templates.index("matmul")
+    f = plan.facts[i]
+    assert not (f.a_k_major and f.b_k_major) and "kmajor" not in plan.initial()["groups"][i]
+    r = GraphRealizer().realize(request(t, "memory_layout/k_major_operands"))
+    assert r.ok and r.params["groups"][i]["kmajor"] == 1
+    assert f"{copied} = " in r.source and ".contiguous()" in r.source
+    assert_correct(t, r.source)
+    back = GraphRealizer().realize(request(t, "memory_layout/k_major_operands", r.source))
+    assert back.ok and back.source == initial_source(t)
+
+
+@pytest.mark.parametrize(
+    ("name", "copies"),
+    [("34_matmul", True), ("35_matmul_transposed_a", True), ("36_bmm_scale", True),
+     ("47_skinny_matmul", True), ("46_matmul_large_k", False), ("38_linear_gelu_scale", False)],
+)  # fmt: skip
+def test_the_start_copies_where_the_product_amortises_it(name: str, copies: bool) -> None:
+    """At bench size: 4096^3 (B or A off K), the 64 x 512^3 bmm and 16384 rows over a
+    16-column B copy; 256 x 256 x 131072 would copy 134 MB for 256 rows (an H200 lost to it),
+    nn.Linear's weight is K-major already."""
+    plan = plan_for(task(name, "bench"))
+    assert (plan.initial()["groups"][0].get("kmajor") == 1) == copies
+
+
+def test_kmajor_only_for_fp32_operands_off_k(tmp_path: Path) -> None:
+    """nn.Linear's weight is already K-major (x @ w.t()); bf16 tiles load either way: no move."""
+    linear = plan_for(task("38_linear_gelu_scale"))
+    f = linear.facts[0]
+    assert f.fp32_dot and f.a_k_major and f.b_k_major
+    assert templates.move("k_major_operands", linear.initial()["groups"][0], f) is None
+    low = replace(plan_for(task("34_matmul")).facts[0], itemsize=2, fp32_dot=False)
+    assert templates.move("k_major_operands", templates.initial(low), low) is None
+    opted = plan_for(with_precision(tmp_path, "34_matmul", "tf32")).facts[0]
+    wide = replace(opted, rows=4096, cols=4096, numel=4096 * 4096)
+    assert templates.initial(wide)["kmajor"] == 1  # TF32 reads K-major tiles too
+
+
+def test_kmajor_from_the_library_point_jumps_to_the_triton_gemm() -> None:
+    t = task("36_bmm_scale")
+    r = GraphRealizer().realize(request(t, "memory_layout/k_major_operands", library_source(t)))
+    g = r.params["groups"][0]
+    assert r.ok and "library" not in g and g["kmajor"] == 1 and g["tf32x3"] == 1
+    assert_correct(t, r.source)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kmajor", [0, 1])
+def test_tf32x3_keeps_fp32_error_on_the_gpu(kmajor: int) -> None:
+    """Compiled on tensor cores (TMA tiles, B as it is or copied K-major), against float64:
+    3xTF32's error is no larger than eager's IEEE fp32 product (cuBLAS) and far below one
+    TF32 product's."""
+    assert os.environ.get("TRITON_INTERPRET") != "1"
+    t = task("47_skinny_matmul", "M=2048,K=8192,N=16")
+    src = forced(t, even=True, tma=1, tf32x3=1, kmajor=kmajor)
+    mod = t.load_module()
+    cand = exec_module(src, "cand_tf32x3").ModelNew()
+    torch.manual_seed(0)
+    a, b = (x.cuda() for x in mod.get_inputs())
+    want = (a.double() @ b.double())
+    scale = want.abs().max().item()
+
+    def err(out: torch.Tensor) -> float:
+        return (out.double() - want).abs().max().item() / scale
+
+    eager = err(a @ b)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        tf32 = err(a @ b)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    ours = err(cand(a, b))
+    assert ours <= 2 * eager and ours * 20 < tf32, (ours, eager, tf32)
+
+
 # ------------------------------------------------------------------ split-K
 
 SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "47_skinny_matmul",
@@ -138,11 +306,12 @@ SPLIT_PROBLEMS = ["34_matmul", "35_matmul_transposed_a", "36_bmm_scale", "47_ski
 
 def forced(t: Task, **kw: Any) -> str:
     """The heuristic kernel of ``t`` with its matmul group on the Triton GEMM (library off
-    unless ``kw`` says so) and its parameters overridden."""
+    unless ``kw`` says so) and its parameters overridden (an optional key set to 0: off)."""
     plan = plan_for(t)
     groups = [dict(p) for p in plan.initial()["groups"]]
     i = plan.templates.index("matmul")
-    groups[i] = {**{k: v for k, v in groups[i].items() if k != "library"}, **kw}
+    group = {**{k: v for k, v in groups[i].items() if k != "library"}, **kw}
+    groups[i] = {k: v for k, v in group.items() if v or k not in OPTIONAL}  # 0: absent
     return render_plan(plan, {"groups": groups})
 
 

@@ -104,9 +104,10 @@ def test_no_sizes_baked_in() -> None:
     assert_correct(other, src)
 
 
-def test_fp32_matmul_stays_ieee() -> None:
+def test_fp32_matmul_keeps_fp32_error() -> None:
+    """No plain TF32 without the opt-in: 3xTF32 (fp32-level error) at the start."""
     src = initial_source(task("34_matmul"))
-    assert 'input_precision="ieee"' in src
+    assert 'input_precision="tf32x3"' in src and 'input_precision="tf32"' not in src
 
 
 def test_every_catalog_strategy_is_a_move_somewhere() -> None:

@@ -36,7 +36,7 @@ def realize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 def test_list_prints_the_catalog_table():
     out = cli("--list")
     assert out.returncode == 0, out.stderr
-    for text in ("strategy catalog (24 strategies)", "resource", "applies to", "target",
+    for text in ("strategy catalog (26 strategies)", "resource", "applies to", "target",
                  "description", "tiling/grouped_order", "vectorization/cuda_vec4", "cuda", "math/fast_math"):
         assert text in out.stdout
 
