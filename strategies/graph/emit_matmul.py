@@ -33,8 +33,8 @@ Only ``BM``, ``BN``, ``num_warps`` and ``evict`` shape that kernel.
 
 Parameters: ``BM``, ``BN``, ``BK``, ``GROUP_M``, ``num_warps``, ``num_stages``,
 ``persistent`` (0: one program per tile; k: k programs per SM; only without
-split-K), ``tf32``, ``split_k``, ``library``, ``tma`` and ``tf32x3`` (each of the last
-three present only when 1; ``tma``: operand tiles through TMA tensor descriptors,
+split-K), ``tf32``, ``split_k``, ``library``, ``tma``, ``tf32x3`` and ``kmajor`` (each
+of the last four present only when 1; ``tma``: operand tiles through TMA tensor descriptors,
 `strategies.graph.emit_matmul_tma`, the pointer kernel kept as the launch-time fallback).
 
 ``tf32x3`` (fp32 operands, TF32 not opted in): ``input_precision="tf32x3"``, each operand

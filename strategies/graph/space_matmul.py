@@ -47,9 +47,8 @@ def gemm_start(f: Facts) -> Params:
     SGEMM, 3xTF32 at 1.6-1.7x it on an H200), with an operand that is not contiguous along
     K copied K-major first where the copy pays (``kmajor``, `_copy_pays`: 32-bit
     tensor-core products read K-major tiles; 4096^3 with B row-major ran 1.55 ms so
-    against 3.70 without), on 128 x 128 x 64 tiles
-    with 8 warps where those fill every SM (the fastest of an H200 grid over 34_matmul and
-    39_linear_layernorm_relu)."""
+    against 3.70 without), on 128 x 128 x 64 tiles with 8 warps where those fill every SM
+    (the fastest of an H200 grid over 34_matmul and 39_linear_layernorm_relu)."""
     small = f.rows <= 64
     if f.itemsize <= 2:
         bm, bn, bk, warps = (64 if small else 128), 128, 64, 8
@@ -161,10 +160,10 @@ def _copy_pays(f: Facts) -> bool:
 def size_matmul(f: Facts) -> int:
     """Triton GEMM kernels, plus the library points of a group with an epilogue: one per
     (BM, BN, num_warps) whose epilogue tile fits (`gemm_fits`), times ``evict``."""
-    tf32 = 2 if tf32_allowed(f) or tf32x3_allowed(f) else 1
-    tf32 *= 2 if kmajor_allowed(f) else 1
+    fp32 = 2 if tf32_allowed(f) or tf32x3_allowed(f) else 1  # IEEE or tensor-core products
+    fp32 *= 2 if kmajor_allowed(f) else 1  # operands as they are or copied K-major
     aligned = 3 if f.tma else 2  # masked loads, even K steps, TMA descriptors (+ even K)
-    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * tf32
+    gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * fp32
     if not f.epilogue:
         return gemm
     start = gemm_start(f)
@@ -191,8 +190,8 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     library = bool(p.get("library"))
     if library and name not in LIBRARY_MOVES:
         return None
-    if name == "tf32x3":
-        new = _tf32x3(p, f)
+    if name == "tf32x3":  # fp32 products on tensor cores (three TF32 products) <-> IEEE
+        new = _toggle(p, f, "tf32x3") if tf32x3_allowed(f) else None
     elif name == "k_major_operands":
         new = _toggle(p, f, "kmajor") if kmajor_allowed(f) else None
     elif name == "fuse_epilogue":  # the Triton GEMM with the fused epilogue <-> the library core
@@ -234,11 +233,6 @@ def _move_matmul(name: str, p: Params, f: Facts) -> Params | None:
     elif name == "streaming_eviction":
         new = common_move(name, p, looped=True)
     return new if new is not None and gemm_fits(new, f) else None
-
-
-def _tf32x3(p: Params, f: Facts) -> Params | None:
-    """fp32 products on tensor cores (three TF32 products) <-> IEEE products."""
-    return _toggle(p, f, "tf32x3") if tf32x3_allowed(f) else None
 
 
 def _toggle(p: Params, f: Facts, key: str) -> Params:
