@@ -17,6 +17,8 @@ from strategies.graph import ops
 from strategies.graph.layout import Access, make_access
 from strategies.graph.partition import Group, Partition, shape_key
 
+NEG_INF = "float('-inf')"
+
 
 def fwd(node: fx.Node) -> str:
     """The forward-side Python variable holding a node's value."""
@@ -47,6 +49,8 @@ class Scope:
 
     loaded: set[str] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
+    # loads whose masked lanes read -inf (``Builder.operand(..., other=NEG_INF)``)
+    neg_inf: set[str] = field(default_factory=set)
 
 
 class Builder:
@@ -85,7 +89,10 @@ class Builder:
         return self.loads[key]
 
     def operand(self, a: fx.Node, space: str, scope: Scope, addr: Callable[[Access], str],
-                mask: str | None) -> str:  # fmt: skip
+                mask: str | None, other: str = "0") -> str:  # fmt: skip
+        """A member's register, a scalar argument, or a load of an input. ``other``: what a
+        float load the mask leaves out reads (0 unless a caller asks; one asking for -inf
+        finds the register in ``scope.neg_inf`` when this call loaded it so)."""
         if a in self.members:
             return self.name(a)
         if not ops.is_tensor(a):
@@ -97,9 +104,14 @@ class Builder:
         if var not in scope.loaded:
             scope.loaded.add(var)
             dtype = ops.val(a).dtype
-            if acc.ptr in self.in_bounds and not self.suffix:
-                mask = None
-            scope.lines.append(f"{var} = {load(acc, addr(acc), mask, dtype, self.evict)}")
+            where = addr(acc)
+            if (acc.ptr in self.in_bounds and not self.suffix) or where == "0":
+                mask = None  # in bounds for every lane, or one element for the whole block
+            if mask is None or dtype not in ops.FLOATS:
+                other = "0"
+            if other == NEG_INF:
+                scope.neg_inf.add(var)
+            scope.lines.append(f"{var} = {load(acc, where, mask, dtype, self.evict, other)}")
         return var
 
     def compute(self, node: fx.Node, scope: Scope, addr: Callable[[Access], str],
@@ -119,10 +131,13 @@ class Builder:
         raise ValueError(f"node {node.name} ({ops.op_name(node)}) is not pointwise")
 
 
-def load(acc: Access, addr: str, mask: str | None, dtype: torch.dtype, evict: bool = False) -> str:
+def load(
+    acc: Access, addr: str, mask: str | None, dtype: torch.dtype, evict: bool = False,
+    other: str = "0",
+) -> str:  # fmt: skip
     if addr == "0":  # one element for the whole block (a 0-d tensor): a scalar load
         mask = None
-    extra = f", mask={mask}, other=0" if mask else ""
+    extra = f", mask={mask}, other={other}" if mask else ""
     if evict:
         extra += ', eviction_policy="evict_first"'
     text = f"tl.load({acc.ptr} + {addr}{extra})"

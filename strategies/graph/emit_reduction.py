@@ -14,8 +14,9 @@ evaluated at the gathered column once the reductions it reads are done. A scan
 (cumsum, cumprod) is a full-space member: the whole row at once in single mode, and in
 loop mode each chunk offset by a per-row carry (set before each pass that needs it).
 Max/min/arg reductions keep torch's NaN; products combine through a ``_mul`` helper.
-Accumulators are fp32 vectors reduced once after the loop. ``persistent`` loops a
-program over row blocks.
+Accumulators are fp32 vectors reduced once after the loop, but for an online
+sum of exp: one running value a row, each chunk's sum folded in (`online_fold`).
+``persistent`` loops a program over row blocks.
 
 Parameters: ``ROWS``, ``BLOCK_C``, ``mode`` (single | loop), ``num_warps``,
 ``num_stages``, ``evict``, ``persistent``.
@@ -28,7 +29,7 @@ from typing import Any
 from torch import fx
 
 from strategies.graph import ops
-from strategies.graph.builder import Builder, Scope, kernel_args, reg, store
+from strategies.graph.builder import NEG_INF, Builder, Scope, kernel_args, reg, store
 from strategies.graph.layout import (
     Access,
     address,
@@ -50,6 +51,7 @@ from strategies.graph.reduction_parts import (
     levels,
     online_final,
     online_fold,
+    online_init,
     online_pairs,
     red_kind,
     row_reduce,
@@ -243,7 +245,7 @@ class _Emitter:
                 if n in paired:  # the online sum's max: one running value a row
                     lines.append(f"{acc} = tl.full([ROWS, 1], {INIT['max']}, tl.float32)")
                     continue
-                lines += init("sum" if kind == "online" else kind, acc)
+                lines += online_init(acc) if kind == "online" else init(kind, acc)
             lines += [s for n in b.g.members if n in needed and scan_kind(n) for s in scan_init(n)]
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
@@ -252,8 +254,10 @@ class _Emitter:
                 if kind == "online":  # rescale the running sum to the row's running max
                     # (first: it reads the max accumulator before this chunk updates it);
                     # one exp an element, one a row and chunk for the rescale
-                    x = b.operand(self.online[n].args[0], "full", scope, self.addr, "mask")
-                    scope.lines += online_fold(acc, f"acc_{self.online[n].name}", x)
+                    src = self.online[n].args[0]
+                    x = b.operand(src, "full", scope, self.addr, "mask", other=NEG_INF)
+                    m_acc = f"acc_{self.online[n].name}"
+                    scope.lines += online_fold(acc, m_acc, x, padded=x in scope.neg_inf)
                     continue
                 if n in paired:  # the chunk's max is already folded in by its online sum
                     partner = next(s for s, m in self.online.items() if m is n)

@@ -240,25 +240,41 @@ def var_pass_final(acc: str, out: str, corr: object) -> list[str]:
     return [f"{out} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"]
 
 
-def online_fold(acc: str, m_acc: str, x: str) -> list[str]:
-    """One chunk into an online sum of exp(x - max): the running sum rescaled to the row's
-    new running max (read from ``m_acc`` before the chunk updates it; one exp an element,
-    one a row and chunk for the rescale); the chunk's max is ``acc_m``."""
+def online_init(acc: str) -> list[str]:
+    """An online sum of exp(x - max): one running value a row (see `online_fold`)."""
+    return [f"{acc} = tl.full([ROWS, 1], 0.0, tl.float32)"]
+
+
+def _finite(m: str) -> str:
+    """A running max as a shift: 0 where it is infinite (the guard torch's logsumexp puts on
+    its own max), so ``exp(x - shift)`` of a row of -inf is 0 and of a +inf is inf, not NaN."""
+    return f"tl.where(tl.abs({m}) == float('inf'), 0.0, {m})"
+
+
+def online_fold(acc: str, m_acc: str, x: str, padded: bool = False) -> list[str]:
+    """One chunk into an online sum of exp(x - shift), ``shift`` the running max made finite
+    (`_finite`): the row's running sum rescaled to the new shift (from ``m_acc`` before the
+    chunk updates it; one exp an element, one a row and chunk for the rescale) plus the
+    chunk's own sum; the chunk's max is ``acc_m``. ``padded``: ``x``'s masked lanes read
+    -inf (its load's ``other``), so they drop out of the max and their exp is 0 without a
+    select. An H200, logsumexp and cross-entropy over 4096 x 32000 fp32: 0.129 / 0.134 ms
+    against 0.134 / 0.140 for per-lane sums rescaled every chunk with both selects."""
+    xm = x if padded else f"tl.where(mask, {x}, float('-inf'))"
+    e = f"tl.exp({x} - {acc}_s)"
     return [
-        f"{acc}_m = tl.maximum({m_acc}, tl.max(tl.where(mask, {x}, "
-        "float('-inf')), axis=1, keep_dims=True))",
-        f"{acc}_k = tl.where({acc}_m == float('-inf'), 0.0, tl.exp({m_acc} - {acc}_m))",
-        f"{acc} = {acc} * {acc}_k + tl.where(mask, tl.exp({x} - {acc}_m), 0.0)",
+        f"{acc}_m = tl.maximum({m_acc}, tl.max({xm}, axis=1, keep_dims=True))",
+        f"{acc}_s = {_finite(f'{acc}_m')}",
+        f"{acc}_k = tl.where({m_acc} == float('-inf'), 0.0, tl.exp({_finite(m_acc)} - {acc}_s))",
+        f"{acc} = {acc} * {acc}_k + tl.sum({e if padded else f'tl.where(mask, {e}, 0.0)'}, "
+        "axis=1, keep_dims=True)",
     ]
 
 
 def online_final(acc: str, m_acc: str, out: str, shift: str) -> list[str]:
-    """The online sum relative to the running max ``m_acc``, moved to the reference's own
-    shift (the max, or a row function of it)."""
-    return [
-        f"{out} = tl.sum({acc}, axis=1, keep_dims=True)",
-        f"{out} = {out} * tl.where({m_acc} == float('-inf'), 1.0, tl.exp({m_acc} - {shift}))",
-    ]
+    """The online sum relative to the running max ``m_acc`` (made finite), moved to the
+    reference's own shift (the max, or a row function of it)."""
+    rescale = f"tl.exp({_finite(m_acc)} - {shift})"
+    return [f"{out} = {acc} * tl.where({m_acc} == float('-inf'), 1.0, {rescale})"]
 
 
 def single_lines(n: fx.Node, kind: str, x: str, nan: bool = False) -> list[str]:

@@ -176,3 +176,60 @@ def test_two_groups_share_one_written_helper(tmp_path: Path) -> None:
     for g, w in zip(got, want, strict=True):
         assert bool(torch.isnan(w).any())
         torch.testing.assert_close(g, w, equal_nan=True)
+
+
+# the online sum of exp(x - max) (softmax, logsumexp, cross-entropy) on rows torch treats
+# specially: logsumexp shifts by a max made finite (-inf for a row of -inf, inf for a row
+# with +inf); softmax and cross-entropy shift by the max itself (NaN there)
+ONLINE = {
+    "lse_inf": ("x", "torch.logsumexp(x, dim=-1)"),
+    "softmax_inf": ("x", "torch.softmax(x, dim=-1)"),
+    "log_softmax_inf": ("x", "torch.log_softmax(x, dim=-1)"),
+    "ce_inf": ("x, t", "F.cross_entropy(x, t, reduction='none')"),
+}
+
+
+def infinite_rows(rows: int, cols: int) -> torch.Tensor:
+    """Row 0 all -inf; 1 -inf up to the last chunk; 2 one +inf; 3 +inf and -inf; 4 a NaN;
+    5 values near 80 (exp of an unshifted value overflows fp32); the rest plain."""
+    torch.manual_seed(0)
+    x = torch.randn(rows, cols)
+    x[0] = float("-inf")
+    x[1, : cols - 5] = float("-inf")
+    x[2, cols // 2] = float("inf")
+    x[3, 1], x[3, cols - 2] = float("inf"), float("-inf")
+    x[4, cols // 3] = float("nan")
+    x[5] += 80.0
+    return x
+
+
+def check_infinities(name: str, tmp_path: Path, device: str = "cpu") -> int:
+    args, body = ONLINE[name]
+    inputs = "torch.randn(rows, cols)" + (", torch.randint(0, cols, (rows,))" if "t" in args else "")
+    t = problem_task(tmp_path, name, consts="rows = 8\ncols = 70", args=args, body=body,
+                     inputs=inputs)  # fmt: skip
+    x = infinite_rows(8, 70).to(device)
+    xs = [x] if args == "x" else [x, torch.tensor([0, 68, 35, 1, 3, 9, 2, 4]).to(device)]
+    want = t.load_module().Model()(*xs)
+    seen = 0
+    for mode, src in sources(t):
+        got = exec_module(src, f"inf_{name}").ModelNew()(*xs)
+        for r in range(8):  # row by row: one row's NaN says nothing of the others
+            try:
+                torch.testing.assert_close(got[r], want[r], equal_nan=True, atol=1e-5, rtol=1e-5)
+            except AssertionError as e:
+                raise AssertionError(f"{name} mode {mode} row {r}: {e}") from e
+        seen += mode == "online"
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE))
+def test_online_sums_keep_torchs_infinities(name: str, tmp_path: Path) -> None:
+    assert check_infinities(name, tmp_path) == 1  # the online mode was among those checked
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(ONLINE))
+def test_online_infinities_on_the_gpu(name: str, tmp_path: Path) -> None:
+    assert os.environ.get("TRITON_INTERPRET") != "1"
+    assert check_infinities(name, tmp_path, "cuda") == 1
