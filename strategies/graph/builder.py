@@ -135,8 +135,6 @@ def load(
     acc: Access, addr: str, mask: str | None, dtype: torch.dtype, evict: bool = False,
     other: str = "0",
 ) -> str:  # fmt: skip
-    if addr == "0":  # one element for the whole block (a 0-d tensor): a scalar load
-        mask = None
     extra = f", mask={mask}, other={other}" if mask else ""
     if evict:
         extra += ', eviction_policy="evict_first"'

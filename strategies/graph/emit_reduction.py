@@ -51,9 +51,9 @@ from strategies.graph.reduction_parts import (
     levels,
     online_final,
     online_fold,
-    online_init,
     online_pairs,
     red_kind,
+    row_init,
     row_reduce,
     scan_init,
     scan_kind,
@@ -242,20 +242,18 @@ class _Emitter:
                 if kind == "welford":
                     lines += welford_init(acc)
                     continue
-                if n in paired:  # the online sum's max: one running value a row
-                    lines.append(f"{acc} = tl.full([ROWS, 1], {INIT['max']}, tl.float32)")
+                if n in paired or kind == "online":  # the online sum and its max: a row's value
+                    lines += row_init("max" if n in paired else "sum", acc)
                     continue
-                lines += online_init(acc) if kind == "online" else init(kind, acc)
+                lines += init(kind, acc)
             lines += [s for n in b.g.members if n in needed and scan_kind(n) for s in scan_init(n)]
             lines.append("for c0 in range(0, C, BLOCK_C):")
             scope = Scope(lines=self.chunk_head("c0"))
             self.full_nodes(scope, needed)
             for n, kind, _, acc in sorted(work, key=lambda w: w[1] != "online"):
-                if kind == "online":  # rescale the running sum to the row's running max
-                    # (first: it reads the max accumulator before this chunk updates it);
-                    # one exp an element, one a row and chunk for the rescale
-                    src = self.online[n].args[0]
-                    x = b.operand(src, "full", scope, self.addr, "mask", other=NEG_INF)
+                if kind == "online":  # first: it reads the max before this chunk updates it
+                    x = b.operand(self.online[n].args[0], "full", scope, self.addr, "mask",
+                                  other=NEG_INF)  # fmt: skip
                     m_acc = f"acc_{self.online[n].name}"
                     scope.lines += online_fold(acc, m_acc, x, padded=x in scope.neg_inf)
                     continue

@@ -240,9 +240,9 @@ def var_pass_final(acc: str, out: str, corr: object) -> list[str]:
     return [f"{out} = tl.sum({acc}, axis=1, keep_dims=True) / (C - {corr})"]
 
 
-def online_init(acc: str) -> list[str]:
-    """An online sum of exp(x - max): one running value a row (see `online_fold`)."""
-    return [f"{acc} = tl.full([ROWS, 1], 0.0, tl.float32)"]
+def row_init(kind: str, acc: str) -> list[str]:
+    """One running value a row: an online sum of exp (`online_fold`) and its max."""
+    return [f"{acc} = tl.full([ROWS, 1], {INIT[kind]}, tl.float32)"]
 
 
 def _finite(m: str) -> str:

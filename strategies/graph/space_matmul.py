@@ -29,15 +29,10 @@ TILES = (16, 32, 64, 128, 256)  # BM and BN
 
 
 def initial_matmul(f: Facts) -> Params:
-    """The Triton GEMM start (`gemm_start`); the library point (cuBLAS core, generated
-    epilogue) is one move away (``fuse_epilogue``)."""
-    return gemm_start(f)
-
-
-def gemm_start(f: Facts) -> Params:
-    """The usual Triton GEMM tiles for the dtype; smaller BM for few rows, BN down to 16 for
-    few columns (matrix-vector); split-K when the output tiles fill less than one wave of
-    SMs and K is long. A large bf16/fp16 GEMM starts on the Hopper tile 128 x 256 x 64 (8
+    """The Triton GEMM start; the library point (cuBLAS core, generated epilogue) is one
+    move away (``fuse_epilogue``). The usual Triton GEMM tiles for the dtype; smaller BM
+    for few rows, BN down to 16 for few columns (matrix-vector); split-K when the output
+    tiles fill less than one wave of SMs and K is long. A large bf16/fp16 GEMM starts on the Hopper tile 128 x 256 x 64 (8
     warps, 3 stages, GROUP_M 8: Triton's first tutorial config, the retired per-kind
     kernel's best at 727-755 TFLOP/s on an H200 with TMA) where it fits and its tiles
     fill every SM at least once.
@@ -89,7 +84,7 @@ GEMM_ONLY = ("BK", "GROUP_M", "num_stages", "persistent", "even", "tf32", "split
 
 
 def _tensor_cores(p: Params, f: Facts) -> Params:
-    """An fp32 start on tensor cores (`gemm_start`)."""
+    """An fp32 start on tensor cores (`initial_matmul`)."""
     p = {**p, "tf32": True} if f.tf32 else {**p, "tf32x3": 1}
     if _copy_pays(f):
         p["kmajor"] = 1
@@ -102,7 +97,7 @@ def _tensor_cores(p: Params, f: Facts) -> Params:
 def library_point(p: Params, f: Facts) -> Params:
     """``p`` as a library point: the GEMM-only parameters reset to the Triton GEMM start, so
     each library kernel has one parameter set (one source), and leaving it goes back there."""
-    start = gemm_start(f)
+    start = initial_matmul(f)
     kept = {k: v for k, v in p.items() if k not in GEMM_OPTIONAL}
     return {**kept, **{k: start[k] for k in GEMM_ONLY}, "library": 1}
 
@@ -166,7 +161,7 @@ def size_matmul(f: Facts) -> int:
     gemm = 5 * 5 * 4 * 4 * len(WARPS) * 5 * aligned * 2 * (2 + len(SPLIT_KS) - 1) * fp32
     if not f.epilogue:
         return gemm
-    start = gemm_start(f)
+    start = initial_matmul(f)
     library = sum(gemm_fits({**start, "BM": m, "BN": n, "num_warps": w}, f)
                   for m in TILES for n in TILES for w in WARPS)  # fmt: skip
     return gemm + 2 * library
@@ -247,8 +242,8 @@ def _toggle(p: Params, f: Facts, key: str) -> Params:
 
 def _leave_library(p: Params, f: Facts) -> Params:
     """The library point's Triton GEMM: its parameters with the start's optional GEMM keys
-    (`gemm_start`: the fp32 tensor-core products) back."""
-    start = gemm_start(f)
+    (`initial_matmul`: the fp32 tensor-core products) back."""
+    start = initial_matmul(f)
     gemm = {k: v for k, v in p.items() if k != "library"}
     return {**gemm, **{k: start[k] for k in GEMM_OPTIONAL if k in start}}
 

@@ -193,7 +193,7 @@ def test_fuse_epilogue_round_trips() -> None:
     t = task("38_linear_gelu_scale")
     plan = plan_for(t)
     f, start = plan.facts[0], plan.initial()["groups"][0]
-    assert start == space_matmul.gemm_start(f) and "library" not in start
+    assert start == space_matmul.initial_matmul(f) and "library" not in start
     lib = templates.move("fuse_epilogue", start, f)
     assert lib["library"] == 1 and "tf32x3" not in lib  # cuBLAS: the GEMM keys dropped
     assert templates.move("fuse_epilogue", lib, f) == start  # and back on the way out
